@@ -1,0 +1,88 @@
+"""cffi out-of-line API-mode builders: one compiled extension per ABI generation.
+
+``setup.py`` lists ``build_ffi.py:ffi_v6_12`` ... in ``cffi_modules``, so
+``pip install .`` compiles every generation.  For each one, the same
+``cdefs/`` text goes to cffi's ``cdef`` and to the C compiler; the C side adds
+the generation's kernel static asserts (from ``netmem_ffi/registry.py``) and
+the runtime (``cdefs/netmem_rt.c``), so a wrong declaration fails the build.
+
+Run directly (``python build_ffi.py``) to compile all generations in place.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import sys
+
+import cffi
+
+HERE = pathlib.Path(__file__).resolve().parent
+CDEFS = HERE / "cdefs"
+
+
+def _load_registry():
+    # The registry has no package imports, so it loads before anything is built.
+    spec = importlib.util.spec_from_file_location("_netmem_registry", HERE / "netmem_ffi" / "registry.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+registry = _load_registry()
+
+HOST_ULONG_MAX = (1 << (8 * cffi.FFI().sizeof("unsigned long"))) - 1
+
+
+def _read(name: str) -> str:
+    return (CDEFS / name).read_text(encoding="utf-8")
+
+
+def make_ffi(profile) -> cffi.FFI:
+    """The cffi builder of one generation (``profile`` is a registry.ProfileSpec)."""
+    ffi = cffi.FFI()
+    api = "".join(_read(n) for n in registry.RUNTIME_CDEFS)
+    ffi.cdef(registry.declarations(profile, str(CDEFS), host_ulong_max=HOST_ULONG_MAX))
+    ffi.cdef(api)
+    switches = {
+        "NM_HAS_TYPE": profile.has_type_field,
+        "NM_HAS_AREA": profile.has_area,
+        "NM_DESC_MEMBER": profile.desc_member,
+    }
+    enum_size = "sizeof(unsigned long)" if profile.enum_has_max else "sizeof(int)"
+    enum_assert = (
+        f'_Static_assert(sizeof(enum net_iov_type) == {enum_size}, "enum net_iov_type size");\n'
+        if profile.has_type_field
+        else ""
+    )
+    source = (
+        "#include <limits.h>\n#include <stddef.h>\n#include <stdint.h>\n"
+        + "".join(f"#define {k} {int(v)}\n" for k, v in switches.items())
+        + registry.declarations(profile, str(CDEFS))
+        + f"\n/* ---- kernel static asserts of {profile.name} ---- */\n"
+        + registry.c_static_asserts(profile)
+        + enum_assert
+        + api
+        + f'#include "{registry.RUNTIME_SOURCE}"\n'
+    )
+    ffi.set_source(
+        f"netmem_ffi.{profile.module}",
+        source,
+        include_dirs=[str(CDEFS)],
+        depends=[str(p) for p in CDEFS.iterdir()],
+        extra_compile_args=["-O2", "-std=gnu11", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function"],
+        libraries=["pthread"],
+    )
+    return ffi
+
+
+BUILDERS = {p.name: make_ffi(p) for p in registry.PROFILES}
+globals().update({"ffi_" + p.module.removeprefix("_abi_"): BUILDERS[p.name] for p in registry.PROFILES})
+#: ``module:attribute`` strings for setup.py's cffi_modules.
+CFFI_MODULES = ["build_ffi.py:ffi_" + p.module.removeprefix("_abi_") for p in registry.PROFILES]
+
+if __name__ == "__main__":
+    for name, ffi in BUILDERS.items():
+        print(f"compiling {name} ...", flush=True)
+        ffi.compile(tmpdir=str(HERE), verbose=False)
