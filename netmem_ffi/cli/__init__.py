@@ -1,0 +1,53 @@
+"""``netmem-ffi``: the command line.  Thin: parse, call the library, render.
+
+Each command lives in ``netmem_ffi/cli/<command>.py`` with two functions:
+``add_parser(subparsers)`` (declare arguments; keep imports light so that
+``--help`` and ``check --json`` start fast) and ``run(args) -> int`` (the exit
+code).  Exit codes follow abidiff/stgdiff: 0 same/matches, 4 a layout
+differs, 1 an input could not be read, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .output import EXIT_INPUT, EXIT_USAGE, fail
+
+COMMANDS = ("check", "layout", "profiles", "snapshot", "diff", "bench")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="netmem-ffi",
+        description="Cross-check, model and gate the Linux kernel's netmem ABI "
+        "(struct netmem_desc, net_iov, net_iov_area, netmem_ref).",
+        epilog="exit codes: 0 same/matches, 4 a layout differs, 1 an input could not be read, 2 usage error",
+    )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"netmem-ffi {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"{__name__}.{name}")
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0) if exc.code in (0, None) else EXIT_USAGE
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        return fail("interrupted", EXIT_INPUT)
+    except BrokenPipeError:
+        return 0

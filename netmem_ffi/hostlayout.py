@@ -1,0 +1,79 @@
+"""Host layouts read from a compiled cffi module: the C compiler's own offsets."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from . import registry
+from .layout import EnumLayout, LayoutSet, Member, StructLayout, flatten, limit_page
+
+HOST_ARCH = {"x86_64": "x86_64", "aarch64": "arm64", "s390x": "s390x", "ppc64le": "ppc64le"}
+
+
+def host_arch() -> str:
+    """The architecture name (SPEC 5 spelling) of this interpreter's machine."""
+    import platform
+
+    machine = platform.machine()
+    return HOST_ARCH.get(machine, machine)
+
+
+def _members(ffi: Any, ctype: Any) -> Iterator[Member]:
+    # cffi already lists members of anonymous structs/unions with their own
+    # names and offsets, which is exactly what flatten() would make of them.
+    for name, fld in ctype.fields:
+        t = fld.type
+        children = None
+        if t.kind in ("struct", "union"):
+            children = lambda t=t: _members(ffi, t)  # noqa: E731
+        bit_size = fld.bitsize if fld.bitsize >= 0 else None
+        yield Member(
+            name=name,
+            offset=fld.offset,
+            size=ffi.sizeof(t),
+            type=t.cname,
+            children=children,
+            bit_offset=None if bit_size is None else fld.offset * 8 + fld.bitshift,
+            bit_size=bit_size,
+        )
+
+
+def struct_layout(ffi: Any, name: str) -> StructLayout:
+    """The layout of ``struct name`` as the C compiler laid it out."""
+    ctype = ffi.typeof(f"struct {name}")
+    return StructLayout(name, ffi.sizeof(ctype), ffi.alignof(ctype), tuple(flatten(_members(ffi, ctype))))
+
+
+def enum_layout(ffi: Any, name: str) -> EnumLayout:
+    ctype = ffi.typeof(f"enum {name}")
+    values = sorted(ctype.elements.items())
+    return EnumLayout(name, ffi.sizeof(ctype), tuple((n, v) for v, n in values))
+
+
+def layout_set(ffi: Any, profile: registry.ProfileSpec) -> LayoutSet:
+    """Every netmem struct and enum of *profile* that the compiled module declares."""
+    structs = {}
+    for name in registry.STRUCTS:
+        try:
+            ffi.typeof(f"struct {name}")
+        except ffi.error:
+            continue
+        structs[name] = struct_layout(ffi, name)
+    enums = {}
+    for name in registry.ENUMS:
+        try:
+            ffi.typeof(f"enum {name}")
+        except ffi.error:
+            continue
+        enums[name] = enum_layout(ffi, name)
+    return LayoutSet(
+        arch=host_arch(),
+        pointer_size=ffi.sizeof("void *"),
+        endianness=sys.byteorder,
+        structs=limit_page(structs),
+        enums=enums,
+        profile=profile.name,
+        source=f"cffi:{profile.module}",
+    )
