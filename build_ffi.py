@@ -64,7 +64,7 @@ def make_ffi(profile) -> cffi.FFI:
         + registry.c_static_asserts(profile)
         + enum_assert
         + api
-        + f'#include "{registry.RUNTIME_SOURCE}"\n'
+        + "".join(f'#include "{name}"\n' for name in registry.RUNTIME_SOURCES)
     )
     ffi.set_source(
         f"netmem_ffi.{profile.module}",

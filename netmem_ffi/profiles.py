@@ -28,6 +28,7 @@ class Profile:
         module = importlib.import_module(f"{__package__}.{spec.module}")
         self.ffi: Any = module.ffi
         self.lib: Any = module.lib
+        self.module_file: str = module.__file__
         from .runtime import bind
 
         bind(self)

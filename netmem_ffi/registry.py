@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 COMMON_CDEFS = ("common.h",)
 #: Declarations of the C runtime (areas, page maps, helpers, refcount path).
 RUNTIME_CDEFS = ("netmem_rt.h",)
-#: C source of the runtime, compiled once per generation.
-RUNTIME_SOURCE = "netmem_rt.c"
+#: C sources of the runtime, compiled once per generation: the runtime, then
+#: its CPython entry points for the hottest calls.
+RUNTIME_SOURCES = ("netmem_rt.c", "netmem_py.c")
 
 #: The six words of the netmem window, as named in ``struct netmem_desc``
 #: (v6.17+) and mirrored in ``struct page``.

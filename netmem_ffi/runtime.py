@@ -97,6 +97,7 @@ class Runtime:
         self.name = profile.name
         self.ffi = profile.ffi
         self.lib = profile.lib
+        self.module_file = profile.module_file
         lib = self.lib
         self._out_ulong = self.ffi.new("unsigned long *")
         self.messages: dict[int, tuple[type[errors.NetmemError], str]] = {
@@ -142,6 +143,19 @@ class Runtime:
             return errors.NetmemValueError(f"{what} {value:#x} is outside 0 .. 2**64-1", value)
         hint = " (pass its .netmem)" if hasattr(value, "netmem") else ""
         return errors.NetmemTypeError(f"{what} must be an int, got {type(value).__name__} {value!r}{hint}", value)
+
+    def fast_entry_points(self) -> dict[str, Any]:
+        """The CPython-level get/put_netmem of ``cdefs/netmem_py.c`` (argument check, GIL
+        release and error check in C), bound to this runtime's error mapping."""
+        import ctypes
+
+        def make_error(code: int, value: object) -> errors.NetmemError:
+            return self.bad_ref(value) if code == 0 else self.error(code, value)
+
+        bind = ctypes.PyDLL(self.module_file).nm_py_bind
+        bind.argtypes = [ctypes.py_object]
+        bind.restype = ctypes.py_object
+        return dict(bind(make_error))
 
     def check(self, code: int, value: object, what: str = "netmem_ref") -> None:
         if code:
@@ -201,39 +215,10 @@ class Runtime:
 def _refcount_path(rt: Runtime) -> dict[str, Any]:
     """get/put_netmem, bulk forms, io_zcrx user refs and pp_ref_count, as lean closures."""
     lib, ffi = rt.lib, rt.ffi
-    c_get, c_put = lib.nm_get_netmem, lib.nm_put_netmem
+    fast = rt.fast_entry_points()
+    get_netmem, put_netmem = fast["get_netmem"], fast["put_netmem"]
     c_get_bulk, c_put_bulk = lib.nm_get_netmem_bulk, lib.nm_put_netmem_bulk
-    error, bad_ref, call = rt.error, rt.bad_ref, rt.call
-
-    def get_netmem(netmem: int) -> None:
-        """Take a reference: get_page() on the head page, or the devmem binding's refcount.
-
-        Mirrors ``get_netmem()`` (6.16+; inline over ``__get_netmem()`` in 7.2):
-        a page ref increments the head page's ``_refcount``; a devmem
-        (NET_IOV_DMABUF) niov increments the binding's refcount (one per
-        binding); an io_uring niov is left alone.  Raises a
-        :class:`~netmem_ffi.RefError` subclass for a ref the runtime does not
-        own, a freed page, a closed area; counters are unchanged on error.
-        """
-        try:
-            rc = c_get(netmem)
-        except (TypeError, OverflowError):
-            raise bad_ref(netmem) from None
-        if rc:
-            raise error(rc, netmem)
-
-    def put_netmem(netmem: int) -> None:
-        """Drop a reference: put_page() (freeing the page at zero) or the binding's refcount.
-
-        The area's own binding reference cannot be dropped this way:
-        :class:`~netmem_ffi.RefcountUnderflowError`, nothing changed.
-        """
-        try:
-            rc = c_put(netmem)
-        except (TypeError, OverflowError):
-            raise bad_ref(netmem) from None
-        if rc:
-            raise error(rc, netmem)
+    error, call = rt.error, rt.call
 
     def _bulk(fn: Callable[..., int], refs: Any) -> int:
         buf, n = rt.refs_buffer(refs)
