@@ -1220,8 +1220,13 @@ int nm_empty(netmem_ref n)
 	return 0;
 }
 
-/* The counters get/put_netmem touch, bumped with no validation at all. */
-void nm_atomic_add_loop(const netmem_ref *refs, size_t n, int delta)
+/*
+ * The counters get/put_netmem touch, bumped with no validation at all: the
+ * floor the bulk path is measured against.  @atomic = 0 uses a plain load
+ * and store, which loses updates under concurrency (the tests use it to show
+ * their concurrency check can fail).
+ */
+void nm_counter_add_loop(const netmem_ref *refs, size_t n, int delta, int atomic)
 {
 	size_t i;
 
@@ -1241,6 +1246,9 @@ void nm_atomic_add_loop(const netmem_ref *refs, size_t n, int delta)
 				pg = (struct page *)(head - 1);
 			c = &pg->_refcount.counter;
 		}
-		__atomic_add_fetch(c, delta, __ATOMIC_ACQ_REL);
+		if (atomic)
+			__atomic_add_fetch(c, delta, __ATOMIC_ACQ_REL);
+		else
+			__atomic_store_n(c, __atomic_load_n(c, NM_RELAXED) + delta, NM_RELAXED);
 	}
 }
