@@ -28,6 +28,8 @@ __all__ = [
     "NetmemMemoryError",
     "UnknownProfileError",
     "KernelInputError",
+    "UnknownReferenceError",
+    "ArchiveError",
     "SnapshotError",
     "UnsupportedArchError",
     "NetmemWarning",
@@ -129,6 +131,17 @@ class KernelInputError(NetmemError):
         super().__init__(where + message, value=path)
         self.path = path
         self.offset = offset
+
+
+class UnknownReferenceError(NetmemError, KeyError):
+    """A reference kernel name that is not one of those shipped in the package."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class ArchiveError(NetmemError, RuntimeError):
+    """Debian's archive could not be reached through apt, or a package is not (or no longer) in it."""
 
 
 class SnapshotError(NetmemError, ValueError):
