@@ -300,6 +300,16 @@ def struct_layouts(profile: str, arch: str, config: KernelConfig | None = None) 
     return {tag: lay.struct(tag) for tag in lay.decls.struct_names()}
 
 
+def layout_text(text: str, arch: str, config: KernelConfig | None = None) -> dict[str, StructLayout]:
+    """Every struct defined in plain C declarations *text*, laid out for *arch*.
+
+    The same parser and rules as the profiles' cdefs (no macros, no attributes).
+    Raises :class:`NetmemValueError` naming what cannot be laid out.
+    """
+    lay = _Layouter(parse(text), data_model(arch), config or KernelConfig())
+    return {tag: lay.struct(tag) for tag in lay.decls.struct_names()}
+
+
 def enum_layouts(profile: str, arch: str) -> dict[str, EnumLayout]:
     """Every tagged enum of the profile's cdefs on *arch*, values evaluated for that target."""
     spec = _spec(profile)
