@@ -144,7 +144,7 @@ class NetIovAreaBase:
         cls._check_provider(provider)
         try:
             cbuf = rt.ffi.from_buffer(buf, require_writable=True)
-        except TypeError as exc:
+        except (TypeError, BufferError) as exc:
             raise errors.NetmemTypeError(f"cannot adopt {type_name(buf)}: {exc}", buf) from None
         size, align = rt.ffi.sizeof("struct net_iov"), rt.ffi.alignof("struct net_iov")
         n = len(cbuf)

@@ -120,14 +120,18 @@ class Runtime:
 
     def error(self, code: int, value: object, what: str = "netmem_ref") -> errors.NetmemError:
         """The exception for C error ``code`` about ``value``."""
-        cls, text = self.messages.get(code, (errors.NetmemError, f"failed with C error {code}"))
-        shown = f"{value:#x}" if isinstance(value, int) and not isinstance(value, bool) else repr(value)
-        message = f"{what} {shown} " + text.format(p=self.name)
-        if code == self.lib.NM_E_NOT_OWNED and isinstance(value, int):
+        if code in (self.lib.NM_E_NOT_OWNED, self.lib.NM_E_CLOSED) and isinstance(value, int):
             owner = self._other_owner(value)
             if owner:
-                message += f" (it belongs to profile {owner}; call that profile's helpers)"
-        return cls(message, value)
+                code = self.lib.NM_E_NOT_OWNED
+                text = f" (it belongs to profile {owner}; call that profile's helpers)"
+            else:
+                text = ""
+        else:
+            text = ""
+        cls, message = self.messages.get(code, (errors.NetmemError, f"failed with C error {code}"))
+        shown = f"{value:#x}" if isinstance(value, int) and not isinstance(value, bool) else repr(value)
+        return cls(f"{what} {shown} " + message.format(p=self.name) + text, value)
 
     def _other_owner(self, value: int) -> str | None:
         from .profiles import loaded
