@@ -57,16 +57,20 @@ def _row_change(row: MemberRow, arrow: str = "->") -> str:
     return ", ".join(short(c, arrow) for c in row.changes)
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def verdict(result: DiffResult) -> str:
     """One line: what the diff found and the exit code it maps to."""
     s = result.summary()
     if result.breaking:
-        return (f"layout break: {s['breaking']} breaking of {s['changes']} changes in "
-                f"{s['pairs_changed']} of {s['pairs']} pairs (exit {result.exit_code})")
+        return (f"layout break: {s['breaking']} breaking of {_n(s['changes'], 'change')} in "
+                f"{s['pairs_changed']} of {_n(s['pairs'], 'pair')} (exit {result.exit_code})")
     if result.changed:
-        return (f"no layout break: {s['changes']} non-breaking changes in {s['pairs_changed']} of "
-                f"{s['pairs']} pairs (exit {result.exit_code})")
-    return f"same: {s['pairs']} pairs, no changes (exit {result.exit_code})"
+        return (f"no layout break: {_n(s['changes'], 'non-breaking change')} in {s['pairs_changed']} of "
+                f"{_n(s['pairs'], 'pair')} (exit {result.exit_code})")
+    return f"same: {_n(s['pairs'], 'pair')}, no changes (exit {result.exit_code})"
 
 
 def _struct_head(pair: PairDiff, container: str, arrow: str = "->") -> str:
@@ -107,7 +111,7 @@ def text_lines(result: DiffResult) -> Iterator[tuple[str, str | None]]:
         if pair.status in _ONE_SIDED:
             yield f"{pair.label}: {_one_sided(pair)}", STYLE_BREAK if n_break else STYLE_NOTE
             continue
-        yield f"{pair.label}: {len(pair.changes)} changes, {n_break} breaking", STYLE_BREAK if n_break else STYLE_NOTE
+        yield f"{pair.label}: {_n(len(pair.changes), 'change')}, {n_break} breaking", STYLE_BREAK if n_break else STYLE_NOTE
         for container in pair.containers():
             changes = pair.changes_of(container)
             if not changes:
@@ -154,7 +158,7 @@ def render_junit(result: DiffResult) -> str:
             if breaking:
                 counts["failures"] += 1
                 failure = ET.SubElement(case, "failure", type="layout-break",
-                                        message=f"{len(breaking)} breaking layout changes in {container}")
+                                        message=f"{_n(len(breaking), 'breaking layout change')} in {container}")
                 failure.text = "\n".join(c.describe() for c in breaking)
             notes = [c for c in changes if not c.breaking]
             if notes:

@@ -41,43 +41,9 @@ def key(layouts: LayoutSet) -> str:
     return f"{layouts.profile}@{layouts.arch}"
 
 
-def _engine() -> Any:
-    """The portable layout engine module (imported lazily: it is not needed for host layouts)."""
-    import importlib.util
-
-    if importlib.util.find_spec(f"{__package__}.engine") is None:  # TEMPORARY until engine.py lands
-        return _HostOnlyEngine
-    from . import engine
-
-    return engine
-
-
-class _HostOnlyEngine:  # TEMPORARY until engine.py lands
-    ARCHES: tuple[str, ...] = ()
-
-    @staticmethod
-    def normalize_arch(arch: str) -> str:
-        from .hostlayout import host_arch as machine
-
-        if arch != machine():
-            from .errors import UnsupportedArchError
-
-            raise UnsupportedArchError(f"architecture {arch!r}: only the host ({machine()}) until the "
-                                       f"portable layout engine lands", value=arch)
-        return arch
-
-    @staticmethod
-    def model_layouts(profile: str, arch: str) -> LayoutSet:
-        raise AssertionError("unreachable: normalize_arch admits the host only")
-
-
-def _arch_order() -> tuple[str, ...]:
-    return tuple(_engine().ARCHES)
-
-
 def _sort_key(layouts: LayoutSet) -> tuple[int, str, int, str]:
     profiles = registry.names()
-    arches = _arch_order()
+    arches = all_arches()
     p = layouts.profile or ""
     return (
         profiles.index(p) if p in profiles else len(profiles),
@@ -151,33 +117,30 @@ def _package_version() -> str:
     return __version__
 
 
-def host_arch() -> str:
-    """The host architecture, in the engine's spelling."""
-    from .hostlayout import host_arch as machine
+def normalize_arch(arch: str) -> str:
+    """*arch* in the engine's spelling (``amd64`` -> ``x86_64``); ``UnsupportedArchError`` otherwise."""
+    from .engine import normalize_arch as engine_normalize
 
-    return str(_engine().normalize_arch(machine()))
+    return engine_normalize(arch)
 
 
 def model_layouts(profile: str, arch: str | None = None) -> LayoutSet:
     """The model layouts of *profile* on *arch* (None: the host).
 
-    On the host architecture this is the compiled module's layout (the C
-    compiler's truth); elsewhere the portable engine lays the same
-    declarations out.  Raises ``UnknownProfileError`` / ``UnsupportedArchError``.
+    The compiled module's layouts on the host (the C compiler's truth), the
+    portable engine's elsewhere (:func:`netmem_ffi.engine.model_layouts`).
+    Raises ``UnknownProfileError`` / ``UnsupportedArchError``.
     """
-    from .profiles import profile as get_profile
+    from .engine import model_layouts as engine_layouts
 
-    engine = _engine()
-    target = host_arch() if arch is None else engine.normalize_arch(arch)
-    if target == host_arch():
-        return get_profile(profile).layouts
-    result: LayoutSet = engine.model_layouts(profile, target)
-    return result
+    return engine_layouts(profile, arch)
 
 
 def all_arches() -> tuple[str, ...]:
-    """Every architecture the portable engine models, and the host."""
-    return tuple(dict.fromkeys((*_arch_order(), host_arch())))
+    """Every architecture the portable engine models, in its order."""
+    from .engine import ARCHES
+
+    return ARCHES
 
 
 def take(profiles: Iterable[str] | None = None, arches: Iterable[str] | None = None) -> Snapshot:
@@ -188,16 +151,21 @@ def take(profiles: Iterable[str] | None = None, arches: Iterable[str] | None = N
     """
     from .profiles import profile as get_profile
 
-    normalize_arch = _engine().normalize_arch
     names = list(registry.names()) if profiles is None else [get_profile(p).name for p in profiles]
-    targets = [host_arch()] if arches is None else [normalize_arch(a) for a in arches]
+    targets: list[str | None] = [None] if arches is None else [normalize_arch(a) for a in arches]
     pairs = dict.fromkeys((p, a) for p in names for a in targets)
-    layouts = sorted((model_layouts(p, a) for p, a in pairs), key=_sort_key)
-    return Snapshot(tuple(layouts), _package_version())
+    return from_layouts(model_layouts(p, a) for p, a in pairs)
+
+
+def retake(base: Snapshot, profiles: Iterable[str] | None = None, arches: Iterable[str] | None = None) -> Snapshot:
+    """The current model for the profiles and architectures of *base* (or those given instead)."""
+    profiles = list(profiles) if profiles else list(dict.fromkeys(str(ls.profile) for ls in base.layouts))
+    arches = list(arches) if arches else list(dict.fromkeys(ls.arch for ls in base.layouts))
+    return take(profiles, arches)
 
 
 def from_layouts(layouts: Iterable[LayoutSet]) -> Snapshot:
-    """A snapshot of layout sets obtained elsewhere (e.g. kernels' BTF)."""
+    """A snapshot of layout sets in stable order (from the model, or e.g. kernels' BTF)."""
     return Snapshot(tuple(sorted(layouts, key=_sort_key)), _package_version())
 
 
@@ -301,6 +269,14 @@ class _Reader:
 
     def struct(self, s: Any, where: str) -> None:
         self.get(s, "size", int, where)
+        self.optional(s, "align", where)
         for i, f in enumerate(self.get(s, "fields", list, where)):
             for k, t in (("name", str), ("offset", int), ("size", int), ("type", str)):
                 self.get(f, k, t, f"{where}.fields[{i}]")
+            for k in ("bit_offset", "bit_size"):
+                self.optional(f, k, f"{where}.fields[{i}]")
+
+    def optional(self, d: dict[str, Any], k: str, where: str) -> None:
+        """An optional integer key (absent or null is fine)."""
+        if d.get(k) is not None:
+            self.get(d, k, int, where)
