@@ -249,14 +249,25 @@ def _elf(data: Buffer, source: str, depth: int) -> _Found:
         name, stype, _, _, off, size, link = _u(sh, data, shoff + i * shentsize, source, f"ELF section header {i}")[:7]
         return name, stype, off, size, link
 
+    def check_table(count: int) -> None:
+        if shoff + count * shentsize > len(data):
+            raise KernelInputError(
+                f"e_shoff {shoff:#x}: {count} section headers of {shentsize} bytes run past the end "
+                f"of the file ({len(data)} bytes)",
+                source,
+                0x28 if is64 else 0x20,
+            )
+
+    check_table(1)
     if shnum == 0 or shstrndx == _SHN_XINDEX:  # extended numbering lives in section 0
         _, _, _, size0, link0 = section(0)
         shnum = shnum or size0
         shstrndx = link0 if shstrndx == _SHN_XINDEX else shstrndx
-    if shoff + shnum * shentsize > len(data):
-        raise KernelInputError(f"ELF section headers ({shnum} x {shentsize}) run past the end", source, shoff)
+    check_table(shnum)
     if shstrndx >= shnum:
-        raise KernelInputError(f"ELF e_shstrndx {shstrndx} out of range ({shnum} sections)", source, shoff)
+        raise KernelInputError(
+            f"ELF e_shstrndx {shstrndx} out of range ({shnum} sections)", source, 0x3E if is64 else 0x32
+        )
     _, _, stroff, strsize, _ = section(shstrndx)
     _check_range(data, stroff, strsize, source, "ELF section name table")
     sections: dict[str, tuple[int, int, int]] = {}
@@ -333,6 +344,7 @@ def _bzimage(data: Buffer, source: str, depth: int) -> _Found:
     payload_offset, payload_length = _u("<II", data, 0x248, source, "bzImage setup header")
     (xloadflags,) = _u("<H", data, 0x236, source, "bzImage setup header")
     start = ((setup_sects or 4) + 1) * 512 + payload_offset
+    _check_range(data, start, payload_length, source, "bzImage payload")
     codec = kernel_codecs.codec_at(data, start)
     if codec is None:
         raise KernelInputError("bzImage payload has no known compression magic", source, start)
