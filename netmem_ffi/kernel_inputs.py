@@ -406,15 +406,17 @@ def _image_arch(data: bytes) -> str | None:
 def _scan_streams(data: Buffer, source: str, depth: int) -> _Found:
     """Try each embedded compressed stream, in file order, until one holds BTF."""
     candidates = kernel_codecs.find_streams(data, _MAX_STREAM_CANDIDATES)
-    last: KernelInputError | _NoBtf | None = None
+    inflated = failed = 0
     for pos, codec in candidates:
         try:
             return _payload(data, pos, len(data) - pos, codec.name, source, depth)
-        except (KernelInputError, _NoBtf) as exc:
-            last = exc
-    detail = f"; last candidate: {last}" if last else ""
+        except _NoBtf:
+            inflated += 1
+        except KernelInputError:
+            failed += 1
     raise _NoBtf(
-        f"no BTF found: neither a BTF blob nor a compressed kernel among {len(candidates)} candidate streams{detail}",
+        f"no BTF found: none in the clear, none in the {inflated} compressed stream(s) inside "
+        f"({failed} more candidate(s) did not decompress); kernel built without CONFIG_DEBUG_INFO_BTF?",
         source,
     )
 
