@@ -33,20 +33,21 @@ STYLE_OK = "green"
 STYLE_HEAD = "bold"
 
 
+#: What happened to a member, in a few words, per change kind.
+_SHORT = {
+    "member_moved": "moved {old} {arrow} {new}",
+    "member_resized": "resized {old} {arrow} {new}",
+    "member_renamed": "renamed {old} {arrow} {new}",
+    "member_type": "type {old} {arrow} {new}",
+    "member_added": "added",
+    "member_removed": "removed",
+}
+
+
 def short(change: Change, arrow: str = "->") -> str:
-    """What happened to a member, in a few words (``moved 48 -> 56``)."""
-    k = change.kind
-    if k == "member_moved":
-        return f"moved {change.old} {arrow} {change.new}"
-    if k == "member_resized":
-        return f"resized {change.old} {arrow} {change.new}"
-    if k == "member_renamed":
-        return f"renamed {change.old} {arrow} {change.new}"
-    if k == "member_type":
-        return f"type {change.old} {arrow} {change.new}"
-    if k in ("member_added", "member_removed"):
-        return k[len("member_"):]
-    return change.describe()
+    """What happened to a member, in a few words (``moved 48 -> 56``); other changes described in full."""
+    template = _SHORT.get(change.kind)
+    return change.describe() if template is None else template.format(old=change.old, new=change.new, arrow=arrow)
 
 
 def _place(f: Field | None) -> str:

@@ -5,8 +5,10 @@ Options::
     --netmem-baseline=FILE     compare the model's layouts with the snapshot FILE; adds
                                the test item ``netmem-layout-gate`` to the run
     --netmem-update-baseline   write the current layouts to FILE instead (on purpose)
-    --netmem-profiles=P,...    profiles to check (default: those in the baseline)
-    --netmem-arches=A,...      architectures to check (default: those in the baseline)
+    --netmem-profiles=P,...    profiles to check (default: those in the baseline;
+                               a new baseline: every profile)
+    --netmem-arches=A,...      architectures to check (default: those in the baseline;
+                               a new baseline: every architecture the engine models)
 
 The fixture ``netmem_layout_gate`` is the same :class:`LayoutGate`, for tests
 that gate on a baseline of their own (``netmem_layout_gate.check("base.json")``).
@@ -70,13 +72,13 @@ class LayoutGate:
         return base.select(self.profiles, arches)
 
     def current(self, like: Snapshot | None = None) -> Snapshot:
-        """The model's layouts for the options' profiles and arches (default: the pairs of *like*)."""
+        """The model's layouts for the options' profiles and arches (default: the pairs of *like*, or all)."""
         from .errors import NetmemError
-        from .snapshot import retake, take
+        from .snapshot import all_arches, retake, take
 
         try:
             if like is None:
-                return take(self.profiles, self.arches)
+                return take(self.profiles, self.arches or all_arches())
             return retake(like, self.profiles, self.arches)
         except NetmemError as exc:
             pytest.fail(f"netmem layout gate: {exc}", pytrace=False)

@@ -179,7 +179,7 @@ def test_any_damage_is_a_snapshot_error(top: str, junk: Any, inner: str, member_
 def test_cli_writes_a_loadable_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli.json"
     assert main(["snapshot", "--profile", "v7.2,v6.19", "--arch", "riscv64", "-o", str(out)]) == 0
-    assert "v6.19@riscv64" in capsys.readouterr().out
+    assert "profiles v6.19, v7.2; arches riscv64" in capsys.readouterr().out
     assert snapshot.load(out).keys() == ("v6.19@riscv64", "v7.2@riscv64")
     assert main(["snapshot", "--profile", "v6.12"]) == 0
     assert snapshot.loads(capsys.readouterr().out).keys() == (f"v6.12@{snapshot.normalize_arch(host_arch())}",)

@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"path": args.output, "schema": snap.schema, "pairs": list(snap.keys())})
     else:
+        profiles = dict.fromkeys(str(ls.profile) for ls in snap.layouts)
+        arches = dict.fromkeys(ls.arch for ls in snap.layouts)
         print(f"wrote {args.output}: schema {snap.schema}, {len(snap.layouts)} layout sets "
-              f"({', '.join(snap.keys())})")
+              f"(profiles {', '.join(profiles)}; arches {', '.join(arches)})")
     return EXIT_OK
