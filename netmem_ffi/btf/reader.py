@@ -19,8 +19,9 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..errors import KernelInputError
 from . import uapi
@@ -30,8 +31,7 @@ from .uapi import Kind
 MAX_CHAIN = 64
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     """``struct btf_header``; ``layout_off``/``layout_len`` are 0 in a 24-byte header."""
 
     magic: int
@@ -46,8 +46,7 @@ class Header:
     layout_len: int = 0
 
 
-@dataclass(frozen=True)
-class BTFMember:
+class BTFMember(NamedTuple):
     """``struct btf_member`` decoded: offsets in bits; ``bitfield_size`` 0 for plain members."""
 
     name: str
@@ -56,14 +55,14 @@ class BTFMember:
     bitfield_size: int = 0
 
 
-@dataclass(frozen=True)
-class BTFType:
+class BTFType(NamedTuple):
     """One type record: ``struct btf_type`` plus its kind's trailing data.
 
     ``size_type`` is the size (INT, STRUCT, UNION, ENUM, ENUM64, DATASEC, FLOAT)
     or the referenced type id (the other kinds).  ``extra`` holds the single u32
     of INT (encoding word), VAR (linkage) and DECL_TAG (component_idx, signed).
-    ``raw`` keeps the trailing bytes of a kind this reader does not know.
+    ``raw`` and ``vlen`` keep the trailing bytes of a kind this reader does not
+    know (for the others ``vlen`` is the length of their element tuple).
     """
 
     id: int
@@ -78,7 +77,7 @@ class BTFType:
     params: tuple[tuple[str, int], ...] = ()  # FUNC_PROTO: (name, type)
     secinfos: tuple[tuple[int, int, int], ...] = ()  # DATASEC: (type, offset, size)
     raw: bytes = b""
-    vlen: int = field(default=0, compare=False)
+    vlen: int = 0
 
     @property
     def kind_name(self) -> str:
@@ -128,7 +127,7 @@ class BTF:
     """
 
     def __init__(self, data: bytes, path: object = "<bytes>", base_offset: int = 0) -> None:
-        self.data = bytes(data)
+        self.data = data if isinstance(data, bytes) else bytes(data)
         self.path = path
         self.base_offset = base_offset
         self.header, self.byteorder = self._parse_header()
@@ -136,15 +135,16 @@ class BTF:
         self._e = "<" if self.byteorder == "little" else ">"
         self._types_at = h.hdr_len + h.type_off
         self._strs_at = h.hdr_len + h.str_off
-        self._strs = self.data[self._strs_at:self._strs_at + h.str_len]
+        self._strs_end = self._strs_at + h.str_len
         layout = self._parse_layout()
         self._base, self._per = _step_tables(layout)
         self._layout_kinds = frozenset(k for k in layout if k > max(Kind))
-        section = self.data[self._types_at:self._types_at + h.type_len]
+        section = memoryview(self.data)[self._types_at:self._types_at + h.type_len]
         if self.byteorder == sys.byteorder:
-            self._words: memoryview | array[int] = memoryview(section).cast("I")
+            self._words: memoryview | array[int] = section.cast("I")
         else:
-            self._words = array("I", section)
+            self._words = array("I")
+            self._words.frombytes(section)
             self._words.byteswap()
         self._offsets: list[int] = []  # word index of each scanned record; id = index + 1
         self._pos = 0  # word index where the scan continues
@@ -226,18 +226,19 @@ class BTF:
         """The NUL-terminated string at *name_off* of the string section."""
         if name_off == 0:
             return ""
-        if name_off >= len(self._strs):
-            raise self.error(f"string offset {name_off} out of range (string section has {len(self._strs)} bytes)",
-                             where)
-        end = self._strs.find(b"\0", name_off)
+        size = self.header.str_len
+        if name_off >= size:
+            raise self.error(f"string offset {name_off} out of range (string section has {size} bytes)", where)
+        start = self._strs_at + name_off
+        end = self.data.find(b"\0", start, self._strs_end)
         if end < 0:
             raise self.error(f"string at offset {name_off} is not NUL-terminated", where)
-        return self._strs[name_off:end].decode("utf-8", "replace")
+        return self.data[start:end].decode("utf-8", "replace")
 
     def _name_offset(self, name: str) -> int | None:
         """Offset of the whole string *name* in the string section (encoders store each string once)."""
-        at = self._strs.find(b"\0" + name.encode() + b"\0")
-        return None if at < 0 else at + 1
+        at = self.data.find(b"\0" + name.encode() + b"\0", self._strs_at, self._strs_end)
+        return None if at < 0 else at + 1 - self._strs_at
 
     # ---- the scan ---------------------------------------------------------------------------
 
@@ -308,8 +309,9 @@ class BTF:
                 by_off[off] = name
         found: dict[str, int] = {}
         w = self._words
-        for tid, at in enumerate(self._offsets, 1):  # the part already walked
-            self._match(by_off, found, wanted, tid, w[at])
+        for off in by_off:  # the part already walked
+            for tid in self._walked_named(off):
+                self._match(by_off, found, wanted, tid, off)
         pending = {o: n for o, n in by_off.items() if n not in found}
         while pending and not self._done:
             tid = self._scan(names=pending)
@@ -317,6 +319,19 @@ class BTF:
                 self._match(pending, found, wanted, tid, w[self._offsets[tid - 1]])
                 pending = {o: n for o, n in pending.items() if n not in found}
         return found
+
+    def _walked_named(self, name_off: int) -> Iterator[int]:
+        """Ids, in order, of the records already walked whose name_off is *name_off*."""
+        pattern = struct.pack(self._e + "I", name_off)
+        end = self._types_at + 4 * self._pos
+        at = self.data.find(pattern, self._types_at, end)
+        while at >= 0:
+            word = (at - self._types_at) // 4
+            if not (at - self._types_at) % 4:
+                idx = bisect_left(self._offsets, word)
+                if idx < len(self._offsets) and self._offsets[idx] == word:
+                    yield idx + 1
+            at = self.data.find(pattern, at + 1, end)
 
     def _match(self, by_off: Mapping[int, str], found: dict[str, int], wanted: Mapping[str, frozenset[int]],
                tid: int, name_off: int) -> None:
@@ -367,21 +382,21 @@ class BTF:
                 off = w[j + 2]
                 bits = (uapi.member_bitfield_size(off), uapi.member_bit_offset(off)) if kflag else (0, off)
                 members.append(BTFMember(self.name(w[j], self._types_at + 4 * j), w[j + 1], bits[1], bits[0]))
-            return BTFType(tid, kind, name, st, kflag, members=tuple(members), vlen=vlen)
+            return BTFType(tid, kind, name, st, kflag, members=tuple(members))
         if k is Kind.ENUM:
             conv = _s32 if kflag else int
             values = tuple((self.name(w[j], self._types_at + 4 * j), conv(w[j + 1])) for j in range(t, t + 2 * vlen, 2))
-            return BTFType(tid, kind, name, st, kflag, enumerators=values, vlen=vlen)
+            return BTFType(tid, kind, name, st, kflag, enumerators=values)
         if k is Kind.ENUM64:
             values = tuple((self.name(w[j], self._types_at + 4 * j), _u64(w[j + 1], w[j + 2], kflag))
                            for j in range(t, t + 3 * vlen, 3))
-            return BTFType(tid, kind, name, st, kflag, enumerators=values, vlen=vlen)
+            return BTFType(tid, kind, name, st, kflag, enumerators=values)
         if k is Kind.FUNC_PROTO:
             params = tuple((self.name(w[j], self._types_at + 4 * j), w[j + 1]) for j in range(t, t + 2 * vlen, 2))
-            return BTFType(tid, kind, name, st, kflag, params=params, vlen=vlen)
+            return BTFType(tid, kind, name, st, kflag, params=params)
         if k is Kind.DATASEC:
             infos = tuple((w[j], w[j + 1], w[j + 2]) for j in range(t, t + 3 * vlen, 3))
-            return BTFType(tid, kind, name, st, kflag, secinfos=infos, vlen=vlen)
+            return BTFType(tid, kind, name, st, kflag, secinfos=infos)
         return BTFType(tid, kind, name, st, kflag, vlen=vlen)
 
     def types(self) -> Iterator[BTFType]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 
 from ..errors import KernelInputError
 from ..layout import LayoutSet, StructLayout
@@ -192,11 +191,10 @@ def extract(btf: BTF, roots: Iterable[str | int] | None = None, byteorder: str |
             out.append(BTFType(0, Kind.FWD, t.name, 0, t.kind == Kind.UNION))
             continue
         refs_type = t.kind not in uapi.SIZED_KINDS
-        out.append(replace(
-            t,
+        out.append(t._replace(
             size_type=remap(t.size_type) if refs_type else t.size_type,
             array=None if t.array is None else (remap(t.array[0]), remap(t.array[1]), t.array[2]),
-            members=tuple(replace(m, type=remap(m.type)) for m in t.members),
+            members=tuple(m._replace(type=remap(m.type)) for m in t.members),
             params=tuple((n, remap(p)) for n, p in t.params),
             secinfos=tuple((remap(s), o, z) for s, o, z in t.secinfos),
         ))
@@ -278,7 +276,7 @@ class _Synth:
         tid = self.add(BTFType(0, Kind.STRUCT, layout.name, layout.size))
         self.by_text[f"struct {layout.name}"] = tid  # before the members: they may point back
         members = tuple(BTFMember(fl.name, self.type_id(fl.type), fl.offset * 8) for fl in layout.top_level())
-        self.types[tid - 1] = replace(self.types[tid - 1], members=members)
+        self.types[tid - 1] = self.types[tid - 1]._replace(members=members)
         return tid
 
 

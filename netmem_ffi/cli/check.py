@@ -1,0 +1,163 @@
+"""``netmem-ffi check [SOURCE...]``: cross-check kernels' netmem ABI against the model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .output import EXIT_DIFF, EXIT_INPUT, EXIT_OK, fail, print_json, use_rich
+
+DEFAULT_SOURCE = "/sys/kernel/btf/vmlinux"  # netmem_ffi.check.DEFAULT_SOURCE, without importing it
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "check",
+        help="cross-check kernels' netmem layouts against the model",
+        description="Read each kernel (raw BTF, ELF vmlinux, compressed image or Debian package; default: "
+        f"the running kernel, {DEFAULT_SOURCE}), detect its architecture, byte order and netmem profile, "
+        "compare every member offset and size, struct size, enum size and values with the model, and "
+        "evaluate the kernel's own static asserts on the kernel's own types.",
+        epilog="--json prints one object for one SOURCE and a list of objects for several (keys: source, "
+        "kernel {release, arch, pointer_size, endianness}, profile, match, status, structs, enums, asserts, "
+        "mismatches, notes). Exit codes: 0 every kernel matches, 4 a layout differs or is unrecognized "
+        "(including kernels before 6.12, which have no net_iov), 1 an input could not be read, 2 usage.",
+    )
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help=f"kernel input (default: {DEFAULT_SOURCE})")
+    p.add_argument("--json", action="store_true", help="print JSON (see below)")
+    p.set_defaults(run=run)
+    return p
+
+
+def sources(args: argparse.Namespace) -> list[str]:
+    """The kernel inputs the arguments name, in order (the default when none)."""
+    return list(args.sources) or [DEFAULT_SOURCE]
+
+
+def _check_all(names: list[str]) -> list[Any]:
+    """Check each source; an unreadable one gives its ``NetmemError`` in place of a result."""
+    from ..check import check_source
+    from ..errors import NetmemError
+
+    def one(name: str) -> Any:
+        try:
+            return check_source(name)
+        except NetmemError as exc:
+            return exc
+
+    if len(names) < 2 or not use_rich(sys.stderr):
+        return [one(n) for n in names]
+    from rich.progress import Progress
+
+    from .output import console
+
+    out = []
+    with Progress(console=console(stderr=True), transient=True) as progress:
+        task = progress.add_task("checking", total=len(names))
+        for n in names:
+            progress.update(task, description=n)
+            out.append(one(n))
+            progress.advance(task)
+    return out
+
+
+def _exit_code(results: list[Any]) -> int:
+    if any(isinstance(r, Exception) for r in results):
+        return EXIT_INPUT
+    return EXIT_OK if all(r.match for r in results) else EXIT_DIFF
+
+
+def _error_dict(name: str, exc: Exception) -> dict[str, Any]:
+    return {"source": name, "error": str(exc), "match": False, "profile": None}
+
+
+def _kernel_text(r: Any, long: bool = True) -> str:
+    arch = r.arch.describe() if long else f"{r.arch.arch} ({r.arch.how})"
+    return f"{r.release or 'release unknown'}, {arch}, {r.layouts.endianness}-endian"
+
+
+def _plain(names: list[str], results: list[Any]) -> None:
+    """Plain text (piped output): one line per source, then the details of a single source."""
+    for name, r in zip(names, results):
+        if isinstance(r, Exception):
+            print(f"{name}: ERROR: {r}")
+        else:
+            print(f"{name}: {r.status.upper()}: {r.summary()} [{_kernel_text(r)}]")
+    if len(results) == 1 and not isinstance(results[0], Exception):
+        r = results[0]
+        for row in _field_rows(r):
+            print("  " + "  ".join(str(c) for c in row))
+        for c in r.mismatches:
+            print(f"  mismatch: {c.describe()}")
+        for c in r.notes:
+            print(f"  note: {c.describe()}")
+        for a in r.asserts:
+            print(f"  assert {'ok' if a.ok else 'FAILED'}: {a.expr} ({a.lhs} vs {a.rhs})")
+
+
+def _field_rows(r: Any) -> list[tuple[str, ...]]:
+    """(struct, member, offset, size, type, model offset/size, verdict) for every kernel member."""
+    rows = []
+    for sname, s in r.layouts.structs.items():
+        model = r.model.structs.get(sname) if r.model is not None else None
+        for f in s.fields:
+            m = model.field(f.name) if model is not None and f.name in model else None
+            seen = "-" if m is None else f"{m.offset}/{m.size}"
+            verdict = "?" if model is None else "missing in model" if m is None else (
+                "ok" if (m.offset, m.size) == (f.offset, f.size) else "DIFFERS")
+            rows.append((sname, f.name, str(f.offset), str(f.size), f.type, seen, verdict))
+    return rows
+
+
+def _rich(names: list[str], results: list[Any]) -> None:
+    from rich.table import Table
+
+    from .output import console
+
+    con = console()
+    summary = Table(title="netmem ABI check")
+    for col in ("source", "kernel", "profile", "result", "asserts", "mismatches"):
+        summary.add_column(col)
+    for name, r in zip(names, results):
+        if isinstance(r, Exception):
+            summary.add_row(name, "", "", "[red]unreadable[/]", "", str(r))
+            continue
+        held = sum(a.ok for a in r.asserts)
+        style = "green" if r.match else "red"
+        summary.add_row(name, _kernel_text(r, long=False), r.detection.profile or r.detection.describe(),
+                        f"[{style}]{r.status}[/]", f"{held}/{len(r.asserts)}", str(len(r.mismatches)))
+    con.print(summary)
+    if len(results) != 1 or isinstance(results[0], Exception):
+        return
+    r = results[0]
+    fields = Table(title=f"members (model: {r.model.profile if r.model else 'none'})")
+    for col, just in (("struct", "left"), ("member", "left"), ("offset", "right"), ("size", "right"),
+                      ("type", "left"), ("model", "right"), ("", "left")):
+        fields.add_column(col, justify=just)  # type: ignore[arg-type]
+    for row in _field_rows(r):
+        colour = "green" if row[-1] == "ok" else "red"
+        fields.add_row(*row[:-1], f"[{colour}]{row[-1]}[/]")
+    con.print(fields)
+    for c in r.mismatches:
+        con.print(f"[red]mismatch[/]: {c.describe()}")
+    for c in r.notes:
+        con.print(f"[yellow]note[/]: {c.describe()}")
+    for a in r.asserts:
+        con.print(f"{'[green]ok[/]' if a.ok else '[red]FAILED[/]'} {a.macro}: {a.expr} ({a.lhs} vs {a.rhs})")
+
+
+def run(args: argparse.Namespace) -> int:
+    names = sources(args)
+    results = _check_all(names)
+    if args.json:
+        objs = [_error_dict(n, r) if isinstance(r, Exception) else r.to_dict() for n, r in zip(names, results)]
+        print_json(objs[0] if len(objs) == 1 else objs)
+    elif use_rich():
+        _rich(names, results)
+    else:
+        _plain(names, results)
+    for name, r in zip(names, results):
+        if isinstance(r, Exception):
+            fail(str(r) if name in str(r) else f"{name}: {r}")
+    return _exit_code(results)
