@@ -146,20 +146,18 @@ def compare(old: LayoutSet, new: LayoutSet, *, structs: Iterable[str] | None = N
     out: list[Change] = []
     for name in names:
         o, n = old.structs.get(name), new.structs.get(name)
-        if o is None and n is None:
-            continue
-        if o is None:
-            out.append(Change("struct_added", f"struct {name}", None, None, f"size {n.size}", True))
-        elif n is None:
-            out.append(Change("struct_removed", f"struct {name}", None, f"size {o.size}", None, True))
-        else:
+        if o is not None and n is not None:
             out.extend(compare_structs(o, n, compare_align=compare_align))
+        elif n is not None:
+            out.append(Change("struct_added", f"struct {name}", None, None, f"size {n.size}", True))
+        elif o is not None:
+            out.append(Change("struct_removed", f"struct {name}", None, f"size {o.size}", None, True))
     for name in sorted(set(old.enums) | set(new.enums)):
         oe, ne = old.enums.get(name), new.enums.get(name)
-        if oe is None:
-            out.append(Change("enum_added", f"enum {name}", None, None, f"size {ne.size}", True))
-        elif ne is None:
-            out.append(Change("enum_removed", f"enum {name}", None, f"size {oe.size}", None, True))
-        else:
+        if oe is not None and ne is not None:
             out.extend(compare_enums(oe, ne))
+        elif ne is not None:
+            out.append(Change("enum_added", f"enum {name}", None, None, f"size {ne.size}", True))
+        elif oe is not None:
+            out.append(Change("enum_removed", f"enum {name}", None, f"size {oe.size}", None, True))
     return out

@@ -252,6 +252,7 @@ def diff(old: Side, new: Side, options: Options = Options(), *,
     removed (a break).
     """
     olds, news = _sets(old), _sets(new)
+    pairs: tuple[PairDiff, ...]
     if len(olds) == 1 and len(news) == 1:
         pairs = (diff_sets(olds[0], news[0], options),)
     else:

@@ -57,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"path": args.output, "schema": snap.schema, "pairs": list(snap.keys())})
     else:
-        profiles = dict.fromkeys(str(ls.profile) for ls in snap.layouts)
-        arches = dict.fromkeys(ls.arch for ls in snap.layouts)
+        written = [dict.fromkeys(names) for names in zip(*((str(ls.profile), ls.arch) for ls in snap.layouts))]
         print(f"wrote {args.output}: schema {snap.schema}, {len(snap.layouts)} layout sets "
-              f"(profiles {', '.join(profiles)}; arches {', '.join(arches)})")
+              f"(profiles {', '.join(written[0])}; arches {', '.join(written[1])})")
     return EXIT_OK
