@@ -242,16 +242,25 @@ def _label(side: Side) -> str:
     return key(side) if side.profile is not None else side.source or side.arch
 
 
+def _focus(sets: tuple[LayoutSet, ...], other: Side) -> tuple[LayoutSet, ...]:
+    """A snapshot's sets narrowed to the pair of a single layout set on the other side, when it has it."""
+    if isinstance(other, LayoutSet):
+        match = tuple(s for s in sets if key(s) == key(other))
+        return match or sets
+    return sets
+
+
 def diff(old: Side, new: Side, options: Options = Options(), *,
          old_label: str | None = None, new_label: str | None = None) -> DiffResult:
     """Diff two sides.
 
     When each side is a single layout set they are compared directly (``v6.19``
-    vs ``v7.2``); otherwise layout sets are paired by ``profile@arch``, and a
-    pair present on one side only is reported as added (not a break) or
-    removed (a break).
+    vs ``v7.2``); a single layout set against a snapshot is compared with the
+    snapshot's pair of the same ``profile@arch``; otherwise layout sets are
+    paired by ``profile@arch``, and a pair present on one side only is reported
+    as added (not a break) or removed (a break).
     """
-    olds, news = _sets(old), _sets(new)
+    olds, news = _focus(_sets(old), new), _focus(_sets(new), old)
     pairs: tuple[PairDiff, ...]
     if len(olds) == 1 and len(news) == 1:
         pairs = (diff_sets(olds[0], news[0], options),)
@@ -269,14 +278,15 @@ def _looks_like_json(path: str) -> bool:
 
 
 def kernel_layouts(path: str) -> LayoutSet:
-    """A kernel source's layouts (raw BTF, vmlinux, image, .deb) via :mod:`netmem_ffi.check`."""
-    try:
-        from .check import kernel_layouts as read_kernel
-    except ImportError:
-        raise KernelInputError("reading kernel inputs needs netmem_ffi.check.kernel_layouts, "
-                               "which this build does not have yet", path) from None
-    result: LayoutSet = read_kernel(path)
-    return result
+    """A kernel source's layouts (raw BTF, vmlinux, image, .deb), labelled with its detected profile.
+
+    The profile is None when the kernel's net_iov matches no generation exactly
+    (nothing is guessed).  Raises :class:`KernelInputError` naming the file.
+    """
+    from .check import check_source
+
+    checked = check_source(path)
+    return replace(checked.layouts, profile=checked.detection.profile)
 
 
 def load_side(spec: str | os.PathLike[str]) -> Side:

@@ -37,8 +37,8 @@ FORMAT = "netmem-ffi-snapshot"
 
 
 def key(layouts: LayoutSet) -> str:
-    """The pair label of a layout set: ``"v6.19@x86_64"``."""
-    return f"{layouts.profile}@{layouts.arch}"
+    """The pair label of a layout set: ``"v6.19@x86_64"`` (``"unrecognized@x86_64"`` without a profile)."""
+    return f"{layouts.profile or 'unrecognized'}@{layouts.arch}"
 
 
 def _sort_key(layouts: LayoutSet) -> tuple[int, str, int, str]:

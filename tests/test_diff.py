@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netmem_ffi import diff, formats, snapshot
+from netmem_ffi import diff, formats, registry, snapshot
 from netmem_ffi.cli import main
 from netmem_ffi.errors import KernelInputError, NetmemError, UnsupportedArchError
 from netmem_ffi.layout import EnumLayout, LayoutSet, StructLayout
@@ -148,6 +148,15 @@ def test_snapshots_pair_by_profile_and_arch() -> None:
     assert only_added.changed and not only_added.breaking
 
 
+def test_single_set_against_a_snapshot_compares_its_own_pair() -> None:
+    snap = snapshot.take(["v6.19", "v7.2"], ["x86_64", "i386"])
+    for side in (snapshot.model_layouts("v6.19", "i386"), snapshot.model_layouts("v7.2", "x86_64")):
+        for result in (diff.diff(snap, side), diff.diff(side, snap)):
+            assert [p.label for p in result.pairs] == [snapshot.key(side)] and not result.changed
+    unmatched = diff.diff(snap, snapshot.model_layouts("v6.12", "i386"))
+    assert {p.status for p in unmatched.pairs} == {"removed", "added"} and unmatched.breaking
+
+
 def test_json_report_is_the_result(swap: diff.DiffResult) -> None:
     doc = json.loads(formats.render(swap, "json"))
     assert doc == json.loads(json.dumps(swap.to_dict()))
@@ -246,7 +255,8 @@ def baseline(tmp_path: Path) -> Path:
         (["v6.15", "v6.16"], 0),
         (["v6.15", "v6.16", "--renames-break"], 4),
         (["{base}", "{base}"], 0),
-        (["{base}", "v7.2"], 4),
+        (["{base}", "v7.2"], 0),
+        (["{base}", "v7.2@i386"], 4),
         (["v9.9", "v7.2"], 1),
         (["v7.2@vax", "v7.2"], 2),
         (["v7.2", "v7.2", "--format", "yaml"], 2),
@@ -277,15 +287,26 @@ def test_cli_text_shows_swap(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_kernel_source(capsys: pytest.CaptureFixture[str]) -> None:
-    """A kernel BTF side: read by netmem_ffi.check when it exists, else a clear exit 1."""
+    """A kernel BTF side: labelled with its detected profile, paired with that profile in a snapshot."""
     btf = Path("/sys/kernel/btf/vmlinux")
     if not btf.exists():
         pytest.skip("no kernel BTF on this machine")
-    code = main(["diff", "v7.2", str(btf)])
+    kernel = diff.load_side(str(btf))
+    assert isinstance(kernel, LayoutSet) and kernel.profile in (*registry.names(), None)
+    same = diff.diff(kernel, diff.load_side(str(btf)))
+    assert not same.changed and same.pairs[0].label == snapshot.key(kernel)
+    golden = Path(__file__).parent / "golden" / "layouts.json"
+    code = main(["diff", str(golden), str(btf), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == doc["exit_code"] and code in (0, 4)
+    if kernel.profile is not None:  # a recognised kernel is compared with its own pair of the snapshot
+        assert [p["pair"] for p in doc["pairs"]] == [snapshot.key(kernel)]
+
+
+@pytest.mark.parametrize(("content", "message"), [(b"\x00garbage" * 8, "no BTF found"), (b'{"schema": 99}', "newer")])
+def test_cli_unreadable_sides(tmp_path: Path, content: bytes, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "junk"
+    junk.write_bytes(content)
+    assert main(["diff", str(junk), "v7.2"]) == 1
     err = capsys.readouterr().err
-    try:
-        from netmem_ffi.check import kernel_layouts  # noqa: F401
-    except ImportError:
-        assert code == 1 and "netmem_ffi.check" in err
-        return
-    assert code in (0, 4) and "Traceback" not in err
+    assert str(junk) in err and message in err and "Traceback" not in err
