@@ -310,3 +310,18 @@ def test_cli_unreadable_sides(tmp_path: Path, content: bytes, message: str, caps
     assert main(["diff", str(junk), "v7.2"]) == 1
     err = capsys.readouterr().err
     assert str(junk) in err and message in err and "Traceback" not in err
+
+
+def test_cli_text_on_a_terminal_is_styled(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from netmem_ffi.cli import diff as cli_diff
+    from netmem_ffi.cli import output
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(output, "use_rich", lambda stream=None: True)
+    monkeypatch.setattr(cli_diff, "use_rich", lambda stream=None: True)
+    assert main(["diff", "v6.19", "v7.2"]) == 4
+    out = capsys.readouterr().out
+    assert "\x1b[" in out
+    plain = formats.render_text(diff.diff(diff.load_side("v6.19"), diff.load_side("v7.2"), old_label="v6.19",
+                                          new_label="v7.2"))
+    assert all(line.strip() in out for line in plain.splitlines())
