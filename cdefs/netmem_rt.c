@@ -26,6 +26,7 @@
 #define NM_D(niov) (niov)
 #endif
 
+#define NM_HOT static inline __attribute__((always_inline))
 #define NM_RELAXED __ATOMIC_RELAXED
 #define NM_ACQ __ATOMIC_ACQUIRE
 #define NM_REL __ATOMIC_RELEASE
@@ -107,7 +108,7 @@ static size_t nm_ntomb;
 
 /* ---- region table (callers hold nm_lock) ---- */
 
-static const struct nm_region *nm_find(uintptr_t addr, const struct nm_region *hint)
+NM_HOT const struct nm_region *nm_find(uintptr_t addr, const struct nm_region *hint)
 {
 	size_t i;
 
@@ -189,7 +190,7 @@ struct nm_ctx {
 	const struct nm_region *hint;
 };
 
-static int nm_resolve_niov(netmem_ref n, struct nm_ctx *cx, struct net_iov **niov, struct nm_area **area,
+NM_HOT int nm_resolve_niov(netmem_ref n, struct nm_ctx *cx, struct net_iov **niov, struct nm_area **area,
 			   size_t *idx)
 {
 	uintptr_t p = n & ~1UL;
@@ -202,25 +203,26 @@ static int nm_resolve_niov(netmem_ref n, struct nm_ctx *cx, struct net_iov **nio
 		return nm_missing(p);
 	if (r->kind != NM_R_AREA)
 		return NM_E_TAG_MISMATCH;
-	if ((p - r->start) % r->stride)
+	/* constant divisor: the compiler turns these into multiplications */
+	if ((p - r->start) % sizeof(struct net_iov))
 		return NM_E_MISALIGNED;
 	if (cx)
 		cx->hint = r;
 	*niov = (struct net_iov *)p;
 	*area = r->obj;
 	if (idx)
-		*idx = (p - r->start) / r->stride;
+		*idx = (p - r->start) / sizeof(struct net_iov);
 	return 0;
 }
 
-static size_t nm_head_index(const struct nm_pagemap *m, size_t idx)
+NM_HOT size_t nm_head_index(const struct nm_pagemap *m, size_t idx)
 {
 	unsigned int order = __atomic_load_n(&m->order[idx], NM_RELAXED);
 
 	return idx & ~(((size_t)1 << order) - 1);
 }
 
-static int nm_resolve_page(netmem_ref n, struct nm_ctx *cx, struct page **page, struct nm_pagemap **map,
+NM_HOT int nm_resolve_page(netmem_ref n, struct nm_ctx *cx, struct page **page, struct nm_pagemap **map,
 			   size_t *idx)
 {
 	const struct nm_region *r;
@@ -236,10 +238,10 @@ static int nm_resolve_page(netmem_ref n, struct nm_ctx *cx, struct page **page, 
 		return NM_E_TAG_MISMATCH;
 	if (r->kind == NM_R_FRAMES)
 		return NM_E_NOT_PAGE;
-	if ((n - r->start) % r->stride)
+	if ((n - r->start) % sizeof(struct page))
 		return NM_E_MISALIGNED;
 	m = r->obj;
-	i = (n - r->start) / r->stride;
+	i = (n - r->start) / sizeof(struct page);
 	if (__atomic_load_n(&m->state[i], NM_ACQ) == NM_PAGE_FREE)
 		return NM_E_FREED;
 	if (__atomic_load_n(&m->pages[nm_head_index(m, i)]._refcount.counter, NM_ACQ) <= 0)
@@ -255,7 +257,7 @@ static int nm_resolve_page(netmem_ref n, struct nm_ctx *cx, struct page **page, 
 
 /* ---- counters: bounded CAS loops, nothing written on failure ---- */
 
-static int nm_int_inc(int *c, int allow_zero)
+NM_HOT int nm_int_inc(int *c, int allow_zero)
 {
 	int old = __atomic_load_n(c, NM_RELAXED);
 
@@ -268,8 +270,29 @@ static int nm_int_inc(int *c, int allow_zero)
 	return 0;
 }
 
+/*
+ * The devmem binding's counter, on the hot path: one locked add, then a
+ * bounds check that undoes the add on failure (nothing changes net).  The
+ * binding never legitimately leaves 1 .. INT_MAX while its area is open (the
+ * area holds the first reference), so the only callers that can observe the
+ * transient value are themselves misusing it.  Pages keep the CAS loops:
+ * their count reaching zero frees the page, so it must never be resurrected.
+ */
+NM_HOT int nm_binding_add(int *c, int delta)
+{
+	int old = __atomic_fetch_add(c, delta, __ATOMIC_ACQ_REL);
+
+	if (__builtin_expect(delta > 0 ? (old <= 0 || old == INT_MAX) : old <= 1, 0)) {
+		__atomic_fetch_sub(c, delta, __ATOMIC_ACQ_REL);
+		if (delta < 0)
+			return NM_E_UNDERFLOW;
+		return old == INT_MAX ? NM_E_OVERFLOW : NM_E_BINDING_DEAD;
+	}
+	return 0;
+}
+
 /* Decrement unless that would go below @floor; *now gets the new value. */
-static int nm_int_dec(int *c, int floor, int *now)
+NM_HOT int nm_int_dec(int *c, int floor, int *now)
 {
 	int old = __atomic_load_n(c, NM_RELAXED);
 
@@ -371,7 +394,7 @@ int nm_page_alloc(struct nm_pagemap *m, unsigned int order, int pfmemalloc, netm
 
 /* ---- per-kind reference operations (callers hold nm_lock) ---- */
 
-static int nm_niov_is_devmem(const struct net_iov *niov, const struct nm_area *a)
+NM_HOT int nm_niov_is_devmem(const struct net_iov *niov, const struct nm_area *a)
 {
 #if NM_HAS_TYPE
 	(void)a;
@@ -382,7 +405,7 @@ static int nm_niov_is_devmem(const struct net_iov *niov, const struct nm_area *a
 #endif
 }
 
-static int nm_get_one(netmem_ref n, struct nm_ctx *cx)
+NM_HOT int nm_get_one(netmem_ref n, struct nm_ctx *cx)
 {
 	int rc;
 
@@ -395,8 +418,7 @@ static int nm_get_one(netmem_ref n, struct nm_ctx *cx)
 			return rc;
 		if (!nm_niov_is_devmem(niov, a))
 			return 0; /* io_uring niovs: get_netmem leaves them alone */
-		rc = nm_int_inc(&a->binding.ref.counter, 0);
-		return rc == NM_E_FREED ? NM_E_BINDING_DEAD : rc;
+		return nm_binding_add(&a->binding.ref.counter, 1);
 	} else {
 		struct page *pg;
 		struct nm_pagemap *m;
@@ -421,7 +443,7 @@ struct nm_pending {
 };
 
 /* Make room for one more entry before anything is decremented. */
-static int nm_pending_reserve(struct nm_pending *p)
+NM_HOT int nm_pending_reserve(struct nm_pending *p)
 {
 	if (p->len == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 64;
@@ -440,7 +462,7 @@ static int nm_pending_reserve(struct nm_pending *p)
 	return 0;
 }
 
-static int nm_put_one(netmem_ref n, struct nm_ctx *cx, struct nm_pending *pending)
+NM_HOT int nm_put_one(netmem_ref n, struct nm_ctx *cx, struct nm_pending *pending)
 {
 	int rc, now;
 
@@ -454,7 +476,7 @@ static int nm_put_one(netmem_ref n, struct nm_ctx *cx, struct nm_pending *pendin
 		if (!nm_niov_is_devmem(niov, a))
 			return 0;
 		/* The area holds the binding's first reference; put_netmem cannot drop it. */
-		return nm_int_dec(&a->binding.ref.counter, 1, &now);
+		return nm_binding_add(&a->binding.ref.counter, -1);
 	} else {
 		struct page *pg;
 		struct nm_pagemap *m;
@@ -495,7 +517,7 @@ static void nm_unput_one(netmem_ref n, struct nm_ctx *cx)
 	} else {
 		const struct nm_region *r = nm_find(n, NULL);
 		struct nm_pagemap *m = r->obj;
-		size_t i = (n - r->start) / r->stride;
+		size_t i = (n - r->start) / sizeof(struct page);
 
 		__atomic_add_fetch(&m->pages[nm_head_index(m, i)]._refcount.counter, 1, __ATOMIC_ACQ_REL);
 	}
@@ -521,6 +543,19 @@ int nm_put_netmem(netmem_ref n)
 	return rc;
 }
 
+/*
+ * Bulk loops touch one descriptor per ref, usually a cache miss each: ask for
+ * the descriptor a few refs ahead.  A prefetch never faults, so an invalid
+ * ref (still validated before use) costs nothing here.
+ */
+#define NM_PREFETCH_AHEAD 8
+
+static inline void nm_prefetch(const netmem_ref *refs, size_t i, size_t n)
+{
+	if (i + NM_PREFETCH_AHEAD < n)
+		__builtin_prefetch((const void *)(refs[i + NM_PREFETCH_AHEAD] & ~1UL), 1);
+}
+
 int nm_get_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
 {
 	struct nm_ctx cx = { NULL };
@@ -529,6 +564,7 @@ int nm_get_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
 
 	pthread_rwlock_rdlock(&nm_lock);
 	for (i = 0; i < n; i++) {
+		nm_prefetch(refs, i, n);
 		rc = nm_get_one(refs[i], &cx);
 		if (rc)
 			break;
@@ -551,6 +587,7 @@ int nm_put_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
 
 	pthread_rwlock_rdlock(&nm_lock);
 	for (i = 0; i < n; i++) {
+		nm_prefetch(refs, i, n);
 		rc = nm_put_one(refs[i], &cx, &pending);
 		if (rc)
 			break;

@@ -193,6 +193,11 @@ class Runtime:
 
     def refs_buffer(self, refs: Any) -> tuple[Any, int]:
         """A ``netmem_ref[]`` for a sequence of ints or a buffer of 8-byte refs, and its length."""
+        if isinstance(refs, self.ffi.CData):
+            ctype = self.ffi.typeof(refs)
+            if ctype.kind != "array" or ctype.item is not self.ffi.typeof("netmem_ref"):
+                raise errors.NetmemTypeError(f"refs cdata must be a netmem_ref[] array, got {ctype.cname}", refs)
+            return refs, len(refs)
         if isinstance(refs, (bytes, bytearray, memoryview, array.array)) or hasattr(refs, "__array_interface__"):
             view = memoryview(refs)
             if view.itemsize != 8 or view.format not in ("Q", "L", "<Q", "=Q", "@Q", "B") or view.nbytes % 8:

@@ -1,0 +1,319 @@
+"""Performance figures (SPEC 8), each a ratio to a baseline measured in the same run.
+
+These machines are noisy, so every figure is the median of several repeats,
+with the baseline and the measured operation interleaved repeat by repeat,
+and only the ratio is meant to be compared across runs.  Nothing here
+asserts a timing; ``netmem-ffi bench`` prints the table and the targets.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .profiles import profile
+
+BTF_PATH = "/sys/kernel/btf/vmlinux"
+
+
+@dataclass
+class Figure:
+    """One measured figure: the operation, its baseline, the ratio and the target."""
+
+    name: str
+    value: float
+    unit: str
+    baseline: str
+    baseline_value: float
+    ratio: float
+    target: str
+    met: bool | None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _median_pair(ours: Callable[[], float], base: Callable[[], float], repeats: int) -> tuple[float, float]:
+    """Median per-op times of two measurements, interleaved repeat by repeat."""
+    a, b = [], []
+    for _ in range(repeats):
+        a.append(ours())
+        b.append(base())
+    return statistics.median(a), statistics.median(b)
+
+
+def _per_call(fn: Callable[[int], Any], ref: int, n: int) -> Callable[[], float]:
+    """Time n calls of fn(ref); fn(ref) as a pair get+put where fn is a tuple."""
+    def run() -> float:
+        t = time.perf_counter_ns()
+        for _ in range(n):
+            fn(ref)
+        return (time.perf_counter_ns() - t) / n
+    return run
+
+
+def _pair(get: Callable[[int], Any], put: Callable[[int], Any], ref: int, n: int) -> Callable[[], float]:
+    def run() -> float:
+        t = time.perf_counter_ns()
+        for _ in range(n):
+            get(ref)
+            put(ref)
+        return (time.perf_counter_ns() - t) / n
+    return run
+
+
+class Bench:
+    """The benchmark suite over the default profile; ``quick`` shrinks every size."""
+
+    def __init__(self, quick: bool = False) -> None:
+        self.quick = quick
+        self.prof = profile("v7.2")
+        self.calls = 50_000 if quick else 300_000
+        self.repeats = 5 if quick else 9
+        self.bulk_refs = 100_000 if quick else 1_000_000
+
+    def names(self) -> list[str]:
+        return [name[len("fig_"):] for name in dir(self) if name.startswith("fig_")]
+
+    def run(self, only: list[str] | None = None) -> Iterator[Figure]:
+        for name in sorted(self.names()):
+            if only and name not in only:
+                continue
+            yield from getattr(self, "fig_" + name)()
+
+    # ---- 1-3: the per-call path ----
+    def _call_figures(self, kind: str, ref: int) -> Iterator[Figure]:
+        p = self.prof
+        empty = p.lib.nm_empty
+        ours, base = _median_pair(_pair(p.get_netmem, p.put_netmem, ref, self.calls),
+                                  _pair(empty, empty, ref, self.calls), self.repeats)
+        yield Figure(f"get_netmem+put_netmem from Python, {kind} ref", ours, "ns/pair",
+                     "two cffi calls of an empty C function", base, ours / base, "<= 1.5x", ours / base <= 1.5)
+        cdll = ctypes.CDLL(p.module_file)
+        cget, cput = cdll.nm_get_netmem, cdll.nm_put_netmem
+        for f in (cget, cput):
+            f.argtypes, f.restype = [ctypes.c_ulong], ctypes.c_int
+        ct, ours2 = _median_pair(_pair(cget, cput, ref, self.calls // 5),
+                                 _pair(p.get_netmem, p.put_netmem, ref, self.calls), self.repeats)
+        yield Figure(f"the same C functions through ctypes, {kind} ref", ct, "ns/pair",
+                     "netmem_ffi get_netmem+put_netmem", ours2, ct / ours2, ">= 5x slower than ours", ct / ours2 >= 5)
+
+    def fig_1_calls_niov(self) -> Iterator[Figure]:
+        with self.prof.NetIovArea(64) as area:
+            yield from self._call_figures("niov", area[7].netmem)
+
+    def fig_2_calls_page(self) -> Iterator[Figure]:
+        with self.prof.PageMap(64) as pages:
+            ref = pages.alloc()
+            yield from self._call_figures("page", ref)
+            yield self._ctypes_python(pages, ref)
+            self.prof.put_netmem(ref)
+
+    def _ctypes_python(self, pages: Any, ref: int) -> Figure:
+        """get/put_page written in Python over ctypes structures (what one writes without us)."""
+        from .views import ctypes_struct
+
+        page_t = ctypes_struct(self.prof.layouts, "page")
+        base, stride, num = pages.pages, pages.stride, pages.num_pages
+
+        def lookup(r: int) -> Any:
+            if r & 1 or not base <= r < base + num * stride or (r - base) % stride:
+                raise ValueError(f"bad page ref {r:#x}")
+            pg = page_t.from_address(r)
+            head = pg.compound_head
+            return page_t.from_address(head - 1) if head & 1 else pg
+
+        def get(r: int) -> None:
+            pg = lookup(r)
+            if pg._refcount <= 0:
+                raise ValueError("freed")
+            pg._refcount += 1
+
+        def put(r: int) -> None:
+            pg = lookup(r)
+            if pg._refcount <= 0:
+                raise ValueError("freed")
+            pg._refcount -= 1
+
+        p = self.prof
+        ct, ours = _median_pair(_pair(get, put, ref, self.calls // 10),
+                                _pair(p.get_netmem, p.put_netmem, ref, self.calls), self.repeats)
+        return Figure("get/put_page written in Python over ctypes structures (non-atomic)", ct, "ns/pair",
+                      "netmem_ffi get_netmem+put_netmem", ours, ct / ours, ">= 5x slower than ours", ct / ours >= 5)
+
+    # ---- 4: bulk ----
+    def fig_3_bulk(self) -> Iterator[Figure]:
+        p, n = self.prof, self.bulk_refs
+        with p.NetIovArea(n) as area, p.PageMap(4096) as pages:
+            heads = [pages.alloc() for _ in range(4096)]
+            try:
+                yield from self._bulk_figures(area.refs(), (heads * (n // 4096 + 1))[:n])
+            finally:
+                p.put_netmem_bulk(heads)
+
+    def _bulk_figures(self, niov_refs: Any, page_refs: list[int]) -> Iterator[Figure]:
+        p, n = self.prof, self.bulk_refs
+        for kind, refs in (("niov", niov_refs), ("page", page_refs)):
+            buf = p.ffi.new("netmem_ref[]", list(refs))
+
+            def ours() -> float:
+                t = time.perf_counter_ns()
+                p.get_netmem_bulk(buf)
+                p.put_netmem_bulk(buf)
+                return (time.perf_counter_ns() - t) / n
+
+            def base() -> float:
+                t = time.perf_counter_ns()
+                p.lib.nm_counter_add_loop(buf, n, 1, 1)
+                p.lib.nm_counter_add_loop(buf, n, -1, 1)
+                return (time.perf_counter_ns() - t) / n
+
+            o, b = _median_pair(ours, base, self.repeats)
+            yield Figure(f"bulk get+put over {n:,} {kind} refs", o, "ns/ref",
+                         "plain C loop of atomic increments+decrements of the same counters", b, o / b,
+                         "<= 1.5x", o / b <= 1.5)
+
+    # ---- 5: threads ----
+    def fig_4_threads(self) -> Iterator[Figure]:
+        p = self.prof
+        n = self.calls // 2
+        with p.NetIovArea(64) as area:
+            refs = [area[i].netmem for i in range(8)]
+            buf = p.ffi.new("netmem_ref[]", refs * 12_500)
+
+            def per_call(count: int) -> None:
+                for i in range(count):
+                    r = refs[i & 7]
+                    p.get_netmem(r)
+                    p.put_netmem(r)
+
+            def bulk(count: int) -> None:
+                for _ in range(count // 1000):
+                    p.get_netmem_bulk(buf)
+                    p.put_netmem_bulk(buf)
+
+            for label, work in (("per-call", per_call), ("bulk", bulk)):
+                single = self._wall(work, n * 2, threads=1)
+                double = self._wall(work, n, threads=2)
+                exact = area.binding_refcount == 1
+                yield Figure(f"2 threads, {label} get/put on shared refs", single / double, "x throughput",
+                             "1 thread doing the same total work", 1.0, single / double,
+                             "report scaling; counts exact", exact,
+                             "binding refcount back to 1" if exact else "COUNT MISMATCH")
+
+    @staticmethod
+    def _wall(work: Callable[[int], None], count: int, threads: int) -> float:
+        ts = [threading.Thread(target=work, args=(count,)) for _ in range(threads)]
+        t = time.perf_counter()
+        for th in ts:
+            th.start()
+        for th in ts:
+            th.join()
+        return time.perf_counter() - t
+
+    # ---- 6: check vs pahole ----
+    def fig_5_check(self) -> Iterator[Figure]:
+        if not os.path.exists(BTF_PATH) or shutil.which("pahole") is None:
+            yield Figure("check of the running kernel, whole process", float("nan"), "ms", "pahole", float("nan"),
+                         float("nan"), "<= 1.0x", None, "skipped: needs /sys/kernel/btf/vmlinux and pahole")
+            return
+        ours_cmd = [sys.executable, "-m", "netmem_ffi", "check", "--json", BTF_PATH]
+        pahole_cmd = ["pahole", "-C", "net_iov,netmem_desc,net_iov_area,page", BTF_PATH]
+
+        def timed(cmd: list[str]) -> Callable[[], float]:
+            def run() -> float:
+                t = time.perf_counter_ns()
+                subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+                return (time.perf_counter_ns() - t) / 1e6
+            return run
+
+        o, b = _median_pair(timed(ours_cmd), timed(pahole_cmd), 5 if self.quick else 11)
+        yield Figure("netmem-ffi check --json of the running kernel, whole process", o, "ms",
+                     "pahole -C net_iov,netmem_desc,net_iov_area,page", b, o / b, "<= 1.0x", o / b <= 1.0)
+
+    # ---- 7: area creation ----
+    def fig_6_area(self) -> Iterator[Figure]:
+        p = self.prof
+        n = self.bulk_refs
+        nbytes = n * p.ffi.sizeof("struct net_iov")
+        for type_, label in ((0, "NET_IOV_DMABUF"), (1, "NET_IOV_IOURING")):
+            rss = []
+
+            def ours() -> float:
+                before = _rss()
+                t = time.perf_counter_ns()
+                area = p.NetIovArea(n, type_)
+                dt = time.perf_counter_ns() - t
+                rss.append((_rss() - before) / n)
+                area.close()
+                return dt / 1e6
+
+            def base() -> float:
+                t = time.perf_counter_ns()
+                mem = p.ffi.new("char[]", nbytes)  # allocation + memset of the same bytes
+                dt = time.perf_counter_ns() - t
+                del mem
+                return dt / 1e6
+
+            o, b = _median_pair(ours, base, self.repeats)
+            per_niov = p.ffi.sizeof("struct net_iov") + (4 if type_ else 0)
+            measured = statistics.median(rss)
+            yield Figure(f"create a {n:,}-niov {label} area", o, "ms", "allocate+memset the same bytes in C", b,
+                         o / b, "report; <= 72 bytes/niov", per_niov <= 72 and measured <= 72,
+                         f"{per_niov} bytes/niov allocated, {measured:.1f} bytes/niov RSS measured")
+
+    # ---- 8: parsing records ----
+    def fig_7_parse(self) -> Iterator[Figure]:
+        from .views import construct_struct, parse_array, record_format
+
+        layouts = self.prof.layouts
+        count = 10_000 if self.quick else 100_000
+        with self.prof.NetIovArea(count) as area:
+            raw = bytes(self.prof.ffi.buffer(self.prof.ffi.cast("char *", area.base), count * area.stride))
+        fmt = record_format(layouts, "net_iov").struct
+        size = fmt.size
+
+        def unpack() -> float:
+            t = time.perf_counter_ns()
+            for i in range(count):
+                fmt.unpack_from(raw, i * size)
+            return (time.perf_counter_ns() - t) / count
+
+        def bulk() -> float:
+            t = time.perf_counter_ns()
+            parse_array(layouts, "net_iov", raw, as_dict=False)
+            return (time.perf_counter_ns() - t) / count
+
+        cons = construct_struct(layouts, "net_iov").compile()
+        sample = max(1000, count // 20)
+
+        def construct_path() -> float:
+            t = time.perf_counter_ns()
+            for i in range(sample):
+                cons.parse(raw[i * size:(i + 1) * size])
+            return (time.perf_counter_ns() - t) / sample
+
+        o, b = _median_pair(bulk, unpack, self.repeats)
+        yield Figure(f"parse {count:,} net_iov records, bulk path (struct.iter_unpack)", o, "ns/record",
+                     "struct.unpack_from loop over the same bytes", b, o / b, "report", None)
+        o, b = _median_pair(construct_path, unpack, 3)
+        yield Figure("parse net_iov records, compiled construct view", o, "ns/record",
+                     "struct.unpack_from loop over the same bytes", b, o / b, "report", None)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+__all__ = ["Bench", "Figure"]
