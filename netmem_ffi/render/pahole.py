@@ -16,8 +16,14 @@ from dataclasses import dataclass, field
 from ..layout import Field, StructLayout
 
 _ARRAY_DIMS = re.compile(r"((\[\d*\])+)$")
-#: Column where the offset/size comment starts (pahole's look with 8-column tabs).
-COMMENT_COLUMN = 64
+#: Column where the offset/size comment starts, and the width of top-level
+#: type names (pahole's look with 8-column tabs).
+COMMENT_COLUMN = 57
+TYPE_WIDTH = 26
+
+
+def _hex(value: int) -> str:
+    return f"{value:#x}" if value else "0"
 
 
 @dataclass
@@ -38,7 +44,9 @@ class _Writer:
         self.next_boundary = cacheline
 
     def numbers(self, offset: int, size: int) -> str:
-        return f"/* {offset:#6x} {size:#6x} */" if self.hex else f"/* {offset:6d} {size:6d} */"
+        if self.hex:
+            return f"/* {_hex(offset):>5} {_hex(size):>5} */"
+        return f"/* {offset:5d} {size:5d} */"
 
     def line(self, depth: int, text: str, offset: int | None = None, size: int | None = None) -> None:
         body = "\t" * depth + text
@@ -59,7 +67,7 @@ class _Writer:
         type_text = f.type[: dims.start()] if dims else f.type
         name = f.name + (dims.group(1) if dims else "")
         bits = f":{f.bit_size}" if f.bit_size is not None else ""
-        self.line(depth, f"{type_text:<{max(8, 34 - 8 * depth)}} {name}{bits};", f.offset, f.size)
+        self.line(depth, f"{type_text:<{TYPE_WIDTH if depth == 1 else 0}} {name}{bits};", f.offset, f.size)
 
     def hole(self, depth: int, size: int, stats: _Stats | None) -> None:
         self.lines.append("")
