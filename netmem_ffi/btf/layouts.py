@@ -53,23 +53,23 @@ def int_spelling(name: str) -> str:
     return ("unsigned " if unsigned else "") + base
 
 
-def _marked(btf: BTF, tid: int, depth: int = 0) -> str:
-    """cffi's ``c_name_with_marker`` for type *tid*: the declarator's place is ``&``."""
+def _marked(btf: BTF, tid: int, depth: int, referrer: int) -> str:
+    """cffi's ``c_name_with_marker`` for type *tid* (named by *referrer*): the declarator's place is ``&``."""
     if depth > MAX_CHAIN:
-        raise btf.error(f"type [{tid}]: declarator nesting loops or exceeds {MAX_CHAIN} levels")
+        raise btf.error(f"type [{tid}]: declarator nesting loops or exceeds {MAX_CHAIN} levels", btf.where(tid))
     if tid == 0:
         return "void&"
-    t = btf.type(tid)
+    t = btf.type(tid, btf.where(referrer))
     k = t.kind
     if k in MODIFIER_KINDS and k != Kind.TYPEDEF:
-        return _marked(btf, t.size_type, depth + 1)
+        return _marked(btf, t.size_type, depth + 1, tid)
     if k == Kind.TYPEDEF:
-        target = btf.resolve(tid)
+        target = btf.resolve(tid, referrer=referrer)
         tt = btf.type(target) if target else None
         anonymous = tt is not None and tt.kind in (Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64) and not tt.name
         if t.name in CFFI_PRIMITIVE_TYPEDEFS or anonymous:
             return t.name + "&"
-        return _marked(btf, t.size_type, depth + 1)
+        return _marked(btf, t.size_type, depth + 1, tid)
     if k == Kind.INT:
         return int_spelling(t.name) + "&"
     if k == Kind.FLOAT:
@@ -80,12 +80,12 @@ def _marked(btf: BTF, tid: int, depth: int = 0) -> str:
         return f"{keyword} {t.name or '$' + str(tid)}&"
     if k == Kind.ARRAY:
         assert t.array is not None
-        return _marked(btf, t.array[0], depth + 1).replace("&", f"&[{t.array[2]}]")
+        return _marked(btf, t.array[0], depth + 1, tid).replace("&", f"&[{t.array[2]}]")
     if k == Kind.PTR:
-        target = btf.resolve(t.size_type, keep_typedefs=True)
+        target = btf.resolve(t.size_type, keep_typedefs=True, referrer=tid)
         if target and btf.type(target).kind == Kind.FUNC_PROTO:
             return _function(btf, btf.type(target), "(*&)", depth)
-        inner = _marked(btf, t.size_type, depth + 1)
+        inner = _marked(btf, t.size_type, depth + 1, tid)
         is_array = bool(target) and btf.type(target).kind == Kind.ARRAY
         return inner.replace("&", "(*&)" if is_array else " *&")
     if k == Kind.FUNC_PROTO:
@@ -94,36 +94,39 @@ def _marked(btf: BTF, tid: int, depth: int = 0) -> str:
 
 
 def _function(btf: BTF, proto: BTFType, pattern: str, depth: int) -> str:
-    args = [spell(btf, p, depth + 1) for _, p in proto.params if p]
+    args = [spell(btf, p, depth + 1, proto.id) for _, p in proto.params if p]
     if proto.params and proto.params[-1][1] == 0:
         args.append("...")
-    return _marked(btf, proto.size_type, depth + 1).replace("&", f"{pattern}({', '.join(args) or 'void'})")
+    return _marked(btf, proto.size_type, depth + 1, proto.id).replace("&", f"{pattern}({', '.join(args) or 'void'})")
 
 
-def spell(btf: BTF, tid: int, depth: int = 0) -> str:
-    """The C text of type *tid*, as cffi's ``cname`` would give it."""
-    return _marked(btf, tid, depth).replace("&", "")
+def spell(btf: BTF, tid: int, depth: int = 0, referrer: int = 0) -> str:
+    """The C text of type *tid*, as cffi's ``cname`` would give it (*referrer* locates errors)."""
+    return _marked(btf, tid, depth, referrer).replace("&", "")
 
 
-def _members(btf: BTF, t: BTFType) -> Iterator[Member]:
+def _members(btf: BTF, t: BTFType, depth: int = 0) -> Iterator[Member]:
     """The declared members of STRUCT/UNION *t*, source-neutral, for :func:`flatten`."""
+    if depth > MAX_CHAIN:
+        raise btf.error(f"struct nesting at type [{t.id}] loops or exceeds {MAX_CHAIN} levels")
     for m in t.members:
-        rid = btf.resolve(m.type)
+        rid = btf.resolve(m.type, referrer=t.id)
         rt = btf.type(rid) if rid else None
         children = None
         if rt is not None and rt.kind in (Kind.STRUCT, Kind.UNION):
-            children = lambda rt=rt: _members(btf, rt)  # noqa: E731
-        size = btf.size_of(m.type)
+            children = lambda rt=rt: _members(btf, rt, depth + 1)  # noqa: E731
+        size = btf.size_of(m.type, referrer=t.id)
         bit_size = m.bitfield_size
         bit_offset = m.bit_offset
         if not bit_size and rt is not None and rt.kind == Kind.INT and (rt.extra & 0xFF) != 8 * size:
             bit_size = rt.extra & 0xFF  # pre-kind_flag bitfield: BTF_INT_BITS/OFFSET on the int
             bit_offset += (rt.extra >> 16) & 0xFF
         if bit_size:
-            offset = bit_offset // (8 * size) * size  # the storage unit, as cffi reports it
-            yield Member(m.name or None, offset, size, spell(btf, m.type), children, bit_offset, bit_size)
+            offset = bit_offset // (8 * size) * size if size else bit_offset // 8  # storage unit, as cffi
+            yield Member(m.name or None, offset, size, spell(btf, m.type, referrer=t.id), children, bit_offset,
+                         bit_size)
         else:
-            yield Member(m.name or None, bit_offset // 8, size, spell(btf, m.type), children)
+            yield Member(m.name or None, bit_offset // 8, size, spell(btf, m.type, referrer=t.id), children)
 
 
 def struct_layout(btf: BTF, tid: int) -> StructLayout:

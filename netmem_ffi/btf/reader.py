@@ -161,6 +161,10 @@ class BTF:
     def _type_offset(self, tid: int) -> int:
         return self._types_at + 4 * self._offsets[tid - 1]
 
+    def where(self, tid: int | None) -> int | None:
+        """Byte offset (in the blob) of type *tid*'s record, when it has been walked; for errors."""
+        return self._type_offset(tid) if tid and tid <= len(self._offsets) else None
+
     # ---- header and sections --------------------------------------------------------------
 
     def _parse_header(self) -> tuple[Header, str]:
@@ -406,28 +410,30 @@ class BTF:
 
     # ---- resolving --------------------------------------------------------------------------
 
-    def resolve(self, tid: int, *, keep_typedefs: bool = False) -> int:
+    def resolve(self, tid: int, *, keep_typedefs: bool = False, referrer: int | None = None) -> int:
         """Follow CONST/VOLATILE/RESTRICT/TYPE_TAG (and TYPEDEF unless *keep_typedefs*) to the real type.
 
-        Raises ``KernelInputError`` on a cycle or a chain longer than :data:`MAX_CHAIN`.
+        *referrer* (the type whose record names *tid*) locates errors.  Raises
+        ``KernelInputError`` on an id out of range, a cycle or a chain longer
+        than :data:`MAX_CHAIN`.
         """
         start = tid
         for _ in range(MAX_CHAIN):
             if tid == 0:
                 return 0
-            t = self.type(tid)
+            t = self.type(tid, self.where(referrer))
             if t.kind not in uapi.MODIFIER_KINDS or (keep_typedefs and t.kind == Kind.TYPEDEF):
                 return tid
-            tid = t.size_type
+            referrer, tid = tid, t.size_type
         raise self.error(f"typedef/modifier chain from type [{start}] loops or exceeds {MAX_CHAIN} links",
                          self._type_offset(start))
 
-    def size_of(self, tid: int, _depth: int = 0) -> int:
+    def size_of(self, tid: int, _depth: int = 0, referrer: int | None = None) -> int:
         """``sizeof`` the type *tid*: sized kinds, pointers, arrays, through typedefs and modifiers."""
         if _depth > MAX_CHAIN:
             raise self.error(f"array nesting from type [{tid}] loops or exceeds {MAX_CHAIN} levels",
-                             self._type_offset(tid))
-        rid = self.resolve(tid)
+                             self.where(tid))
+        rid = self.resolve(tid, referrer=referrer)
         t = self.type(rid) if rid else None
         if t is None or t.kind in (Kind.FWD, Kind.FUNC, Kind.FUNC_PROTO, Kind.VAR, Kind.DECL_TAG):
             what = "void" if t is None else f"{t.kind_name} {t.name!r}"
@@ -436,7 +442,7 @@ class BTF:
             return self.pointer_size
         if t.kind == Kind.ARRAY:
             assert t.array is not None
-            return t.array[2] * self.size_of(t.array[0], _depth + 1)
+            return t.array[2] * self.size_of(t.array[0], _depth + 1, rid)
         return t.size_type
 
     @property

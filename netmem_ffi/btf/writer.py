@@ -141,12 +141,12 @@ def closure(btf: BTF, roots: Iterable[int]) -> tuple[list[int], set[int]]:
     """Type ids needed to lay out *roots*: (all kept ids in id order, ids kept only as ``FWD``)."""
     full: set[int] = set()
     shallow: set[int] = set()
-    work = [(tid, False) for tid in roots]
+    work = [(tid, False, 0) for tid in roots]
     while work:
-        tid, by_ptr = work.pop()
+        tid, by_ptr, referrer = work.pop()
         if tid == 0 or tid in full:
             continue
-        t = btf.type(tid)
+        t = btf.type(tid, btf.where(referrer))
         if by_ptr and t.kind in (Kind.STRUCT, Kind.UNION) and t.name:
             shallow.add(tid)
             continue
@@ -157,7 +157,7 @@ def closure(btf: BTF, roots: Iterable[int]) -> tuple[list[int], set[int]]:
             child_by_ptr = True
         else:
             child_by_ptr = by_ptr
-        work.extend((r, child_by_ptr) for r in t.refs())
+        work.extend((r, child_by_ptr, tid) for r in t.refs())
     shallow -= full
     return sorted(full | shallow), shallow
 

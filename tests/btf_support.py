@@ -1,0 +1,43 @@
+"""Helpers shared by the BTF/detection/check tests: synthetic kernels and the running kernel's BTF."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from netmem_ffi import engine, registry
+from netmem_ffi.layout import LayoutSet
+
+VMLINUX = "/sys/kernel/btf/vmlinux"
+
+#: The two net-next layouts of docs 1.3 that match no profile.
+TRANSIENTS = {
+    "union removed, owner before type": "struct netmem_desc desc; struct net_iov_area *owner; enum net_iov_type type;",
+    "PageNetpp": "struct netmem_desc desc; unsigned int page_type; enum net_iov_type type; struct net_iov_area *owner;",
+}
+
+
+def need_vmlinux() -> str:
+    if not os.path.exists(VMLINUX):
+        pytest.skip(f"{VMLINUX} absent (kernel without CONFIG_DEBUG_INFO_BTF or not Linux)")
+    if not os.access(VMLINUX, os.R_OK):
+        pytest.skip(f"{VMLINUX} not readable")
+    return VMLINUX
+
+
+def transient_layouts(body: str, arch: str = "x86_64") -> LayoutSet:
+    """The v7.2 model on *arch* with struct net_iov's members replaced by *body*."""
+    text = registry.declarations(registry.spec("v7.2"), engine.cdefs_dir())
+    text = re.sub(r"struct net_iov \{[^}]*\};", f"struct net_iov {{ {body} }};", text)
+    base = engine.layout_set("v7.2", arch)
+    niov = engine.layout_text(text, arch)["net_iov"]
+    return LayoutSet(base.arch, base.pointer_size, base.endianness, {**base.structs, "net_iov": niov},
+                     base.enums, None, "transient")
+
+
+def without_net_iov(layouts: LayoutSet) -> LayoutSet:
+    """A kernel before 6.12: only struct page."""
+    return LayoutSet(layouts.arch, layouts.pointer_size, layouts.endianness,
+                     {"page": layouts.structs["page"]}, {}, None, "pre-6.12")
