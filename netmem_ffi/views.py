@@ -45,10 +45,6 @@ class _Scalar:
     code: str  # struct module code
     count: int = 1  # array elements
 
-    @property
-    def size(self) -> int:
-        return struct.calcsize("<" + self.code)
-
 
 def _children(fields: Sequence[Field], prefix: str) -> list[Field]:
     """The members directly below *prefix* (``desc.``), with names and offsets made relative."""
@@ -69,20 +65,17 @@ def _scalar(f: Field, layouts: LayoutSet) -> _Scalar:
     if f.bit_size is not None:
         raise NetmemValueError(f"member {f.name!r} is a bitfield; the views do not support bitfields", f.name)
     match = _ARRAY.match(f.type)
-    text, count = (match["elem"].strip(), f.size // max(1, _elem_size(f, match))) if match else (f.type, 1)
+    text, count = f.type, 1
+    if match:
+        text = match["elem"].strip()
+        for n in re.findall(r"\d+", match["dims"]):
+            count *= int(n)
     size = f.size // count if count else f.size
     pointer = text.endswith("*")
     if size not in _CODES or (not pointer and text.startswith(("struct ", "union ")) and text not in LEAF_TYPES):
         return _Scalar(f"{f.size}s")
     code = _CODES[size]
     return _Scalar(code.upper() if pointer or _unsigned(text, layouts) else code, count)
-
-
-def _elem_size(f: Field, match: re.Match[str]) -> int:
-    elements = 1
-    for n in re.findall(r"\d+", match["dims"]):
-        elements *= int(n)
-    return f.size // elements if elements else f.size
 
 
 def _unsigned(text: str, layouts: LayoutSet) -> bool:
