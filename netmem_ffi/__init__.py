@@ -3,20 +3,37 @@
 * ``profiles()`` / ``profile(name)``: the ABI generations of include/net/netmem.h,
   each with its compiled cffi module (``.ffi``, ``.lib``), host layouts,
   constants and the whole runtime API.
-* The top-level names are those of the default (newest) profile, ``v7.2``.
+* The top-level runtime names (``get_netmem``, ``NetIovArea``, ``PageMap`` ...)
+  are those of the default (newest) profile, ``v7.2``.  They are bound on
+  first use, so tools that only read layouts or BTF never load a compiled
+  module.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
 
+from .constants import NET_IOV_DMABUF, NET_IOV_IOURING
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _error_names
 from .profiles import DEFAULT_PROFILE, Profile, profile, profiles
-from .runtime import NET_IOV_DMABUF, NET_IOV_IOURING, RUNTIME_NAMES
+from .runtime import RUNTIME_NAMES
 
-_default = profile(DEFAULT_PROFILE)
-globals().update({name: getattr(_default, name) for name in RUNTIME_NAMES})
+
+def __getattr__(name: str) -> Any:
+    """PEP 562: the default profile's runtime names, bound on first access."""
+    if name in RUNTIME_NAMES:
+        value = getattr(profile(DEFAULT_PROFILE), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'netmem_ffi' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(RUNTIME_NAMES))
+
 
 __all__ = [
     "__version__",
