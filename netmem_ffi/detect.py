@@ -78,13 +78,17 @@ def model_layouts(profile: str, arch: str) -> LayoutSet:
 
 
 def shape(layouts: LayoutSet) -> tuple[object, ...] | None:
-    """What must match exactly: net_iov's members (name, offset, size, type) in order, its size, the enum size."""
+    """What must match exactly: net_iov's members (name, offset, size, type) in order, its size, the enum.
+
+    The enum counts with its size and its enumerators: on ILP32 ``NET_IOV_MAX``
+    (v6.17) does not widen the enum, so v6.17 and v6.19 differ only there.
+    """
     niov = layouts.structs.get("net_iov")
     if niov is None:
         return None
     enum = layouts.enums.get("net_iov_type")
     members = tuple((f.name, f.offset, f.size, f.type, f.bit_offset, f.bit_size) for f in niov.fields)
-    return members, niov.size, None if enum is None else enum.size
+    return members, niov.size, None if enum is None else (enum.size, enum.values)
 
 
 class Detection(NamedTuple):

@@ -1,0 +1,117 @@
+"""``check``: the library (check_source, kernel_layouts) and the CLI (in process and as a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from btf_support import TRANSIENTS, need_vmlinux, transient_layouts, without_net_iov
+
+from netmem_ffi import engine
+from netmem_ffi.btf.writer import synthesize
+from netmem_ffi.check import check_source, kernel_layouts
+from netmem_ffi.cli import main
+from netmem_ffi.errors import KernelInputError
+from netmem_ffi.layout import LayoutSet
+
+SPEC_KEYS = {"source", "kernel", "profile", "match", "structs", "enums", "asserts", "mismatches"}
+
+
+def write(tmp_path: Path, name: str, layouts: LayoutSet) -> str:
+    path = tmp_path / f"{name}.btf"
+    path.write_bytes(synthesize(layouts))
+    return str(path)
+
+
+def test_running_kernel() -> None:
+    result = check_source(need_vmlinux())
+    assert result.detection.profile is not None, result.summary()
+    assert result.asserts and all(a.ok for a in result.asserts)
+    assert result.match and not result.mismatches
+    if platform.release().startswith(("6.17", "6.18")):
+        assert result.detection.profile == "v6.17"
+    d = result.to_dict()
+    assert SPEC_KEYS <= set(d)
+    assert set(d["structs"]) == {"netmem_desc", "net_iov", "net_iov_area", "page"}
+    assert d["kernel"]["pointer_size"] == 8 and d["kernel"]["endianness"] == sys.byteorder
+
+
+@pytest.mark.parametrize("profile", ["v6.12", "v6.17", "v7.2"])
+@pytest.mark.parametrize("arch", ["x86_64", "s390x"])
+def test_synthetic_kernels_match(tmp_path: Path, profile: str, arch: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, f"{profile}-{arch}", engine.model_layouts(profile, arch))
+    result = check_source(path)
+    if arch != "x86_64":  # BTF cannot name the architecture: the first big-endian LP64 one is assumed
+        assert result.arch.how in ("assumed", "host")
+    assert (result.detection.profile, result.match) == (profile, True), [c.describe() for c in result.mismatches]
+    assert all(a.ok for a in result.asserts)
+
+
+def test_moved_member_is_a_mismatch(tmp_path: Path) -> None:
+    """Same net_iov shape but net_iov_area reordered: detected, and the moves are mismatches."""
+    model = engine.model_layouts("v7.2", "x86_64")
+    area = model.struct("net_iov_area")
+    fields = tuple(f.__class__(f.name, 16 - f.offset if f.offset != 8 else 8, f.size, f.type) for f in area.fields)
+    bad = LayoutSet(model.arch, model.pointer_size, model.endianness,
+                    {**model.structs, "net_iov_area": area.__class__(area.name, area.size, area.align, fields)},
+                    model.enums)
+    result = check_source(write(tmp_path, "moved", bad))
+    assert result.detection.profile == "v7.2" and not result.match
+    assert {c.kind for c in result.mismatches} == {"member_moved"}
+    assert main(["check", str(tmp_path / "moved.btf")]) == 4
+
+
+def test_transient_is_unknown_exit_4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "pagenetpp", transient_layouts(TRANSIENTS["PageNetpp"]))
+    assert main(["check", "--json", path]) == 4
+    d = json.loads(capsys.readouterr().out)
+    assert d["profile"] is None and d["match"] is False and d["status"] == "unknown"
+    assert d["nearest_profile"] and d["mismatches"]
+
+
+def test_before_612_exit_4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "old", without_net_iov(engine.model_layouts("v6.12", "x86_64")))
+    assert main(["check", path]) == 4
+    out = capsys.readouterr().out
+    assert "before 6.12" in out
+
+
+def test_unreadable_exit_1_no_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.btf"
+    bad.write_bytes(b"\x9f\xeb\x01\x00" + b"\xff" * 30)
+    assert main(["check", str(bad), str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err
+    assert "bad.btf" in err and "missing" in err and "Traceback" not in err
+
+
+def test_json_one_object_or_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "v619", engine.model_layouts("v6.19", "x86_64"))
+    assert main(["check", "--json", path]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert isinstance(one, dict) and SPEC_KEYS <= set(one) and one["profile"] == "v6.19"
+    assert main(["check", "--json", path, path]) == 0
+    several = json.loads(capsys.readouterr().out)
+    assert isinstance(several, list) and len(several) == 2
+
+
+def test_kernel_layouts(tmp_path: Path) -> None:
+    model = engine.model_layouts("v6.16", "i386")
+    got = kernel_layouts(write(tmp_path, "v616-i386", model))
+    assert (got.pointer_size, got.endianness) == (4, "little")
+    assert got.struct("net_iov").fields == model.struct("net_iov").fields
+    with pytest.raises(KernelInputError, match="cannot read"):
+        kernel_layouts(tmp_path / "nothing")
+
+
+def test_subprocess_json() -> None:
+    vmlinux = need_vmlinux()
+    proc = subprocess.run([sys.executable, "-m", "netmem_ffi", "check", "--json", vmlinux], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"})
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    assert SPEC_KEYS <= set(d) and d["match"] is True

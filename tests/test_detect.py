@@ -1,0 +1,78 @@
+"""Profile detection: exact shapes only; transient layouts unknown; no net_iov is 'before 6.12'."""
+
+from __future__ import annotations
+
+import pytest
+from btf_support import TRANSIENTS, transient_layouts, without_net_iov
+
+from netmem_ffi import engine, registry
+from netmem_ffi.btf import layouts as btf_layouts
+from netmem_ffi.btf.reader import BTF
+from netmem_ffi.btf.writer import synthesize
+from netmem_ffi.detect import MATCH, PRE_6_12, UNKNOWN, ArchChoice, choose_arch, detect_profile
+from netmem_ffi.errors import KernelInputError, UnsupportedArchError
+from netmem_ffi.layout import LayoutSet
+
+ARCHES = ("x86_64", "i386", "s390x", "armhf")
+
+
+def as_kernel(model: LayoutSet) -> tuple[LayoutSet, ArchChoice]:
+    """The layouts a kernel with *model*'s types would show, read back through BTF."""
+    btf = BTF(synthesize(model), f"synthetic-{model.profile}-{model.arch}")
+    arch = choose_arch(btf.pointer_size, btf.byteorder, model.arch)
+    return btf_layouts.layout_set(btf, arch=arch.arch), arch
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+@pytest.mark.parametrize("profile", registry.names())
+def test_every_profile_shape_detected(profile: str, arch: str) -> None:
+    kernel, choice = as_kernel(engine.model_layouts(profile, arch))
+    found = detect_profile(kernel, choice)
+    assert (found.status, found.profile) == (MATCH, profile)
+
+
+def test_profile_shapes_are_distinct() -> None:
+    from netmem_ffi.detect import shape
+
+    for arch in ARCHES:
+        shapes = [shape(engine.model_layouts(p, arch)) for p in registry.names()]
+        assert len(set(shapes)) == len(shapes), arch
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "i386"])
+@pytest.mark.parametrize("name", list(TRANSIENTS))
+def test_transient_layouts_are_unknown(name: str, arch: str) -> None:
+    kernel, choice = as_kernel(transient_layouts(TRANSIENTS[name], arch))
+    found = detect_profile(kernel, choice)
+    assert found.status == UNKNOWN and found.profile is None
+    assert found.nearest in registry.names()
+    assert found.differences, "an unknown shape is reported with its differences"
+    assert "unrecognized" in found.describe()
+
+
+def test_union_removed_transient_is_not_v619() -> None:
+    """Same offsets as v6.19, different members: offset-only matching would misreport it."""
+    kernel, choice = as_kernel(transient_layouts(TRANSIENTS["union removed, owner before type"]))
+    v619 = engine.model_layouts("v6.19", "x86_64").struct("net_iov")
+    niov = kernel.struct("net_iov")
+    assert [(f.offset, f.size) for f in niov.top_level()][-2:] == [(f.offset, f.size) for f in v619.top_level()][-2:]
+    assert detect_profile(kernel, choice).profile is None
+
+
+def test_no_net_iov_is_before_612() -> None:
+    kernel, choice = as_kernel(without_net_iov(engine.model_layouts("v6.12", "x86_64")))
+    found = detect_profile(kernel, choice)
+    assert (found.status, found.profile) == (PRE_6_12, None)
+    assert "before 6.12" in found.describe()
+
+
+def test_choose_arch() -> None:
+    assert choose_arch(8, "little", "amd64") == ArchChoice("x86_64", "hint")
+    assert choose_arch(8, "big", None).arch in ("s390x", "ppc64")
+    assert choose_arch(4, "little", None).how in ("assumed", "host")
+    with pytest.raises(KernelInputError, match="i386"):
+        choose_arch(8, "little", "i386")
+    with pytest.raises(KernelInputError, match="no supported architecture"):
+        choose_arch(4, "big", None)
+    with pytest.raises(UnsupportedArchError):
+        choose_arch(8, "little", "vax")
