@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+
+# Child interpreters the tests start (python -c, python -m netmem_ffi, examples) must
+# import the installed package, not the source tree in the current directory, which
+# has no compiled modules in a plain (non-editable) install.
+os.environ["PYTHONSAFEPATH"] = "1"
 
 import netmem_ffi
 from netmem_ffi import registry
