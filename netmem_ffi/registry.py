@@ -24,9 +24,17 @@ from dataclasses import dataclass, field
 COMMON_CDEFS = ("common.h",)
 #: Declarations of the C runtime (areas, page maps, helpers, refcount path).
 RUNTIME_CDEFS = ("netmem_rt.h",)
-#: C sources of the runtime, compiled once per generation: the runtime, then
-#: its CPython entry points for the hottest calls.
-RUNTIME_SOURCES = ("netmem_rt.c", "netmem_py.c")
+#: C sources of the runtime, compiled once per generation as one translation
+#: unit, in this order: core (regions, validation, counters), page maps, the
+#: refcount path, field access, areas, then the CPython entry points.
+RUNTIME_SOURCES = (
+    "netmem_rt.c",
+    "netmem_rt_pages.c",
+    "netmem_rt_refs.c",
+    "netmem_rt_access.c",
+    "netmem_rt_areas.c",
+    "netmem_py.c",
+)
 
 #: The six words of the netmem window, as named in ``struct netmem_desc``
 #: (v6.17+) and mirrored in ``struct page``.

@@ -1,0 +1,194 @@
+/*
+ * netmem_ffi C runtime, page maps: allocation, compound pages, free-and-poison.
+ * Included after netmem_rt.c, in the order of registry.RUNTIME_SOURCES, into one
+ * translation unit per ABI generation.
+ */
+
+/* ---- page allocation ---- */
+
+static void nm_page_free(struct nm_pagemap *m, size_t head)
+{
+	size_t i, n;
+
+	pthread_mutex_lock(&m->alloc_lock);
+	if (m->state[head] != NM_PAGE_HEAD ||
+	    __atomic_load_n(&m->pages[head]._refcount.counter, NM_ACQ) != 0) {
+		pthread_mutex_unlock(&m->alloc_lock);
+		return;
+	}
+	n = (size_t)1 << m->order[head];
+	for (i = head; i < head + n; i++) {
+		struct page *pg = &m->pages[i];
+
+		__atomic_store_n(&m->state[i], NM_PAGE_FREE, NM_REL);
+		pg->lru.next = (struct list_head *)NM_LIST_POISON1;
+		pg->lru.prev = (struct list_head *)NM_LIST_POISON2;
+		pg->mapping = NULL;
+		pg->index = 0;
+		pg->private = 0;
+		m->order[i] = 0;
+	}
+	memset(m->frames + head * m->page_size, NM_PAGE_POISON, n * m->page_size);
+	m->allocated -= n;
+	if (head < m->hint)
+		m->hint = head;
+	pthread_mutex_unlock(&m->alloc_lock);
+}
+
+static int nm_block_free(const struct nm_pagemap *m, size_t start, size_t n)
+{
+	size_t i;
+
+	for (i = start; i < start + n; i++)
+		if (m->state[i] != NM_PAGE_FREE)
+			return 0;
+	return 1;
+}
+
+int nm_page_alloc(struct nm_pagemap *m, unsigned int order, int pfmemalloc, netmem_ref *out)
+{
+	size_t n, start, i, tries;
+	int rc = NM_E_NO_SPACE;
+
+	if (order > NM_MAX_PAGE_ORDER)
+		return NM_E_INVAL;
+	n = (size_t)1 << order;
+	pthread_rwlock_rdlock(&nm_lock);
+	pthread_mutex_lock(&m->alloc_lock);
+	if (n <= m->num) {
+		start = (m->hint / n) * n;
+		for (tries = 0; tries <= m->num / n; tries++, start += n) {
+			if (start + n > m->num)
+				start = 0;
+			if (nm_block_free(m, start, n)) {
+				rc = 0;
+				break;
+			}
+		}
+	}
+	if (!rc) {
+		struct page *head = &m->pages[start];
+
+		for (i = start; i < start + n; i++) {
+			struct page *pg = &m->pages[i];
+
+			memset(pg, 0, sizeof(*pg));
+			pg->flags = (unsigned long)m->nid << NM_NODES_PGSHIFT;
+			if (i != start)
+				pg->compound_head = (unsigned long)head | 1UL;
+			m->order[i] = (unsigned char)order;
+		}
+		head->pp_magic = pfmemalloc ? 2UL : 0UL; /* lru.next bit 1: pfmemalloc */
+		memset(m->frames + start * m->page_size, 0, n * m->page_size);
+		__atomic_store_n(&head->_refcount.counter, 1, NM_REL);
+		for (i = start + n; i-- > start;)
+			__atomic_store_n(&m->state[i], i == start ? NM_PAGE_HEAD : NM_PAGE_TAIL, NM_REL);
+		m->allocated += n;
+		m->hint = start + n;
+		*out = (netmem_ref)head;
+	}
+	pthread_mutex_unlock(&m->alloc_lock);
+	pthread_rwlock_unlock(&nm_lock);
+	return rc;
+}
+
+/* ---- page maps ---- */
+
+static void nm_pagemap_destroy(struct nm_pagemap *m)
+{
+	free(m->pages);
+	free(m->frames);
+	free(m->state);
+	free(m->order);
+	pthread_mutex_destroy(&m->alloc_lock);
+	free(m);
+}
+
+int nm_pagemap_create(size_t num, unsigned int page_shift, int nid, unsigned long base_pfn,
+		      struct nm_pagemap **out)
+{
+	struct nm_pagemap *m;
+	size_t i, page_size;
+	int rc;
+
+	if (num == 0 || num > ((size_t)1 << 24) || page_shift < 12 || page_shift > 16 || nid < 0 ||
+	    nid >= (1 << NM_NODES_WIDTH) || base_pfn > ULONG_MAX - num)
+		return NM_E_INVAL;
+	page_size = (size_t)1 << page_shift;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NM_E_NOMEM;
+	pthread_mutex_init(&m->alloc_lock, NULL);
+	m->num = num;
+	m->page_size = page_size;
+	m->page_shift = page_shift;
+	m->nid = nid;
+	m->base_pfn = base_pfn;
+	m->pages = aligned_alloc(64, ((num * sizeof(struct page) + 63) / 64) * 64);
+	m->frames = aligned_alloc(page_size, num * page_size);
+	m->state = calloc(num, 1);
+	m->order = calloc(num, 1);
+	if (!m->pages || !m->frames || !m->state || !m->order) {
+		nm_pagemap_destroy(m);
+		return NM_E_NOMEM;
+	}
+	memset(m->pages, 0, num * sizeof(struct page));
+	for (i = 0; i < num; i++) {
+		m->pages[i].flags = (unsigned long)nid << NM_NODES_PGSHIFT;
+		m->pages[i].lru.next = (struct list_head *)NM_LIST_POISON1;
+		m->pages[i].lru.prev = (struct list_head *)NM_LIST_POISON2;
+	}
+	memset(m->frames, NM_PAGE_POISON, num * page_size);
+	pthread_rwlock_wrlock(&nm_lock);
+	rc = nm_register((uintptr_t)m->pages, num * sizeof(struct page), sizeof(struct page), NM_R_PAGES, m);
+	if (!rc) {
+		rc = nm_register((uintptr_t)m->frames, num * page_size, page_size, NM_R_FRAMES, m);
+		if (rc)
+			nm_unregister(m);
+	}
+	pthread_rwlock_unlock(&nm_lock);
+	if (rc) {
+		nm_pagemap_destroy(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+int nm_pagemap_close(struct nm_pagemap *m)
+{
+	pthread_rwlock_wrlock(&nm_lock);
+	pthread_mutex_lock(&m->alloc_lock);
+	if (m->allocated) {
+		pthread_mutex_unlock(&m->alloc_lock);
+		pthread_rwlock_unlock(&nm_lock);
+		return NM_E_BUSY;
+	}
+	pthread_mutex_unlock(&m->alloc_lock);
+	nm_unregister(m);
+	pthread_rwlock_unlock(&nm_lock);
+	nm_pagemap_destroy(m);
+	return 0;
+}
+
+void nm_pagemap_info(struct nm_pagemap *m, struct nm_pagemap_info *out)
+{
+	out->pages = (uintptr_t)m->pages;
+	out->frames = (uintptr_t)m->frames;
+	out->num_pages = m->num;
+	out->page_size = m->page_size;
+	out->stride = sizeof(struct page);
+	out->base_pfn = m->base_pfn;
+	out->nid = m->nid;
+	out->nodes_pgshift = (unsigned int)NM_NODES_PGSHIFT;
+}
+
+size_t nm_pagemap_allocated(struct nm_pagemap *m)
+{
+	size_t n;
+
+	pthread_mutex_lock(&m->alloc_lock);
+	n = m->allocated;
+	pthread_mutex_unlock(&m->alloc_lock);
+	return n;
+}
