@@ -55,6 +55,11 @@ def read_source(source: str | os.PathLike[str] = DEFAULT_SOURCE) -> KernelSource
     except OSError as exc:
         raise KernelInputError(f"cannot read: {exc.strerror or exc}", name) from None
     if data[:2] in _BTF_MAGICS:  # raw BTF: skip importing the container readers
+        if os.path.realpath(name) == DEFAULT_SOURCE:
+            # the running kernel's own BTF: its release and architecture are this machine's
+            from .hostlayout import host_arch
+
+            return KernelSource(name, BTF(data, name), os.uname().release, host_arch(), "raw-btf")
         return KernelSource(name, BTF(data, name), None, None, "raw-btf")
     from .kernel_inputs import btf_from_bytes
 
