@@ -24,12 +24,14 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ArchiveError
+from .kernel_inputs import DEB_ARCHES, KernelBlob, read_btf_bytes
 
 #: Suites searched for kernels, oldest first.
 SUITES = ("bookworm", "bookworm-backports", "trixie", "trixie-backports", "sid")
@@ -40,6 +42,9 @@ SOURCES_LIST = "/etc/apt/sources.list"
 LISTS_MAX_AGE = 6 * 3600
 #: Seconds one apt command may take before it is abandoned.
 APT_TIMEOUT = 900
+#: apt-get update is tried this often, waiting UPDATE_RETRY_DELAY x attempt seconds between.
+UPDATE_ATTEMPTS = 3
+UPDATE_RETRY_DELAY = 10
 
 
 def cache_root() -> Path:
@@ -152,9 +157,16 @@ class Apt:
     def update(self, max_age: float = LISTS_MAX_AGE) -> None:
         """Fetch the package lists, unless those on disk are younger than *max_age* seconds."""
         lists = list((self.root / "lists").glob("*_Packages*"))
-        if lists and time.time() - min(p.stat().st_mtime for p in lists) < max_age:
+        if len(lists) >= len(self.suites) and time.time() - min(p.stat().st_mtime for p in lists) < max_age:
             return
-        self._run("apt-get", "update")
+        for attempt in range(UPDATE_ATTEMPTS):
+            try:
+                self._run("apt-get", "update")
+                return
+            except ArchiveError:  # a mirror caught mid-sync serves lists of the wrong size
+                if attempt == UPDATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(UPDATE_RETRY_DELAY * (attempt + 1))
 
     def search(self, pattern: str) -> list[str]:
         """Package names matching the regular expression *pattern*."""
@@ -205,3 +217,54 @@ def sha256(path: Path) -> str:
 def _version_key(text: str) -> tuple[int, ...]:
     """Numbers in a name or version, for ordering kernels (6.12.9 < 6.12.10)."""
     return tuple(int(n) for n in re.findall(r"\d+", text))
+
+
+#: Where -dbg packages keep the vmlinux with DWARF (the boot/ names are symlinks to it).
+_DBG_VMLINUX = "./usr/lib/debug/lib/modules/*/vmlinux"
+#: Seconds pahole may take to encode a whole kernel's DWARF as BTF.
+PAHOLE_TIMEOUT = 1800
+
+
+def dwarf_btf(deb: Path) -> KernelBlob:
+    """BTF encoded by ``pahole --btf_encode_detached`` from the vmlinux DWARF of a ``-dbg`` package.
+
+    For kernels whose images carry no BTF (Debian's armhf).  Single-threaded on
+    purpose: ``pahole -j`` orders types differently from run to run.  Needs
+    ``dpkg-deb``, ``tar`` and ``pahole`` (package dwarves); raises
+    :class:`ArchiveError` otherwise.
+    """
+    tools = {t: shutil.which(t) for t in ("dpkg-deb", "tar", "pahole")}
+    missing = [t for t, exe in tools.items() if exe is None]
+    if missing:
+        raise ArchiveError(f"making BTF from DWARF needs {', '.join(missing)} (apt packages dpkg, tar, dwarves)")
+    with tempfile.TemporaryDirectory(prefix="netmem-dwarf-") as tmp:
+        unpack = f'"{tools["dpkg-deb"]}" --fsys-tarfile "$1" | "{tools["tar"]}" -x -C "$2" --wildcards "$3"'
+        _check_call(["sh", "-c", unpack, "sh", str(deb), tmp, _DBG_VMLINUX], APT_TIMEOUT)
+        found = sorted(Path(tmp).glob(_DBG_VMLINUX.removeprefix("./")))
+        if not found:
+            raise ArchiveError(f"{deb.name} has no {_DBG_VMLINUX}")
+        vmlinux = found[0]
+        out = Path(tmp) / "vmlinux.btf"
+        _check_call([str(tools["pahole"]), f"--btf_encode_detached={out}", str(vmlinux)], PAHOLE_TIMEOUT)
+        btf = read_btf_bytes(out).btf
+    arch = deb.name.rsplit("_", 1)[-1].removesuffix(".deb")
+    return KernelBlob(btf, vmlinux.parent.name, DEB_ARCHES.get(arch, arch), str(deb), "dwarf")
+
+
+def kernel_btf(deb: Path, method: str) -> KernelBlob:
+    """The full kernel BTF of a package: from its image (``btf``) or its DWARF (``dwarf``)."""
+    if method == "btf":
+        return read_btf_bytes(deb)
+    if method == "dwarf":
+        return dwarf_btf(deb)
+    raise ValueError(f"unknown method {method!r}: 'btf' or 'dwarf'")
+
+
+def _check_call(cmd: list[str], timeout: float) -> None:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise ArchiveError(f"{Path(cmd[0]).name} took longer than {timeout} s") from None
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise ArchiveError(f"{' '.join(cmd[:2])} ... failed: {tail}")

@@ -80,7 +80,7 @@ _MAX_STREAM_CANDIDATES = 24
 _DEB_IMAGE = re.compile(
     r"^\.?/?(?:boot/vmlinu[xz]-(?P<r1>[^/]+)"
     r"|usr/lib/modules/(?P<r2>[^/]+)/vmlinu[xz](?:\.unsigned|\.efi)?"
-    r"|usr/lib/debug/boot/vmlinux-(?P<r3>[^/]+))$"
+    r"|usr/lib/debug/(?:boot/vmlinux-(?P<r3>[^/]+)|lib/modules/(?P<r4>[^/]+)/vmlinux))$"
 )
 _DEB_NAME = re.compile(r"^linux-(?:image|binary)(?:-unsigned)?-(?P<release>\d+\.\d+\S*?)(?:-unsigned|-dbg)?$")
 
@@ -93,7 +93,7 @@ class KernelBlob:
     release: str | None
     arch_hint: str | None
     source: str
-    kind: str  # "raw-btf" | "elf" | "bzimage" | "zboot" | "image" | a codec name | "deb"
+    kind: str  # "raw-btf" | "elf" | "bzimage" | "zboot" | "image" | a codec name | "deb" | "dwarf"
 
 
 class _NoBtf(Exception):
