@@ -17,20 +17,31 @@ NM_HOT int nm_niov_is_devmem(const struct net_iov *niov, const struct nm_area *a
 #endif
 }
 
+/*
+ * The counter get/put_netmem move for a niov ref: its devmem binding's
+ * refcount, or NULL for an io_uring niov (get/put_netmem leave those alone).
+ */
+NM_HOT int nm_niov_binding(netmem_ref n, struct nm_ctx *cx, int **counter)
+{
+	struct net_iov *niov;
+	struct nm_area *a;
+	int rc = nm_resolve_niov(n, cx, &niov, &a, NULL);
+
+	if (rc)
+		return rc;
+	*counter = nm_niov_is_devmem(niov, a) ? &a->binding.ref.counter : NULL;
+	return 0;
+}
+
 NM_HOT int nm_get_one(netmem_ref n, struct nm_ctx *cx)
 {
 	int rc;
 
 	if (n & 1UL) {
-		struct net_iov *niov;
-		struct nm_area *a;
+		int *binding;
 
-		rc = nm_resolve_niov(n, cx, &niov, &a, NULL);
-		if (rc)
-			return rc;
-		if (!nm_niov_is_devmem(niov, a))
-			return 0; /* io_uring niovs: get_netmem leaves them alone */
-		return nm_binding_add(&a->binding.ref.counter, 1);
+		rc = nm_niov_binding(n, cx, &binding);
+		return rc || !binding ? rc : nm_binding_add(binding, 1);
 	} else {
 		struct page *pg;
 		struct nm_pagemap *m;
@@ -79,16 +90,11 @@ NM_HOT int nm_put_one(netmem_ref n, struct nm_ctx *cx, struct nm_pending *pendin
 	int rc, now;
 
 	if (n & 1UL) {
-		struct net_iov *niov;
-		struct nm_area *a;
+		int *binding;
 
-		rc = nm_resolve_niov(n, cx, &niov, &a, NULL);
-		if (rc)
-			return rc;
-		if (!nm_niov_is_devmem(niov, a))
-			return 0;
 		/* The area holds the binding's first reference; put_netmem cannot drop it. */
-		return nm_binding_add(&a->binding.ref.counter, -1);
+		rc = nm_niov_binding(n, cx, &binding);
+		return rc || !binding ? rc : nm_binding_add(binding, -1);
 	} else {
 		struct page *pg;
 		struct nm_pagemap *m;

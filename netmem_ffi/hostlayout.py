@@ -52,22 +52,22 @@ def enum_layout(ffi: Any, name: str) -> EnumLayout:
     return EnumLayout(name, ffi.sizeof(ctype), tuple((n, v) for v, n in values))
 
 
+def _declared(ffi: Any, keyword: str, names: tuple[str, ...]) -> list[str]:
+    """The names of *names* that the module declares as ``keyword name``."""
+    found = []
+    for name in names:
+        try:
+            ffi.typeof(f"{keyword} {name}")
+        except ffi.error:
+            continue
+        found.append(name)
+    return found
+
+
 def layout_set(ffi: Any, profile: registry.ProfileSpec) -> LayoutSet:
     """Every netmem struct and enum of *profile* that the compiled module declares."""
-    structs = {}
-    for name in registry.STRUCTS:
-        try:
-            ffi.typeof(f"struct {name}")
-        except ffi.error:
-            continue
-        structs[name] = struct_layout(ffi, name)
-    enums = {}
-    for name in registry.ENUMS:
-        try:
-            ffi.typeof(f"enum {name}")
-        except ffi.error:
-            continue
-        enums[name] = enum_layout(ffi, name)
+    structs = {name: struct_layout(ffi, name) for name in _declared(ffi, "struct", registry.STRUCTS)}
+    enums = {name: enum_layout(ffi, name) for name in _declared(ffi, "enum", registry.ENUMS)}
     return LayoutSet(
         arch=host_arch(),
         pointer_size=ffi.sizeof("void *"),
