@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 from .output import EXIT_DIFF, EXIT_INPUT, EXIT_OK, fail, print_json, use_rich
 
 DEFAULT_SOURCE = "/sys/kernel/btf/vmlinux"  # netmem_ffi.check.DEFAULT_SOURCE, without importing it
+#: How a shipped reference kernel is named among the sources (and in the results).
+REFERENCE_PREFIX = "reference:"
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -25,23 +28,35 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "(including kernels before 6.12, which have no net_iov), 1 an input could not be read, 2 usage.",
     )
     p.add_argument("sources", nargs="*", metavar="SOURCE", help=f"kernel input (default: {DEFAULT_SOURCE})")
+    p.add_argument("--reference", action="append", default=[], metavar="NAME",
+                   help="check a reference kernel shipped in the package (repeatable; `netmem-ffi profiles` "
+                   "lists them); works without the running kernel's BTF")
+    p.add_argument("--references", action="store_true", help="check every shipped reference kernel")
     p.add_argument("--json", action="store_true", help="print JSON (see below)")
     p.set_defaults(run=run)
     return p
 
 
 def sources(args: argparse.Namespace) -> list[str]:
-    """The kernel inputs the arguments name, in order (the default when none)."""
-    return list(args.sources) or [DEFAULT_SOURCE]
+    """The kernel inputs the arguments name, in order (the default when none); references as ``reference:NAME``."""
+    wanted = list(args.reference)
+    if args.references:
+        from ..references import names
+
+        wanted += [n for n in names() if n not in wanted]
+    return list(args.sources) + [REFERENCE_PREFIX + n for n in wanted] or [DEFAULT_SOURCE]
 
 
 def _check_all(names: list[str]) -> list[Any]:
     """Check each source; an unreadable one gives its ``NetmemError`` in place of a result."""
     from ..check import check_source
     from ..errors import NetmemError
+    from ..references import check_reference
 
     def one(name: str) -> Any:
         try:
+            if name.startswith(REFERENCE_PREFIX):
+                return check_reference(name.removeprefix(REFERENCE_PREFIX))
             return check_source(name)
         except NetmemError as exc:
             return exc
@@ -149,6 +164,9 @@ def _rich(names: list[str], results: list[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     names = sources(args)
+    if names == [DEFAULT_SOURCE] and not os.path.exists(DEFAULT_SOURCE):
+        return fail(f"the running kernel has no BTF ({DEFAULT_SOURCE} is absent); check the kernels shipped "
+                    "with netmem-ffi instead: netmem-ffi check --reference NAME, or --references for all")
     results = _check_all(names)
     if args.json:
         objs = [_error_dict(n, r) if isinstance(r, Exception) else r.to_dict() for n, r in zip(names, results)]
