@@ -156,8 +156,8 @@ class Apt:
 
     def update(self, max_age: float = LISTS_MAX_AGE) -> None:
         """Fetch the package lists, unless those on disk are younger than *max_age* seconds."""
-        lists = list((self.root / "lists").glob("*_Packages*"))
-        if len(lists) >= len(self.suites) and time.time() - min(p.stat().st_mtime for p in lists) < max_age:
+        lists = [list((self.root / "lists").glob(f"*_dists_{suite}_main_*Packages*")) for suite in self.suites]
+        if all(lists) and time.time() - min(p.stat().st_mtime for found in lists for p in found) < max_age:
             return
         for attempt in range(UPDATE_ATTEMPTS):
             try:
@@ -219,8 +219,9 @@ def _version_key(text: str) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", text))
 
 
-#: Where -dbg packages keep the vmlinux with DWARF (the boot/ names are symlinks to it).
-_DBG_VMLINUX = "./usr/lib/debug/lib/modules/*/vmlinux"
+#: Where -dbg packages keep the vmlinux with DWARF: boot/vmlinux-REL, or (newer packages)
+#: lib/modules/REL/vmlinux with boot/vmlinux-REL a symlink to it.
+_DBG_VMLINUX = "./usr/lib/debug/*vmlinux*"
 #: Seconds pahole may take to encode a whole kernel's DWARF as BTF.
 PAHOLE_TIMEOUT = 1800
 
@@ -240,15 +241,16 @@ def dwarf_btf(deb: Path) -> KernelBlob:
     with tempfile.TemporaryDirectory(prefix="netmem-dwarf-") as tmp:
         unpack = f'"{tools["dpkg-deb"]}" --fsys-tarfile "$1" | "{tools["tar"]}" -x -C "$2" --wildcards "$3"'
         _check_call(["sh", "-c", unpack, "sh", str(deb), tmp, _DBG_VMLINUX], APT_TIMEOUT)
-        found = sorted(Path(tmp).glob(_DBG_VMLINUX.removeprefix("./")))
+        found = [p for p in Path(tmp).rglob("*vmlinux*") if p.is_file() and not p.is_symlink()]
         if not found:
             raise ArchiveError(f"{deb.name} has no {_DBG_VMLINUX}")
-        vmlinux = found[0]
+        vmlinux = max(found, key=lambda p: p.stat().st_size)
         out = Path(tmp) / "vmlinux.btf"
         _check_call([str(tools["pahole"]), f"--btf_encode_detached={out}", str(vmlinux)], PAHOLE_TIMEOUT)
         btf = read_btf_bytes(out).btf
     arch = deb.name.rsplit("_", 1)[-1].removesuffix(".deb")
-    return KernelBlob(btf, vmlinux.parent.name, DEB_ARCHES.get(arch, arch), str(deb), "dwarf")
+    release = vmlinux.parent.name if vmlinux.name == "vmlinux" else vmlinux.name.removeprefix("vmlinux-")
+    return KernelBlob(btf, release, DEB_ARCHES.get(arch, arch), str(deb), "dwarf")
 
 
 def kernel_btf(deb: Path, method: str) -> KernelBlob:
