@@ -144,15 +144,7 @@ class Apt:
         exe = shutil.which(tool)
         if exe is None:
             raise ArchiveError(f"{tool} is not installed: Debian packages are fetched through apt")
-        cmd = [exe, "-q", *self.options(), *args]
-        try:
-            done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=APT_TIMEOUT, check=False)
-        except subprocess.TimeoutExpired:
-            raise ArchiveError(f"{tool} {' '.join(args)} took longer than {APT_TIMEOUT} s") from None
-        if done.returncode != 0:
-            tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise ArchiveError(f"{tool} {' '.join(args)} failed: {tail}")
-        return done.stdout
+        return _call([exe, "-q", *self.options(), *args], APT_TIMEOUT, cwd, f"{tool} {' '.join(args)}")
 
     def update(self, max_age: float = LISTS_MAX_AGE) -> None:
         """Fetch the package lists, unless those on disk are younger than *max_age* seconds."""
@@ -240,13 +232,13 @@ def dwarf_btf(deb: Path) -> KernelBlob:
         raise ArchiveError(f"making BTF from DWARF needs {', '.join(missing)} (apt packages dpkg, tar, dwarves)")
     with tempfile.TemporaryDirectory(prefix="netmem-dwarf-") as tmp:
         unpack = f'"{tools["dpkg-deb"]}" --fsys-tarfile "$1" | "{tools["tar"]}" -x -C "$2" --wildcards "$3"'
-        _check_call(["sh", "-c", unpack, "sh", str(deb), tmp, _DBG_VMLINUX], APT_TIMEOUT)
+        _call(["sh", "-c", unpack, "sh", str(deb), tmp, _DBG_VMLINUX], APT_TIMEOUT)
         found = [p for p in Path(tmp).rglob("*vmlinux*") if p.is_file() and not p.is_symlink()]
         if not found:
             raise ArchiveError(f"{deb.name} has no {_DBG_VMLINUX}")
         vmlinux = max(found, key=lambda p: p.stat().st_size)
         out = Path(tmp) / "vmlinux.btf"
-        _check_call([str(tools["pahole"]), f"--btf_encode_detached={out}", str(vmlinux)], PAHOLE_TIMEOUT)
+        _call([str(tools["pahole"]), f"--btf_encode_detached={out}", str(vmlinux)], PAHOLE_TIMEOUT)
         btf = read_btf_bytes(out).btf
     arch = deb.name.rsplit("_", 1)[-1].removesuffix(".deb")
     release = vmlinux.parent.name if vmlinux.name == "vmlinux" else vmlinux.name.removeprefix("vmlinux-")
@@ -262,11 +254,14 @@ def kernel_btf(deb: Path, method: str) -> KernelBlob:
     raise ValueError(f"unknown method {method!r}: 'btf' or 'dwarf'")
 
 
-def _check_call(cmd: list[str], timeout: float) -> None:
+def _call(cmd: list[str], timeout: float, cwd: Path | None = None, what: str | None = None) -> str:
+    """Run *cmd*; its stdout, or :class:`ArchiveError` with the last line of its stderr."""
+    what = what or " ".join(cmd[:2])
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        raise ArchiveError(f"{Path(cmd[0]).name} took longer than {timeout} s") from None
+        raise ArchiveError(f"{what} took longer than {timeout} s") from None
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise ArchiveError(f"{' '.join(cmd[:2])} ... failed: {tail}")
+        raise ArchiveError(f"{what} failed: {tail}")
+    return done.stdout

@@ -126,8 +126,11 @@ def _inflate_gzip(buf: Buffer) -> tuple[Iterator[bytes], Callable[[], bool]]:
 class _NeedsInput(Protocol):
     """lzma, bz2 and lz4.frame decompressors: bounded output, ``needs_input``, ``eof``."""
 
-    eof: bool
-    needs_input: bool
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def needs_input(self) -> bool: ...
 
     def decompress(self, data: bytes, max_length: int = -1) -> bytes: ...
 

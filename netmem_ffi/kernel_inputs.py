@@ -454,12 +454,12 @@ def _tar_member(data: Buffer, source: str, prefix: str, want: Callable[[str], bo
         raise KernelInputError(f"package has no {prefix}.tar member (members: {', '.join(members) or 'none'})", source, 8)
     off, size = members[name]
     suffix = name.removeprefix(prefix + ".tar").lstrip(".")
-    codec = {"": None, "gz": "gzip", "xz": "xz", "zst": "zstd", "bz2": "bzip2", "lzma": "lzma"}
-    if suffix not in codec:
+    codecs = {"gz": "gzip", "xz": "xz", "zst": "zstd", "bz2": "bzip2", "lzma": "lzma"}
+    if suffix and suffix not in codecs:
         raise KernelInputError(f"package member {name} has an unknown compression", source, off)
     where = f"{source}:{name}"
     view = memoryview(data)[off : off + size]
-    stream = kernel_codecs.chunks(codec[suffix], view, source, off) if codec[suffix] else iter([bytes(view)])
+    stream = kernel_codecs.chunks(codecs[suffix], view, source, off) if suffix else iter([bytes(view)])
     try:
         with tarfile.open(fileobj=kernel_codecs.ChunkReader(stream), mode="r|") as tar:
             for member in tar:
