@@ -140,10 +140,13 @@ static int nm_overlaps(uintptr_t start, uintptr_t end)
 	return 0;
 }
 
+/*
+ * Tombstones of closed regions are kept even when new memory reuses their
+ * addresses: lookups try the live regions first, so a tombstone only ever
+ * answers for an address no open region holds.
+ */
 static int nm_register(uintptr_t start, size_t len, size_t stride, int kind, void *obj)
 {
-	size_t i, j;
-
 	if (nm_overlaps(start, start + len))
 		return NM_E_INVAL;
 	if (nm_nregions == nm_cap) {
@@ -156,11 +159,6 @@ static int nm_register(uintptr_t start, size_t len, size_t stride, int kind, voi
 		nm_cap = cap;
 	}
 	nm_regions[nm_nregions++] = (struct nm_region){ start, start + len, stride, kind, obj };
-	/* New memory at an old address is no longer "closed". */
-	for (i = 0, j = 0; i < nm_ntomb; i++)
-		if (!(start < nm_tomb[i].end && nm_tomb[i].start < start + len))
-			nm_tomb[j++] = nm_tomb[i];
-	nm_ntomb = j;
 	return 0;
 }
 

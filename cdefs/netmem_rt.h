@@ -71,7 +71,7 @@ int nm_area_outstanding(struct nm_area *area, size_t *out);
 
 /* A simulated memory map: struct page array plus the frames it describes. */
 int nm_pagemap_create(size_t num_pages, unsigned int page_shift, int nid, unsigned long base_pfn,
-		      struct nm_pagemap **out);
+		      void *frames, struct nm_pagemap **out);
 int nm_pagemap_close(struct nm_pagemap *map);
 void nm_pagemap_info(struct nm_pagemap *map, struct nm_pagemap_info *out);
 int nm_page_alloc(struct nm_pagemap *map, unsigned int order, int pfmemalloc, netmem_ref *out);

@@ -6,6 +6,24 @@
 
 /* ---- page allocation ---- */
 
+/*
+ * Threads holding a stale ref may read a page's words (validated, then
+ * loaded atomically) while its block is freed or reallocated, so every word
+ * of struct page and every byte of order[] is written with an atomic store.
+ */
+static void nm_page_word(unsigned long *w, unsigned long v)
+{
+	__atomic_store_n(w, v, NM_RELAXED);
+}
+
+static void nm_page_clear(struct page *pg)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(*pg) / sizeof(unsigned long); i++)
+		nm_page_word((unsigned long *)pg + i, 0);
+}
+
 static void nm_page_free(struct nm_pagemap *m, size_t head)
 {
 	size_t i, n;
@@ -21,12 +39,12 @@ static void nm_page_free(struct nm_pagemap *m, size_t head)
 		struct page *pg = &m->pages[i];
 
 		__atomic_store_n(&m->state[i], NM_PAGE_FREE, NM_REL);
-		pg->lru.next = (struct list_head *)NM_LIST_POISON1;
-		pg->lru.prev = (struct list_head *)NM_LIST_POISON2;
-		pg->mapping = NULL;
-		pg->index = 0;
-		pg->private = 0;
-		m->order[i] = 0;
+		nm_page_word((unsigned long *)&pg->lru.next, NM_LIST_POISON1);
+		nm_page_word((unsigned long *)&pg->lru.prev, NM_LIST_POISON2);
+		nm_page_word((unsigned long *)&pg->mapping, 0);
+		nm_page_word(&pg->index, 0);
+		nm_page_word(&pg->private, 0);
+		__atomic_store_n(&m->order[i], 0, NM_RELAXED);
 	}
 	memset(m->frames + head * m->page_size, NM_PAGE_POISON, n * m->page_size);
 	m->allocated -= n;
@@ -72,13 +90,13 @@ int nm_page_alloc(struct nm_pagemap *m, unsigned int order, int pfmemalloc, netm
 		for (i = start; i < start + n; i++) {
 			struct page *pg = &m->pages[i];
 
-			memset(pg, 0, sizeof(*pg));
-			pg->flags = (unsigned long)m->nid << NM_NODES_PGSHIFT;
+			nm_page_clear(pg);
+			nm_page_word(&pg->flags, (unsigned long)m->nid << NM_NODES_PGSHIFT);
 			if (i != start)
-				pg->compound_head = (unsigned long)head | 1UL;
-			m->order[i] = (unsigned char)order;
+				nm_page_word(&pg->compound_head, (unsigned long)head | 1UL);
+			__atomic_store_n(&m->order[i], (unsigned char)order, NM_RELAXED);
 		}
-		head->pp_magic = pfmemalloc ? 2UL : 0UL; /* lru.next bit 1: pfmemalloc */
+		nm_page_word(&head->pp_magic, pfmemalloc ? 2UL : 0UL); /* lru.next bit 1: pfmemalloc */
 		memset(m->frames + start * m->page_size, 0, n * m->page_size);
 		__atomic_store_n(&head->_refcount.counter, 1, NM_REL);
 		for (i = start + n; i-- > start;)
@@ -97,14 +115,18 @@ int nm_page_alloc(struct nm_pagemap *m, unsigned int order, int pfmemalloc, netm
 static void nm_pagemap_destroy(struct nm_pagemap *m)
 {
 	free(m->pages);
-	free(m->frames);
 	free(m->state);
 	free(m->order);
 	pthread_mutex_destroy(&m->alloc_lock);
 	free(m);
 }
 
-int nm_pagemap_create(size_t num, unsigned int page_shift, int nid, unsigned long base_pfn,
+/*
+ * @frames (num << page_shift bytes, page-aligned) belongs to the caller, who
+ * keeps it alive as long as it likes: views of page contents handed to
+ * Python can then outlive the map without ever pointing at freed memory.
+ */
+int nm_pagemap_create(size_t num, unsigned int page_shift, int nid, unsigned long base_pfn, void *frames,
 		      struct nm_pagemap **out)
 {
 	struct nm_pagemap *m;
@@ -112,7 +134,8 @@ int nm_pagemap_create(size_t num, unsigned int page_shift, int nid, unsigned lon
 	int rc;
 
 	if (num == 0 || num > ((size_t)1 << 24) || page_shift < 12 || page_shift > 16 || nid < 0 ||
-	    nid >= (1 << NM_NODES_WIDTH) || base_pfn > ULONG_MAX - num)
+	    nid >= (1 << NM_NODES_WIDTH) || base_pfn > ULONG_MAX - num || !frames ||
+	    (uintptr_t)frames & (((uintptr_t)1 << page_shift) - 1))
 		return NM_E_INVAL;
 	page_size = (size_t)1 << page_shift;
 	m = calloc(1, sizeof(*m));
@@ -125,10 +148,10 @@ int nm_pagemap_create(size_t num, unsigned int page_shift, int nid, unsigned lon
 	m->nid = nid;
 	m->base_pfn = base_pfn;
 	m->pages = aligned_alloc(64, ((num * sizeof(struct page) + 63) / 64) * 64);
-	m->frames = aligned_alloc(page_size, num * page_size);
+	m->frames = frames;
 	m->state = calloc(num, 1);
 	m->order = calloc(num, 1);
-	if (!m->pages || !m->frames || !m->state || !m->order) {
+	if (!m->pages || !m->state || !m->order) {
 		nm_pagemap_destroy(m);
 		return NM_E_NOMEM;
 	}

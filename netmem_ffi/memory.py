@@ -253,12 +253,7 @@ class NetIovAreaBase:
         self.close()
 
     def __del__(self) -> None:
-        # Never free under a live reference: an area with refs outstanding is kept.
-        if getattr(self, "_handle", None) is not None and self.runtime.lib is not None:
-            try:
-                self.close()
-            except errors.BusyError:
-                pass
+        _close_or_keep(self, "_keep")
 
     def __repr__(self) -> str:
         state = "closed" if self._handle is None else f"at {self.base:#x}"
@@ -266,6 +261,20 @@ class NetIovAreaBase:
 
 
 _AREAS: dict[str, weakref.WeakSet[NetIovAreaBase]] = {}
+
+#: Python-owned memory of areas and maps collected while references were still
+#: outstanding: the C runtime still serves those refs, so it must stay alive.
+_KEPT_ALIVE: list[Any] = []
+
+
+def _close_or_keep(obj: Any, memory_attr: str) -> None:
+    """Finaliser: close; if references are outstanding, keep the memory the C side still uses."""
+    if getattr(obj, "_handle", None) is None:
+        return
+    try:
+        obj.close()
+    except errors.BusyError:
+        _KEPT_ALIVE.append(getattr(obj, memory_attr, None))
 
 
 def area_of(rt: Runtime, ref: int) -> NetIovAreaBase:
@@ -302,8 +311,17 @@ class PageMapBase:
             raise errors.NetmemValueError(f"page_size {page_size!r} is not 4096, 16384 or 65536", page_size)
         _count(nid, "nid", 0, 1023)
         _count(base_pfn, "base_pfn", 0, (1 << 52) - num)
+        # The frames are Python-owned memory: views of page contents (frame())
+        # keep them alive, so a view that outlives close() never reads freed memory.
+        try:
+            self._frames_owner = rt.ffi.new("char[]", (num + 1) * page_size)
+        except MemoryError:
+            raise errors.NetmemMemoryError(f"PageMap of {num} pages: frames could not be allocated", num) from None
+        owner_addr = int(rt.ffi.cast("uintptr_t", self._frames_owner))
+        self._frames_offset = -owner_addr % page_size
         out = rt.ffi.new("struct nm_pagemap **")
-        rt.check(rt.lib.nm_pagemap_create(num, page_size.bit_length() - 1, nid, base_pfn, out), num, "PageMap of")
+        rt.check(rt.lib.nm_pagemap_create(num, page_size.bit_length() - 1, nid, base_pfn,
+                                          self._frames_owner + self._frames_offset, out), num, "PageMap of")
         self._handle = out[0]
         info = rt.ffi.new("struct nm_pagemap_info *")
         rt.lib.nm_pagemap_info(self._handle, info)
@@ -330,9 +348,14 @@ class PageMapBase:
         return self.pages + index * self.stride
 
     def frame(self, netmem: int) -> memoryview:
-        """The bytes of a live page's frame (``page_address(page)``, ``page_size`` bytes)."""
+        """The bytes of a live page's frame (``page_address(page)``, ``page_size`` bytes), writable.
+
+        The view keeps the frame memory alive: it stays valid (if meaningless)
+        after the page is freed or the map closed.
+        """
         addr = self.runtime.load(netmem, self.runtime.lib.NM_F_ADDRESS)
-        return memoryview(self.runtime.ffi.buffer(self.runtime.ffi.cast("char *", addr), self.page_size))
+        start = addr - self.frames + self._frames_offset
+        return memoryview(self.runtime.ffi.buffer(self._frames_owner))[start:start + self.page_size]
 
     @property
     def allocated(self) -> int:
@@ -367,11 +390,7 @@ class PageMapBase:
         self.close()
 
     def __del__(self) -> None:
-        if getattr(self, "_handle", None) is not None:
-            try:
-                self.close()
-            except errors.BusyError:
-                pass
+        _close_or_keep(self, "_frames_owner")
 
     def __repr__(self) -> str:
         state = "closed" if self._handle is None else f"at {self.pages:#x}"

@@ -213,9 +213,7 @@ class Runtime:
             return self.ffi.new("netmem_ref[]", seq), len(seq)
         except (TypeError, OverflowError):
             for i, v in enumerate(seq):
-                try:
-                    self.ffi.new("netmem_ref *", v)
-                except (TypeError, OverflowError):
+                if not isinstance(v, int) or not 0 <= v < 1 << 64:
                     err = self.bad_ref(v, f"refs[{i}]")
                     raise type(err)(str(err), v) from None
             raise
