@@ -60,6 +60,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json([f.to_dict() for f in figures])
         return 0
+    if not use_rich():
+        for f in figures:
+            met = "-" if f.met is None else ("met" if f.met else "MISSED")
+            print(f"{f.name}: {_fmt(f.value)} {f.unit} vs {f.baseline} {_fmt(f.baseline_value)} -> "
+                  f"{_fmt(f.ratio)}x (target {f.target}: {met})" + (f" [{f.note}]" if f.note else ""))
+        return 0
     from rich.table import Table
 
     table = Table(title="netmem-ffi bench" + (" --quick" if args.quick else ""))
