@@ -51,7 +51,7 @@ def choose_arch(pointer_size: int, endianness: str, hint: str | None = None) -> 
     Raises :class:`KernelInputError` when the hint contradicts the BTF, or no
     known architecture has that word size and byte order.
     """
-    from . import engine
+    from . import arches as engine
     from .hostlayout import host_arch
 
     fits = [m.name for m in engine.MODELS.values() if (m.pointer, m.endianness) == (pointer_size, endianness)]
@@ -72,9 +72,9 @@ def choose_arch(pointer_size: int, endianness: str, hint: str | None = None) -> 
 
 def model_layouts(profile: str, arch: str) -> LayoutSet:
     """The model's layouts of *profile* on *arch* (see :func:`netmem_ffi.engine.model_layouts`)."""
-    from .engine import model_layouts as engine_model
+    from .arches import model_layouts as arch_model
 
-    return engine_model(profile, arch)
+    return arch_model(profile, arch)
 
 
 def shape(layouts: LayoutSet) -> tuple[object, ...] | None:

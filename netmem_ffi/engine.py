@@ -38,87 +38,15 @@ options of :class:`KernelConfig`:
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from . import registry
+from .arches import ALIASES, ARCHES, MODELS, DataModel, data_model, model_layouts, normalize_arch  # noqa: F401
 from .engine_parse import Array, CType, Declarations, Enum, MemberDecl, Pointer, Prim, Record, evaluate, parse
-from .errors import NetmemValueError, UnknownProfileError, UnsupportedArchError
+from .errors import NetmemValueError, UnknownProfileError
 from .layout import EnumLayout, LayoutSet, Member, StructLayout, flatten, limit_page
-
-
-@dataclass(frozen=True)
-class DataModel:
-    """The C data model of one target: what the engine needs to lay out declarations."""
-
-    name: str
-    long: int  # sizeof(long) == sizeof(void *) on every Linux target
-    endianness: str  # "little" | "big"
-    long_long_align: int  # alignment of 8-byte integers inside structs
-    char_signed: bool
-    cacheline: int  # L1_CACHE_BYTES, for the pahole-style view
-    aligned_struct_page: bool  # the architecture selects CONFIG_HAVE_ALIGNED_STRUCT_PAGE
-    triplet: str  # GNU triplet of Debian's cross compiler
-
-    @property
-    def pointer(self) -> int:
-        return self.long
-
-    def prim(self, kind: str) -> tuple[int, int]:
-        """(size, alignment) of an arithmetic type given by its canonical name."""
-        rank = kind.removeprefix("unsigned ").removeprefix("signed ")
-        size = {"char": 1, "_Bool": 1, "short": 2, "int": 4, "float": 4, "long": self.long,
-                "long long": 8, "double": 8}.get(rank)
-        if size is None:
-            raise NetmemValueError(f"type {kind!r} has no size on {self.name}", kind)
-        return size, (self.long_long_align if size == 8 else size)
-
-
-_MODELS = (
-    DataModel("x86_64", 8, "little", 8, True, 64, True, "x86_64-linux-gnu"),
-    DataModel("i386", 4, "little", 4, True, 64, True, "i686-linux-gnu"),
-    DataModel("arm64", 8, "little", 8, False, 64, True, "aarch64-linux-gnu"),
-    DataModel("armhf", 4, "little", 8, False, 64, False, "arm-linux-gnueabihf"),
-    DataModel("s390x", 8, "big", 8, False, 256, True, "s390x-linux-gnu"),
-    DataModel("ppc64le", 8, "little", 8, False, 128, False, "powerpc64le-linux-gnu"),
-    DataModel("ppc64", 8, "big", 8, False, 128, False, "powerpc64-linux-gnu"),
-    DataModel("riscv64", 8, "little", 8, False, 64, True, "riscv64-linux-gnu"),
-)
-MODELS = {m.name: m for m in _MODELS}
-#: The architectures the engine lays out (SPEC 5 spelling).
-ARCHES: tuple[str, ...] = tuple(MODELS)
-#: Other spellings: Debian, uname -m, GNU triplets, kernel ARCH names.
-ALIASES = {
-    "amd64": "x86_64", "x86-64": "x86_64", "x64": "x86_64",
-    "x86": "i386", "i686": "i386", "i586": "i386", "i486": "i386", "ia32": "i386",
-    "aarch64": "arm64", "armv8": "arm64",
-    "arm": "armhf", "armv7": "armhf", "armv7l": "armhf", "armv7hl": "armhf", "armel": "armhf",
-    "s390": "s390x",
-    "ppc64el": "ppc64le", "powerpc64le": "ppc64le", "powerpc64": "ppc64", "ppc64be": "ppc64",
-    "riscv": "riscv64", "rv64": "riscv64",
-} | {m.triplet: m.name for m in _MODELS}
-
-
-def normalize_arch(name: str) -> str:
-    """The engine's name for an architecture spelled any common way (``amd64`` -> ``x86_64``).
-
-    Raises :class:`UnsupportedArchError` listing the valid names.
-    """
-    key = str(name).strip().lower()
-    if key in MODELS:
-        return key
-    if key in ALIASES:
-        return ALIASES[key]
-    raise UnsupportedArchError(
-        f"unsupported architecture {name!r}; valid: {', '.join(ARCHES)} (aliases: {', '.join(sorted(ALIASES))})",
-        name,
-    )
-
-
-def data_model(arch: str) -> DataModel:
-    """The :class:`DataModel` of *arch* (any spelling :func:`normalize_arch` accepts)."""
-    return MODELS[normalize_arch(arch)]
 
 
 @dataclass(frozen=True)
@@ -156,7 +84,7 @@ def cdefs_dir() -> str:
     try:
         return str(files("netmem_ffi.cdefs").joinpath(registry.COMMON_CDEFS[0]).parent)  # type: ignore[attr-defined]
     except ModuleNotFoundError:
-        return str(Path(__file__).resolve().parent.parent / "cdefs")
+        return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cdefs")
 
 
 @functools.lru_cache(maxsize=None)
@@ -339,18 +267,3 @@ def layout_set(profile: str, arch: str, config: KernelConfig | None = None) -> L
     )
 
 
-def model_layouts(profile: str, arch: str | None = None) -> LayoutSet:
-    """The model's layouts of *profile*: the compiled cffi module's on the host, the engine's elsewhere.
-
-    ``arch`` None (or the host's architecture) gives ``netmem_ffi.profile(profile).layouts``,
-    the C compiler's own offsets; any other architecture gives :func:`layout_set`.
-    """
-    from .hostlayout import host_arch
-
-    host = normalize_arch(host_arch())
-    target = host if arch is None else normalize_arch(arch)
-    if target == host:
-        from .profiles import profile as load_profile
-
-        return load_profile(_spec(profile).name).layouts
-    return layout_set(profile, target)

@@ -14,9 +14,9 @@ HOST_ARCH = {"x86_64": "x86_64", "aarch64": "arm64", "s390x": "s390x", "ppc64le"
 
 def host_arch() -> str:
     """The architecture name (SPEC 5 spelling) of this interpreter's machine."""
-    import platform
+    import os
 
-    machine = platform.machine()
+    machine = os.uname().machine
     return HOST_ARCH.get(machine, machine)
 
 

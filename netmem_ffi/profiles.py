@@ -29,9 +29,15 @@ class Profile:
         self.ffi: Any = module.ffi
         self.lib: Any = module.lib
         self.module_file: str = module.__file__
-        from .runtime import bind
 
+    def __getattr__(self, name: str) -> Any:
+        """The runtime API, bound on first use (tools that only read layouts never bind it)."""
+        from .runtime import RUNTIME_NAMES, bind
+
+        if name not in RUNTIME_NAMES and name != "runtime":
+            raise AttributeError(f"profile {self.name} has no attribute {name!r}")
         bind(self)
+        return object.__getattribute__(self, name)
 
     def __repr__(self) -> str:
         return f"<netmem_ffi profile {self.name}: kernels {', '.join(self.spec.kernels)}>"

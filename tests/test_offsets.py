@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 import netmem_ffi
-from netmem_ffi import asserts, registry
+from netmem_ffi import asserts
 
 # docs/netmem-abi.md sections 2.3 and 2.5: (member, offset, size) in order, and sizeof.
 NET_IOV_LP64 = {
