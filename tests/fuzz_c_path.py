@@ -56,6 +56,16 @@ class TracedLib:
         return traced
 
 
+_KEEP: list[Any] = []  # page frames handed to the C runtime live as long as the driver
+
+
+def aligned(ffi: Any, size: int, align: int) -> Any:
+    """A ``char *`` to *size* bytes aligned to *align*, kept alive until the driver exits."""
+    raw = ffi.new("char[]", size + align)
+    _KEEP.append(raw)
+    return raw + (-int(ffi.cast("uintptr_t", raw)) % align)
+
+
 class Memory:
     """One profile's world: areas of each provider, an adopted buffer, page maps, freed and closed refs."""
 
@@ -135,7 +145,8 @@ class Memory:
         info = ffi.new("struct nm_pagemap_info *")
         ref = ffi.new("netmem_ref *")
         for shift in (12, 14, 16):
-            assert lib.nm_pagemap_create(16, shift, 5, 0x4000, out) == 0
+            frames = aligned(ffi, 16 << shift, 1 << shift)
+            assert lib.nm_pagemap_create(16, shift, 5, 0x4000, frames, out) == 0
             m = out[0]
             lib.nm_pagemap_info(m, info)
             assert info.num_pages == 16 and info.page_size == 1 << shift
@@ -179,8 +190,10 @@ class Memory:
             assert lib.nm_virt_to_page(int(info.pages), ref) == lib.NM_E_INVAL
             assert lib.nm_pagemap_close(m) == 0
             assert lib.nm_classify(int(info.pages)) == -lib.NM_E_CLOSED
-        for bad in ((0, 12, 0, 0), (4, 11, 0, 0), (4, 17, 0, 0), (4, 12, -1, 0), (4, 12, 1024, 0),
-                    (4, 12, 0, U64 - 1)):
+        frames = aligned(ffi, 4 << 12, 1 << 12)
+        for bad in ((0, 12, 0, 0, frames), (4, 11, 0, 0, frames), (4, 17, 0, 0, frames), (4, 12, -1, 0, frames),
+                    (4, 12, 1024, 0, frames), (4, 12, 0, U64 - 1, frames), (4, 12, 0, 0, ffi.NULL),
+                    (4, 12, 0, 0, frames + 8)):
             assert lib.nm_pagemap_create(*bad, out) == lib.NM_E_INVAL
 
     def bulk(self) -> None:
@@ -304,6 +317,18 @@ class Memory:
                         except (nm.NetmemError, TypeError):
                             pass
 
+    def frame_views(self) -> None:
+        """Views of page frames kept past free and close(): reads stay inside live memory."""
+        pm = self.prof.PageMap(64)
+        page = pm.alloc(order=2)
+        views = [pm.frame(page + i * pm.stride) for i in range(4)]
+        views[3][:4] = b"tail"
+        self.prof.put_netmem(page)
+        assert bytes(views[3][:4]) == b"\xaa" * 4  # freed and poisoned, still readable
+        pm.close()
+        del pm
+        assert all(len(bytes(v)) == 4096 for v in views)
+
     def churn(self) -> None:
         """More regions than the table's first block, and more closes than the tombstone ring holds."""
         kept = [self.prof.NetIovArea(2) for _ in range(40)]
@@ -322,6 +347,7 @@ class Memory:
         for v in values:
             self.every_call_on(v)
         self.python_api(values)
+        self.frame_views()
         self.churn()
         area, pm, live = self._keep
         self.prof.put_netmem(live)

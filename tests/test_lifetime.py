@@ -194,26 +194,29 @@ def test_interpreter_exit_while_threads_hammer_the_refcount_path() -> None:
         assert (out.returncode, out.stdout.strip(), out.stderr) == (0, "ok", "")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: PageMap.frame() returns a memoryview over the frames that close() "
-                   "frees; reading it after close() is a use-after-free (segfault on a large map)")
-def test_frame_view_does_not_outlive_its_page_map() -> None:
-    """A frame view kept past close(): close refuses, or the view raises; the interpreter never crashes."""
+def test_frame_view_does_not_outlive_its_memory() -> None:
+    """A frame view kept past close(): close refuses, the view raises, or its memory lives on with it.
+
+    Once a use-after-free (a segfault on a large map): the frames were freed by close().
+    """
     code = """
     import netmem_ffi as nm
     m = nm.PageMap(4096)
     page = m.alloc()
     view = m.frame(page)
+    view[:4] = b"data"
     nm.put_netmem(page)
     try:
         m.close()
     except nm.BusyError:
         print("refused")
     else:
+        del m
         try:
-            bytes(view[:16])
+            print("read", bytes(view[:4]).hex())
         except (ValueError, nm.NetmemError):
             print("released")
     """
     out = _python(code)
-    assert out.returncode == 0, f"interpreter died with {out.returncode}"
-    assert out.stdout.strip() in ("refused", "released")
+    assert out.returncode == 0, f"interpreter died with {out.returncode}: {out.stderr[-2000:]}"
+    assert out.stdout.split()[0] in ("refused", "released", "read"), out.stdout

@@ -106,9 +106,6 @@ def test_tsan_reports_a_data_race(tsan: Runner) -> None:
     assert "WARNING: ThreadSanitizer: data race" in out.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="bug: nm_page_free/nm_page_alloc write m->order[] and struct page words "
-                   "non-atomically while nm_resolve_page reads them atomically on a stale ref from another thread "
-                   "(cdefs/netmem_rt.c:329)")
 def test_tsan_stale_refs_racing_free_and_realloc(tsan: Runner) -> None:
     """get/put/ref_count on refs of pages other threads free and reallocate: errors, never a data race."""
     _clean(tsan("stale"), "stale")
