@@ -77,10 +77,22 @@ def make_ffi(profile) -> cffi.FFI:
     return ffi
 
 
+def make_btfscan_ffi() -> cffi.FFI:
+    """The BTF reader's type-section walk (tooling, not runtime): ``netmem_ffi._btfscan``."""
+    ffi = cffi.FFI()
+    header = _read("btf_scan.h")
+    ffi.cdef(header)
+    ffi.set_source("netmem_ffi._btfscan", "#include <stdint.h>\n#include <stddef.h>\n" + header + _read("btf_scan.c"),
+                   extra_compile_args=["-O2", "-std=gnu11", "-Wall"])
+    return ffi
+
+
 BUILDERS = {p.name: make_ffi(p) for p in registry.PROFILES}
+BUILDERS["btfscan"] = ffi_btfscan = make_btfscan_ffi()
 globals().update({"ffi_" + p.module.removeprefix("_abi_"): BUILDERS[p.name] for p in registry.PROFILES})
 #: ``module:attribute`` strings for setup.py's cffi_modules.
 CFFI_MODULES = ["build_ffi.py:ffi_" + p.module.removeprefix("_abi_") for p in registry.PROFILES]
+CFFI_MODULES.append("build_ffi.py:ffi_btfscan")
 
 if __name__ == "__main__":
     for name, ffi in BUILDERS.items():

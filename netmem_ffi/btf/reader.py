@@ -146,7 +146,7 @@ class BTF:
             self._words = array("I")
             self._words.frombytes(section)
             self._words.byteswap()
-        self._offsets: list[int] = []  # word index of each scanned record; id = index + 1
+        self._offsets: array[int] = array("I")  # word index of each scanned record; id = index + 1
         self._pos = 0  # word index where the scan continues
         self._done = h.type_len == 0
         self._cache: dict[int, BTFType] = {}
@@ -246,44 +246,40 @@ class BTF:
 
     # ---- the scan ---------------------------------------------------------------------------
 
-    def _scan(self, stop_id: int = 0, names: Mapping[int, object] | None = None) -> int | None:
-        """Walk records until id *stop_id* is known, or a record named in *names* (by offset) is met.
+    def _scan(self) -> None:
+        """Walk every record once (in C, :mod:`netmem_ffi._btfscan`), recording where each starts.
 
-        Returns the id of that named record, or None when the walk stopped for the id or the end.
+        Raises :class:`KernelInputError` at the first record that is truncated,
+        of an unknown kind, runs past the section, or passes ``BTF_MAX_TYPE``.
         """
-        w, offs, base, per = self._words, self._offsets, self._base, self._per
-        app = offs.append
-        n = len(w)
-        i = self._pos
-        hit = None
-        wanted = names or {}
-        limit = uapi.BTF_MAX_TYPE + 1 if wanted else max(stop_id - len(offs), 0)
-        try:
-            for _ in range(limit):
-                if i >= n:
-                    break
-                app(i)
-                info = w[i + 1]
-                top = info >> 24
-                step = base[top]
-                if not step:
-                    raise self._unknown_kind(len(offs), top & 0x7F)
-                if w[i] in wanted:
-                    hit = len(offs)
-                    i += step + (info & 0xFFFFFF) * per[top]
-                    break
-                i += step + (info & 0xFFFFFF) * per[top]
-        except IndexError:
-            raise self.error(f"type [{len(offs)}] is truncated: its header runs past the end of the type section",
-                             self._types_at + 4 * offs[-1]) from None
-        if i > n:
-            raise self.error(f"type [{len(offs)}] runs past the end of the type section "
-                             f"({4 * (i - n)} bytes too long)", self._types_at + 4 * offs[-1])
-        if len(offs) > uapi.BTF_MAX_TYPE:
-            raise self.error(f"more than {uapi.BTF_MAX_TYPE} types", self._types_at + 4 * offs[-1])
-        self._pos = i
-        self._done = i >= n
-        return hit
+        from .._btfscan import ffi, lib
+
+        n = len(self._words)
+        cap = min(n // 2 + 1, uapi.BTF_MAX_TYPE + 1)
+        offsets = ffi.new("uint32_t[]", cap)
+        count = ffi.new("size_t *")
+        rc = lib.btf_scan(ffi.from_buffer("uint32_t[]", self._words), n, ffi.new("uint32_t[256]", self._base),
+                          ffi.new("uint32_t[256]", self._per), offsets, cap, count)
+        walked = array("I")
+        walked.frombytes(ffi.buffer(offsets, 4 * int(count[0])))
+        self._offsets = walked
+        self._pos = n
+        self._done = True
+        if rc >= 0:
+            return
+        last = len(walked)
+        where = self._types_at + 4 * walked[-1]
+        if rc == lib.BTF_SCAN_TRUNCATED:
+            raise self.error(f"type [{last}] is truncated: its header runs past the end of the type section", where)
+        if rc == lib.BTF_SCAN_UNKNOWN_KIND:
+            raise self._unknown_kind(last, (self._words[walked[-1] + 1] >> 24) & 0x7F)
+        if rc == lib.BTF_SCAN_PAST_END:
+            info = self._words[walked[-1] + 1]
+            top = info >> 24
+            extra = self._base[top] + (info & 0xFFFFFF) * self._per[top] - (n - walked[-1])
+            raise self.error(f"type [{last}] runs past the end of the type section ({4 * extra} bytes too long)",
+                             where)
+        raise self.error(f"more than {uapi.BTF_MAX_TYPE} types", where)
 
     def _unknown_kind(self, tid: int, kind: int) -> KernelInputError:
         where = self._types_at + 4 * self._offsets[tid - 1]
@@ -294,14 +290,14 @@ class BTF:
 
     def _ensure(self, tid: int, where: int | None = None) -> None:
         if tid > len(self._offsets) and not self._done:
-            self._scan(stop_id=tid)
+            self._scan()
         if not 0 < tid <= len(self._offsets):
             raise self.error(f"type id {tid} out of range (1..{len(self)})", where)
 
     def __len__(self) -> int:
         """Number of types (void excluded); walks the whole type section."""
-        while not self._done:
-            self._scan(stop_id=uapi.BTF_MAX_TYPE + 2)
+        if not self._done:
+            self._scan()
         return len(self._offsets)
 
     def find_types(self, wanted: Mapping[str, frozenset[int]]) -> dict[str, int]:
@@ -312,20 +308,16 @@ class BTF:
             if off is not None:
                 by_off[off] = name
         found: dict[str, int] = {}
-        w = self._words
-        for off in by_off:  # the part already walked
+        if by_off and not self._done:
+            self._scan()
+        for off in by_off:
             for tid in self._walked_named(off):
                 self._match(by_off, found, wanted, tid, off)
-        pending = {o: n for o, n in by_off.items() if n not in found}
-        while pending and not self._done:
-            tid = self._scan(names=pending)
-            if tid is not None:
-                self._match(pending, found, wanted, tid, w[self._offsets[tid - 1]])
-                pending = {o: n for o, n in pending.items() if n not in found}
         return found
 
     def _walked_named(self, name_off: int) -> Iterator[int]:
-        """Ids, in order, of the records already walked whose name_off is *name_off*."""
+        """Ids, in order, of the records whose name_off is *name_off* (a byte search, then a check
+        that the hit starts a record, not a member)."""
         pattern = struct.pack(self._e + "I", name_off)
         end = self._types_at + 4 * self._pos
         at = self.data.find(pattern, self._types_at, end)

@@ -1,0 +1,31 @@
+/* See btf_scan.h. */
+
+long btf_scan(const uint32_t *words, size_t n, const uint32_t *base, const uint32_t *per, uint32_t *offsets,
+	      size_t max, size_t *count)
+{
+	size_t i = 0, k = 0;
+
+	while (i < n) {
+		uint32_t info, top;
+		uint64_t step;
+
+		if (k == max) {
+			*count = k;
+			return BTF_SCAN_TOO_MANY;
+		}
+		offsets[k++] = (uint32_t)i;
+		*count = k;
+		if (i + 1 >= n)
+			return BTF_SCAN_TRUNCATED;
+		info = words[i + 1];
+		top = info >> 24;
+		if (!base[top])
+			return BTF_SCAN_UNKNOWN_KIND;
+		step = (uint64_t)base[top] + (uint64_t)(info & 0xffffffu) * per[top];
+		if (step > n - i)
+			return BTF_SCAN_PAST_END;
+		i += (size_t)step;
+	}
+	*count = k;
+	return (long)k;
+}

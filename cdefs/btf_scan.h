@@ -1,0 +1,21 @@
+/*
+ * The BTF type-section walk, in C: the one loop of the BTF reader that sees
+ * every record (about 120,000 in a distribution vmlinux).  Tooling only; the
+ * netmem runtime does not use it.  Same text for cffi's cdef and for C.
+ */
+
+#define BTF_SCAN_TRUNCATED -1
+#define BTF_SCAN_UNKNOWN_KIND -2
+#define BTF_SCAN_PAST_END -3
+#define BTF_SCAN_TOO_MANY -4
+
+/*
+ * Walk the records of a type section of @n host-order words.  @base and
+ * @per (256 entries, indexed by info >> 24) give each record's length in
+ * words: base + vlen * per; base 0 marks an unknown kind.  The word index of
+ * each record is stored in @offsets (room for @max).  Returns the number of
+ * records, or a BTF_SCAN_* error with *@count records walked so far (the
+ * last one is the culprit).
+ */
+long btf_scan(const uint32_t *words, size_t n, const uint32_t *base, const uint32_t *per, uint32_t *offsets,
+	      size_t max, size_t *count);
