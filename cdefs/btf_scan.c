@@ -29,3 +29,22 @@ long btf_scan(const uint32_t *words, size_t n, const uint32_t *base, const uint3
 	*count = k;
 	return (long)k;
 }
+
+size_t btf_match_names(const uint32_t *words, const uint32_t *offsets, size_t count, const uint32_t *names,
+		       size_t k, uint32_t *out_ids, uint32_t *out_which, size_t cap)
+{
+	size_t id, j, found = 0;
+
+	for (id = 0; id < count && found < cap; id++) {
+		uint32_t name_off = words[offsets[id]];
+
+		for (j = 0; j < k; j++) {
+			if (name_off == names[j]) {
+				out_ids[found] = (uint32_t)(id + 1);
+				out_which[found++] = (uint32_t)j;
+				break;
+			}
+		}
+	}
+	return found;
+}

@@ -19,3 +19,12 @@
  */
 long btf_scan(const uint32_t *words, size_t n, const uint32_t *base, const uint32_t *per, uint32_t *offsets,
 	      size_t max, size_t *count);
+
+/*
+ * Records (ids, in order) whose name_off is one of the @k values of @names:
+ * for each, out_ids[j] = type id and out_which[j] = index into @names.
+ * Returns how many were stored (at most @cap; the caller asks again with
+ * more room when the return equals @cap).
+ */
+size_t btf_match_names(const uint32_t *words, const uint32_t *offsets, size_t count, const uint32_t *names,
+		       size_t k, uint32_t *out_ids, uint32_t *out_which, size_t cap);

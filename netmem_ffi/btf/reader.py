@@ -19,7 +19,6 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
@@ -308,26 +307,28 @@ class BTF:
             if off is not None:
                 by_off[off] = name
         found: dict[str, int] = {}
-        if by_off and not self._done:
+        if not by_off:
+            return found
+        if not self._done:
             self._scan()
-        for off in by_off:
-            for tid in self._walked_named(off):
-                self._match(by_off, found, wanted, tid, off)
+        for tid, off in self._named(list(by_off)):
+            self._match(by_off, found, wanted, tid, off)
         return found
 
-    def _walked_named(self, name_off: int) -> Iterator[int]:
-        """Ids, in order, of the records whose name_off is *name_off* (a byte search, then a check
-        that the hit starts a record, not a member)."""
-        pattern = struct.pack(self._e + "I", name_off)
-        end = self._types_at + 4 * self._pos
-        at = self.data.find(pattern, self._types_at, end)
-        while at >= 0:
-            word = (at - self._types_at) // 4
-            if not (at - self._types_at) % 4:
-                idx = bisect_left(self._offsets, word)
-                if idx < len(self._offsets) and self._offsets[idx] == word:
-                    yield idx + 1
-            at = self.data.find(pattern, at + 1, end)
+    def _named(self, name_offs: list[int]) -> list[tuple[int, int]]:
+        """(type id, name_off) of every record, in id order, whose name_off is one of *name_offs*."""
+        from .._btfscan import ffi, lib
+
+        names = ffi.new("uint32_t[]", name_offs)
+        cap = 64
+        while True:
+            ids, which = ffi.new("uint32_t[]", cap), ffi.new("uint32_t[]", cap)
+            n = lib.btf_match_names(ffi.from_buffer("uint32_t[]", self._words),
+                                    ffi.from_buffer("uint32_t[]", self._offsets), len(self._offsets),
+                                    names, len(name_offs), ids, which, cap)
+            if n < cap:
+                return [(ids[i], name_offs[which[i]]) for i in range(n)]
+            cap *= 4
 
     def _match(self, by_off: Mapping[int, str], found: dict[str, int], wanted: Mapping[str, frozenset[int]],
                tid: int, name_off: int) -> None:
