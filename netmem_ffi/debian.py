@@ -118,6 +118,8 @@ class Apt:
         for sub in ("lists/partial", "cache/archives/partial"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.debs.mkdir(parents=True, exist_ok=True)
+        #: Why the last apt-get update failed, when it did (the lists it fetched are still used).
+        self.update_error: str | None = None
 
     def _sources(self) -> Path:
         uri = archive_uri()
@@ -154,11 +156,15 @@ class Apt:
         for attempt in range(UPDATE_ATTEMPTS):
             try:
                 self._run("apt-get", "update")
+                self.update_error = None
                 return
-            except ArchiveError:  # a mirror caught mid-sync serves lists of the wrong size
-                if attempt == UPDATE_ATTEMPTS - 1:
-                    raise
-                time.sleep(UPDATE_RETRY_DELAY * (attempt + 1))
+            except ArchiveError as exc:  # a mirror caught mid-sync serves lists of the wrong size
+                self.update_error = str(exc)
+                if attempt < UPDATE_ATTEMPTS - 1:
+                    time.sleep(UPDATE_RETRY_DELAY * (attempt + 1))
+        # apt keeps the lists it did fetch: go on with those, and say so if a package is then missing.
+        if not any((self.root / "lists").glob("*_Packages*")):
+            raise ArchiveError(self.update_error or "apt-get update fetched no package list")
 
     def search(self, pattern: str) -> list[str]:
         """Package names matching the regular expression *pattern*."""
@@ -168,16 +174,22 @@ class Apt:
     def show(self, package: str, version: str | None = None) -> dict[str, str]:
         """The index record of *package* (its newest version, or *version*)."""
         spec = f"{package}={version}" if version else package
-        stanzas = [_deb822(s) for s in self._run("apt-cache", "show", spec).split("\n\n") if s.strip()]
+        incomplete = f" (apt-get update was incomplete: {self.update_error})" if self.update_error else ""
+        try:
+            found = self._run("apt-cache", "show", spec)
+        except ArchiveError as exc:
+            raise ArchiveError(f"{exc}{incomplete}") from None
+        stanzas = [_deb822(s) for s in found.split("\n\n") if s.strip()]
         if not stanzas:
-            raise ArchiveError(f"{spec} is not in the archive's index")
+            raise ArchiveError(f"{spec} is not in the archive's index{incomplete}")
         return max(stanzas, key=lambda f: _version_key(f.get("Version", "")))
 
     def newest(self, pattern: str) -> str:
         """The name of the package matching *pattern* with the highest version in its name."""
         names = self.search(pattern)
         if not names:
-            raise ArchiveError(f"no package matches {pattern!r} for {self.arch}")
+            incomplete = f" (apt-get update was incomplete: {self.update_error})" if self.update_error else ""
+            raise ArchiveError(f"no package matches {pattern!r} for {self.arch}{incomplete}")
         return max(names, key=_version_key)
 
     def download(self, package: str, version: str | None = None) -> DebFile:

@@ -59,8 +59,8 @@ def _fetch(name: str) -> tuple[DebFile, KernelBlob]:
     apt = _apt(ref.deb_arch)
     try:
         apt.show(ref.package, ref.version)
-    except ArchiveError:
-        pytest.skip(f"{ref.package}={ref.version} is no longer in the archive; regenerate the references")
+    except ArchiveError as exc:
+        pytest.skip(f"{ref.package}={ref.version} is not in the archive's lists ({exc}); regenerate the references")
     if ref.method == "dwarf" and shutil.which("pahole") is None:
         pytest.skip("pahole (apt package dwarves) is needed to turn the -dbg DWARF into BTF")
     deb = apt.download(ref.package, ref.version)
