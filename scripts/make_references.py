@@ -68,6 +68,10 @@ CATALOGUE: tuple[Wanted, ...] = (
     # Big-endian LP64: s390x images embed BTF.
     Wanted("s390x-6.12", "s390x", r"^linux-image-6\.12\.[0-9]+\+deb12-s390x$", "v6.12", suites=("bookworm-backports",)),
     Wanted("s390x-7.2", "s390x", r"^linux-binary-7\.2\.[0-9]+\+deb14-s390x$", "v7.2", suites=("sid",)),
+    # Other 64-bit architectures: arm64 and riscv64 ship raw Images, ppc64el an ELF vmlinux.
+    Wanted("arm64-7.2", "arm64", r"^linux-binary-7\.2\.[0-9]+\+deb14-arm64$", "v7.2", suites=("sid",)),
+    Wanted("riscv64-7.2", "riscv64", r"^linux-binary-7\.2\.[0-9]+\+deb14-riscv64$", "v7.2", suites=("sid",)),
+    Wanted("ppc64el-7.2", "ppc64el", r"^linux-binary-7\.2\.[0-9]+\+deb14-powerpc64le$", "v7.2", suites=("sid",)),
     # ILP32: armhf images carry no BTF; pahole encodes the -dbg package's DWARF.
     Wanted("armhf-6.12", "armhf", r"^linux-image-6\.12\.[0-9]+\+deb12-armmp-dbg$", "v6.12", "dwarf",
            ("bookworm-backports",)),
