@@ -200,6 +200,8 @@ def loads(text: str, name: str = "<string>") -> Snapshot:
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"{name}: not a snapshot: bad JSON at line {exc.lineno} column {exc.colno}: "
                             f"{exc.msg}", value=name) from None
+    except RecursionError:
+        raise SnapshotError(f"{name}: not a snapshot: JSON nested too deeply", value=name) from None
     return from_dict(doc, name)
 
 

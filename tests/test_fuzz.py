@@ -529,8 +529,6 @@ def test_bulk_with_none_is_a_netmem_type_error(v72) -> None:
         assert area.binding_refcount == 1
 
 
-@pytest.mark.xfail(strict=True, reason="bug: snapshot.loads lets RecursionError escape on deeply nested JSON "
-                   "(json.loads), not SnapshotError")
 def test_snapshot_loader_deeply_nested_json(tmp_path: Path) -> None:
     path = tmp_path / "deep.json"
     path.write_text('{"schema": 1, "layouts": ' + "[" * 100_000 + "]" * 100_000 + "}")

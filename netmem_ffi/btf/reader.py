@@ -16,6 +16,7 @@ typedef/modifier cycle.  Nothing allocates more than the input's size.
 
 from __future__ import annotations
 
+import functools
 import struct
 import sys
 from array import array
@@ -97,8 +98,14 @@ class BTFType(NamedTuple):
         yield from (t for t, _, _ in self.secinfos)
 
 
-def _step_tables(layout: Mapping[int, tuple[int, int]]) -> tuple[list[int], list[int]]:
-    """Words to skip per record, indexed by ``info >> 24`` (kind and kind_flag): base and per-vlen."""
+@functools.lru_cache(maxsize=16)
+def _step_tables(layout: tuple[tuple[int, tuple[int, int]], ...]) -> tuple[list[int], list[int]]:
+    """Words to skip per record, indexed by ``info >> 24`` (kind and kind_flag): base and per-vlen.
+
+    *layout* is the layout section as sorted ``(kind, (info_sz, elem_sz))`` pairs (cached: most
+    blobs have none).
+    """
+    layout = dict(layout)
     base = [0] * 256
     per = [0] * 256
     for top in range(256):
@@ -136,7 +143,7 @@ class BTF:
         self._strs_at = h.hdr_len + h.str_off
         self._strs_end = self._strs_at + h.str_len
         layout = self._parse_layout()
-        self._base, self._per = _step_tables(layout)
+        self._base, self._per = _step_tables(tuple(sorted(layout.items())))
         self._layout_kinds = frozenset(k for k in layout if k > max(Kind))
         section = memoryview(self.data)[self._types_at:self._types_at + h.type_len]
         if self.byteorder == sys.byteorder:
