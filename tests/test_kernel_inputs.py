@@ -22,7 +22,7 @@ from netmem_ffi.errors import KernelInputError
 from netmem_ffi.kernel_inputs import KernelBlob, btf_from_bytes, btf_span, read_btf_bytes
 
 RELEASE = "7.2.13+deb14-cloud-amd64"
-BANNER = f"Linux version {RELEASE} (debian-kernel@lists.debian.org) (gcc 14) #1 SMP\n".encode()
+BANNER = f"Linux version {RELEASE} (kbuild@localhost) (gcc 14) #1 SMP\n".encode()
 
 
 # -- builders -------------------------------------------------------------------
