@@ -328,7 +328,8 @@ MALFORMED: dict[str, tuple[bytes, str, bool]] = {
     "bz-cut-in-header": (GOOD_BZ[:0x240], "bzImage setup header", True),
     "bz-protocol": (_elf_patch("<H", 0x206, 0x0204)(GOOD_BZ), "boot protocol", True),
     "bz-no-magic": (_elf_patch("<I", 0x248, 0x10)(GOOD_BZ), "no known compression magic", True),
-    "bz-corrupt": (GOOD_BZ[:0xA80] + b"\xa5" * 64 + GOOD_BZ[0xAC0:], "zstd stream", True),
+    # the zstd frame header, right after the magic at the payload start ((4 + 1) * 512 + 0x40)
+    "bz-corrupt": (GOOD_BZ[:0xA44] + b"\xff" * 12 + GOOD_BZ[0xA50:], "corrupt zstd stream", True),
     "bz-payload-cut": (_elf_patch("<I", 0x24C, 200)(GOOD_BZ), "zstd stream is truncated", True),
     "zboot-codec": (GOOD_ZBOOT[:0x18] + b"brotli\x00\x00" + GOOD_ZBOOT[0x20:], "'brotli' is not supported", True),
     "zboot-size": (_elf_patch("<I", 12, 1 << 30)(GOOD_ZBOOT), "runs past the end", True),
