@@ -47,11 +47,14 @@ PAGE_ASSERTED_FIELDS = ("pp_magic", "pp", "dma_addr", "pp_ref_count")
 #: Structs every layout set describes (SPEC 5), in report order.
 STRUCTS = ("netmem_desc", "net_iov", "net_iov_area", "page")
 #: The members of struct page that netmem relies on; layouts of ``page`` are
-#: limited to these (SPEC 7, check --json).
+#: limited to these (SPEC 7, check --json).  From 7.1 the kernel calls the
+#: tail-page word ``compound_info`` (same offset and size as ``compound_head``,
+#: which the model keeps): comparisons report it as a rename, not a break.
 PAGE_MEMBERS = (
     "flags",
     "pp_magic",
     "compound_head",
+    "compound_info",
     "pp",
     "_pp_mapping_pad",
     "dma_addr",
@@ -227,7 +230,7 @@ PROFILES: tuple[ProfileSpec, ...] = (
     ),
     ProfileSpec(
         name="v6.19",
-        kernels=("6.19",),
+        kernels=("6.19", "7.0"),
         summary="NET_IOV_MAX removed: type is a 4-byte enum at 56 with 4 bytes of tail padding; "
         "union and owner@48 unchanged",
         # The 6.19 change ("net: netmem: remove NET_IOV_MAX") touched only the
@@ -244,7 +247,7 @@ PROFILES: tuple[ProfileSpec, ...] = (
     ),
     ProfileSpec(
         name="v7.2",
-        kernels=("7.2", "7.3"),
+        kernels=("7.1", "7.2", "7.3"),
         summary="union gone: net_iov = {desc; type (4 bytes)@48; hole; owner@56}; net_iov_init(), "
         "netmem_to_nmdesc(), netmem_dma_addr_*; inline get/put over __get_netmem/__put_netmem",
         cdefs=("net_iov_area.h", "owners.h", "net_iov_type.h", "netmem_desc.h", "net_iov_v7_2.h"),

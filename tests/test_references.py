@@ -125,9 +125,9 @@ def test_cli_check_all_references_one_row_each() -> None:
     assert done.returncode in (0, 4), done.stderr
 
 
-def test_cli_unknown_reference_is_an_input_error() -> None:
+def test_cli_unknown_reference_is_a_usage_error() -> None:
     done = _cli("--reference", "no-such-kernel")
-    assert done.returncode == 1
+    assert done.returncode == 2  # like an unknown profile name
     assert "no-such-kernel" in done.stderr and NAMES[0] in done.stderr
     assert "Traceback" not in done.stderr
 

@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from .output import EXIT_DIFF, EXIT_INPUT, EXIT_OK, fail, print_json, use_rich
+from .output import EXIT_DIFF, EXIT_INPUT, EXIT_OK, EXIT_USAGE, fail, print_json, use_rich
 
 DEFAULT_SOURCE = "/sys/kernel/btf/vmlinux"  # netmem_ffi.check.DEFAULT_SOURCE, without importing it
 #: How a shipped reference kernel is named among the sources (and in the results).
@@ -51,11 +51,12 @@ def _check_all(names: list[str]) -> list[Any]:
     """Check each source; an unreadable one gives its ``NetmemError`` in place of a result."""
     from ..check import check_source
     from ..errors import NetmemError
-    from ..references import check_reference
 
     def one(name: str) -> Any:
         try:
             if name.startswith(REFERENCE_PREFIX):
+                from ..references import check_reference  # only when asked: it imports more
+
                 return check_reference(name.removeprefix(REFERENCE_PREFIX))
             return check_source(name)
         except NetmemError as exc:
@@ -163,6 +164,15 @@ def _rich(names: list[str], results: list[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.reference:
+        from ..errors import UnknownReferenceError
+        from ..references import reference
+
+        try:
+            for name in args.reference:
+                reference(name)
+        except UnknownReferenceError as exc:
+            return fail(str(exc), EXIT_USAGE)
     names = sources(args)
     if names == [DEFAULT_SOURCE] and not os.path.exists(DEFAULT_SOURCE):
         return fail(f"the running kernel has no BTF ({DEFAULT_SOURCE} is absent); check the kernels shipped "
