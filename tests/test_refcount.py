@@ -129,6 +129,14 @@ def test_bulk_rejects_bad_buffers(prof) -> None:
     assert prof.get_netmem_bulk([]) == 0
 
 
+def _in_threads(work, threads: int) -> None:
+    ts = [threading.Thread(target=work) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
 def _hammer(get, put, ref, threads=4, rounds=50_000) -> None:
     def work() -> None:
         for _ in range(rounds):
@@ -136,11 +144,7 @@ def _hammer(get, put, ref, threads=4, rounds=50_000) -> None:
         for _ in range(rounds // 2):
             put(ref)
 
-    ts = [threading.Thread(target=work) for _ in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    _in_threads(work, threads)
 
 
 def test_concurrent_get_put_exact(v72) -> None:
@@ -171,11 +175,7 @@ def _c_loop_threads(v72, refs, atomic: int, threads: int = 2, rounds: int = 100)
         for _ in range(rounds):
             v72.lib.nm_counter_add_loop(buf, len(refs), 1, atomic)
 
-    ts = [threading.Thread(target=work) for _ in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    _in_threads(work, threads)
 
 
 def test_the_concurrency_check_catches_a_lost_update(v72) -> None:
