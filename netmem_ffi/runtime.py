@@ -99,7 +99,6 @@ class Runtime:
         self.lib = profile.lib
         self.module_file = profile.module_file
         lib = self.lib
-        self._out_ulong = self.ffi.new("unsigned long *")
         self.messages: dict[int, tuple[type[errors.NetmemError], str]] = {
             lib.NM_E_NOT_OWNED: (errors.NotOwnedError, "does not point at any net_iov or struct page owned by profile {p}"),
             lib.NM_E_MISALIGNED: (errors.MisalignedRefError, "points inside owned memory but not at the start of a struct net_iov / struct page"),
@@ -120,18 +119,14 @@ class Runtime:
 
     def error(self, code: int, value: object, what: str = "netmem_ref") -> errors.NetmemError:
         """The exception for C error ``code`` about ``value``."""
+        hint = ""
         if code in (self.lib.NM_E_NOT_OWNED, self.lib.NM_E_CLOSED) and isinstance(value, int):
-            owner = self._other_owner(value)
+            owner = self._other_owner(value)  # memory another generation's runtime owns
             if owner:
-                code = self.lib.NM_E_NOT_OWNED
-                text = f" (it belongs to profile {owner}; call that profile's helpers)"
-            else:
-                text = ""
-        else:
-            text = ""
+                code, hint = self.lib.NM_E_NOT_OWNED, f" (it belongs to profile {owner}; call that profile's helpers)"
         cls, message = self.messages.get(code, (errors.NetmemError, f"failed with C error {code}"))
         shown = f"{value:#x}" if isinstance(value, int) and not isinstance(value, bool) else repr(value)
-        return cls(f"{what} {shown} " + message.format(p=self.name) + text, value)
+        return cls(f"{what} {shown} " + message.format(p=self.name) + hint, value)
 
     def _other_owner(self, value: int) -> str | None:
         from .profiles import loaded
