@@ -82,7 +82,8 @@ def make_btfscan_ffi() -> cffi.FFI:
     ffi = cffi.FFI()
     header = _read("btf_scan.h")
     ffi.cdef(header)
-    ffi.set_source("netmem_ffi._btfscan", "#include <stdint.h>\n#include <stddef.h>\n" + header + _read("btf_scan.c"),
+    ffi.set_source("netmem_ffi._btfscan",
+                   "#include <stdint.h>\n#include <stddef.h>\n#include <string.h>\n" + header + _read("btf_scan.c"),
                    extra_compile_args=["-O2", "-std=gnu11", "-Wall"])
     return ffi
 

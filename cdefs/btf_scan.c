@@ -48,3 +48,32 @@ size_t btf_match_names(const uint32_t *words, const uint32_t *offsets, size_t co
 	}
 	return found;
 }
+
+void btf_find_strings(const char *strs, size_t len, const char *wanted, size_t k, uint32_t *out)
+{
+	const char *names[64];
+	size_t lens[64], j, left = 0, i = 0;
+	const char *w = wanted;
+
+	for (j = 0; j < k && j < 64; j++) {
+		names[j] = w;
+		lens[j] = strlen(w);
+		w += lens[j] + 1;
+		out[j] = 0xffffffffu;
+		left++;
+	}
+	k = j;
+	while (i < len && left) {
+		const char *s = strs + i;
+		const char *nul = memchr(s, 0, len - i);
+		size_t n = nul ? (size_t)(nul - s) : len - i;
+
+		for (j = 0; j < k; j++) {
+			if (out[j] == 0xffffffffu && lens[j] == n && memcmp(names[j], s, n) == 0 && nul) {
+				out[j] = (uint32_t)i;
+				left--;
+			}
+		}
+		i += n + 1;
+	}
+}

@@ -28,3 +28,10 @@ long btf_scan(const uint32_t *words, size_t n, const uint32_t *base, const uint3
  */
 size_t btf_match_names(const uint32_t *words, const uint32_t *offsets, size_t count, const uint32_t *names,
 		       size_t k, uint32_t *out_ids, uint32_t *out_which, size_t cap);
+
+/*
+ * One pass over a string section of @len bytes: for each of the @k wanted
+ * names (NUL-terminated, back to back in @wanted), the offset of the first
+ * whole string equal to it, or UINT32_MAX (0xffffffff) when none is.
+ */
+void btf_find_strings(const char *strs, size_t len, const char *wanted, size_t k, uint32_t *out);

@@ -98,4 +98,4 @@ int nm_uref_put(netmem_ref netmem, int *dropped);
 
 /* Baselines for benchmarks: the floor of a cffi call, a bare atomic loop. */
 int nm_empty(netmem_ref netmem);
-void nm_counter_add_loop(const netmem_ref *refs, size_t n, int delta, int atomic);
+void nm_counter_add_loop(const netmem_ref *refs, size_t n, int delta);

@@ -372,12 +372,10 @@ int nm_empty(netmem_ref n)
 }
 
 /*
- * The counters get/put_netmem touch, bumped with no validation at all: the
- * floor the bulk path is measured against.  @atomic = 0 uses a plain load
- * and store, which loses updates under concurrency (the tests use it to show
- * their concurrency check can fail).
+ * The counters get/put_netmem touch, bumped atomically with no validation at
+ * all: the floor the bulk path is measured against (netmem-ffi bench).
  */
-void nm_counter_add_loop(const netmem_ref *refs, size_t n, int delta, int atomic)
+void nm_counter_add_loop(const netmem_ref *refs, size_t n, int delta)
 {
 	size_t i;
 
@@ -397,9 +395,6 @@ void nm_counter_add_loop(const netmem_ref *refs, size_t n, int delta, int atomic
 				pg = (struct page *)(head - 1);
 			c = &pg->_refcount.counter;
 		}
-		if (atomic)
-			__atomic_add_fetch(c, delta, __ATOMIC_ACQ_REL);
-		else
-			__atomic_store_n(c, __atomic_load_n(c, NM_RELAXED) + delta, NM_RELAXED);
+		__atomic_add_fetch(c, delta, __ATOMIC_ACQ_REL);
 	}
 }

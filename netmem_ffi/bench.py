@@ -174,8 +174,8 @@ class Bench:
 
             def base() -> float:
                 t = time.perf_counter_ns()
-                p.lib.nm_counter_add_loop(buf, n, 1, 1)
-                p.lib.nm_counter_add_loop(buf, n, -1, 1)
+                p.lib.nm_counter_add_loop(buf, n, 1)
+                p.lib.nm_counter_add_loop(buf, n, -1)
                 return (time.perf_counter_ns() - t) / n
 
             o, b = _median_pair(ours, base, self.repeats)

@@ -228,8 +228,8 @@ class Memory:
             assert prof.get_netmem_bulk(many) == 10_000 and area.binding_refcount == 10_001
             assert prof.put_netmem_bulk(many) == 10_000 and area.binding_refcount == 1
             arr = ffi.new("netmem_ref[]", good[:8])
-            lib.nm_counter_add_loop(arr, 8, 1, 1)
-            lib.nm_counter_add_loop(arr, 8, -1, 0)
+            lib.nm_counter_add_loop(arr, 8, 1)
+            lib.nm_counter_add_loop(arr, 8, -1)
             assert area.binding_refcount == 1
 
     def hostile(self) -> Iterator[int]:

@@ -167,36 +167,36 @@ def test_concurrent_pp_ref_and_unref(v72) -> None:
         assert area[0].pp_ref_count == 1 + 4 * 10_000
 
 
-def _c_loop_threads(v72, refs, atomic: int, threads: int = 2, rounds: int = 100) -> None:
-    """Threads running the C counter loop (GIL released) over the same refs."""
-    buf = v72.ffi.new("netmem_ref[]", refs)
-
-    def work() -> None:
-        for _ in range(rounds):
-            v72.lib.nm_counter_add_loop(buf, len(refs), 1, atomic)
-
-    _in_threads(work, threads)
-
-
 def test_the_concurrency_check_catches_a_lost_update(v72) -> None:
-    """Plain (non-atomic) increments from two threads lose updates; atomic ones do not.
+    """The exact-count check used above fails on an increment that is not atomic.
 
-    This is the check the tests above apply to get/put_netmem, shown able to fail.
-    Threads only overlap when both cores are free, so the racy run is retried
-    (up to 30 times) until it loses an update.
+    Two threads do read-modify-write on a niov's pp_ref_count with the read and
+    the write split by a barrier (the interleaving a plain ``c = c + 1`` allows),
+    so every round loses one update and the check sees each one; the same check
+    passes for the runtime's atomic page_pool_ref_netmem() from two threads.
     """
+    rounds = 200
     with v72.NetIovArea(2) as area:
-        one = v72.ffi.new("netmem_ref[]", [area[0].netmem])
-        refs = [area[0].netmem] * 100_000
-        lost = 0
-        for _ in range(30):
-            _c_loop_threads(v72, refs, atomic=0, rounds=20)
-            lost = 1 + 2 * 20 * 100_000 - area.binding_refcount
-            v72.lib.nm_counter_add_loop(one, 1, 1 - area.binding_refcount, 1)  # back to 1
-            if lost > 0:
-                break
-        _c_loop_threads(v72, refs, atomic=1)
-        exact = area.binding_refcount
-        v72.lib.nm_counter_add_loop(one, 1, 1 - exact, 1)
-    assert lost > 0, "two threads of plain increments lost nothing: the harness cannot see races"
-    assert exact == 1 + 2 * 100 * 100_000
+        niov = area[0]
+        counter = niov.cdata.desc.pp_ref_count
+        barrier = threading.Barrier(2)
+
+        def racy() -> None:
+            for _ in range(rounds):
+                value = counter.counter
+                barrier.wait()
+                counter.counter = value + 1
+                barrier.wait()
+
+        _in_threads(racy, 2)
+        lost = 2 * rounds - counter.counter
+        counter.counter = 0
+
+        def atomic() -> None:
+            for _ in range(20_000):
+                v72.page_pool_ref_netmem(niov.netmem)
+
+        _in_threads(atomic, 2)
+        exact = niov.pp_ref_count
+    assert lost == rounds, "the check must see every update the racy increment lost"
+    assert exact == 2 * 20_000

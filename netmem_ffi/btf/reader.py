@@ -114,7 +114,7 @@ def _step_tables(layout: tuple[tuple[int, tuple[int, int]], ...]) -> tuple[list[
             continue
         if kind in layout:
             info_sz, elem_sz = layout[kind]
-        elif kind <= max(Kind):
+        elif kind <= uapi.MAX_KIND:
             info_sz, elem_sz = uapi.KIND_EXTRA.get(Kind(kind), (0, 0))
         else:
             continue
@@ -144,7 +144,7 @@ class BTF:
         self._strs_end = self._strs_at + h.str_len
         layout = self._parse_layout()
         self._base, self._per = _step_tables(tuple(sorted(layout.items())))
-        self._layout_kinds = frozenset(k for k in layout if k > max(Kind))
+        self._layout_kinds = frozenset(k for k in layout if k > uapi.MAX_KIND)
         section = memoryview(self.data)[self._types_at:self._types_at + h.type_len]
         if self.byteorder == sys.byteorder:
             self._words: memoryview | array[int] = section.cast("I")
@@ -224,7 +224,7 @@ class BTF:
             if info_sz % 4 or elem_sz % 4:
                 raise self.error(f"layout of kind {kind}: sizes {info_sz}/{elem_sz} are not multiples of 4",
                                  at + 4 * kind)
-            if 0 < kind <= max(Kind) and (info_sz, elem_sz) != uapi.KIND_EXTRA.get(Kind(kind), (0, 0)):
+            if 0 < kind <= uapi.MAX_KIND and (info_sz, elem_sz) != uapi.KIND_EXTRA.get(Kind(kind), (0, 0)):
                 raise self.error(f"layout section describes {Kind(kind).name} as {info_sz}+{elem_sz}*vlen bytes, "
                                  f"btf.h says {uapi.KIND_EXTRA.get(Kind(kind), (0, 0))}", at + 4 * kind)
             out[kind] = (info_sz, elem_sz)
@@ -244,13 +244,6 @@ class BTF:
         if end < 0:
             raise self.error(f"string at offset {name_off} is not NUL-terminated", where)
         return self.data[start:end].decode("utf-8", "replace")
-
-    def _name_offset(self, name: str) -> int | None:
-        """Offset of the whole string *name* in the string section (encoders store each string once)."""
-        at = self.data.find(b"\0" + name.encode() + b"\0", self._strs_at, self._strs_end)
-        return None if at < 0 else at + 1 - self._strs_at
-
-    # ---- the scan ---------------------------------------------------------------------------
 
     def _scan(self) -> None:
         """Walk every record once (in C, :mod:`netmem_ffi._btfscan`), recording where each starts.
@@ -306,13 +299,27 @@ class BTF:
             self._scan()
         return len(self._offsets)
 
+    def _name_offsets(self, names: list[str]) -> dict[str, int]:
+        """Offsets of the whole strings *names* in the string section (one C pass per 64 names).
+
+        Names absent from the section (or holding a NUL, which no BTF string can) are left out.
+        """
+        from .._btfscan import ffi, lib
+
+        usable = [n for n in names if "\0" not in n]
+        strs = ffi.from_buffer(self.data) + self._strs_at
+        found: dict[str, int] = {}
+        for at in range(0, len(usable), 64):
+            chunk = usable[at:at + 64]
+            out = ffi.new("uint32_t[]", len(chunk))
+            lib.btf_find_strings(strs, self.header.str_len, b"".join(n.encode() + b"\0" for n in chunk),
+                                 len(chunk), out)
+            found.update((n, out[i]) for i, n in enumerate(chunk) if out[i] != 0xFFFFFFFF)
+        return found
+
     def find_types(self, wanted: Mapping[str, frozenset[int]]) -> dict[str, int]:
         """The first type id of each name whose kind is one of the kinds given; absent names are left out."""
-        by_off: dict[int, str] = {}
-        for name in wanted:
-            off = self._name_offset(name)
-            if off is not None:
-                by_off[off] = name
+        by_off = {off: name for name, off in self._name_offsets(list(wanted)).items()}
         found: dict[str, int] = {}
         if not by_off:
             return found
@@ -369,7 +376,7 @@ class BTF:
         kind, vlen, kflag = uapi.info_kind(info), uapi.info_vlen(info), uapi.info_kflag(info)
         name = self.name(name_off, at)
         t = i + 3
-        if kind > max(Kind):
+        if kind > uapi.MAX_KIND:
             info_sz, elem_sz = self._base[info >> 24] * 4 - uapi.BTF_TYPE_LEN, self._per[info >> 24] * 4
             raw = self.data[self._types_at + 4 * t:self._types_at + 4 * t + info_sz + vlen * elem_sz]
             return BTFType(tid, kind, name, st, kflag, raw=raw, vlen=vlen)

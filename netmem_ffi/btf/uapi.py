@@ -47,6 +47,9 @@ class Kind(IntEnum):
     ENUM64 = 19
 
 
+#: The newest kind this reader knows (``max(Kind)``, computed once: iterating an enum is slow).
+MAX_KIND = max(Kind)
+
 #: Bytes after ``struct btf_type`` per kind: (single trailing record, per-vlen element).
 #: INT: u32 encoding; ARRAY: btf_array; STRUCT/UNION: btf_member; ENUM: btf_enum;
 #: FUNC_PROTO: btf_param; VAR: btf_var; DATASEC: btf_var_secinfo;

@@ -52,7 +52,7 @@ def _s32(v: int) -> int:
 def _trailing(f: object, t: BTFType, strs: _Strings) -> bytes:
     """The bytes after ``struct btf_type`` for record *t*."""
     k = t.kind
-    if k > max(Kind):
+    if k > uapi.MAX_KIND:
         return t.raw
     one, elem = getattr(f, "trailing").get(Kind(k), (None, None))
     if k in (Kind.INT, Kind.VAR):
@@ -103,10 +103,10 @@ def encode(types: Sequence[BTFType], byteorder: str = "little", *,
     layout_bytes = b""
     if layout is not False:
         extra = {} if layout is True else dict(layout)
-        top = max([int(max(Kind)), *extra, *(t.kind for t in types)])
+        top = max([int(uapi.MAX_KIND), *extra, *(t.kind for t in types)])
         entries = []
         for kind in range(top + 1):
-            known = uapi.KIND_EXTRA.get(Kind(kind), (0, 0)) if kind <= max(Kind) else (0, 0)
+            known = uapi.KIND_EXTRA.get(Kind(kind), (0, 0)) if kind <= uapi.MAX_KIND else (0, 0)
             info_sz, elem_sz = extra.get(kind, known)
             entries.append(f.btf_layout.build({"info_sz": info_sz, "elem_sz": elem_sz, "flags": 0}))
         layout_bytes = b"".join(entries)

@@ -20,7 +20,9 @@ def fail(message: str, code: int = EXIT_INPUT) -> int:
 
 
 def print_json(obj: Any) -> None:
-    json.dump(obj, sys.stdout, indent=2, sort_keys=False, default=str)
+    """JSON on stdout: indented on a terminal, compact (the C encoder, much faster) when piped."""
+    indent = 2 if sys.stdout.isatty() else None
+    json.dump(obj, sys.stdout, indent=indent, sort_keys=False, default=str)
     sys.stdout.write("\n")
 
 
