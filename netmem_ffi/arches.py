@@ -7,14 +7,13 @@ host, import nothing heavy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import NetmemValueError, UnknownProfileError, UnsupportedArchError
 from .layout import LayoutSet
 
 
-@dataclass(frozen=True)
-class DataModel:
+class DataModel(NamedTuple):
     """The C data model of one target: what the engine needs to lay out declarations."""
 
     name: str

@@ -7,14 +7,13 @@ model and the portable engine are all judged by one list.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import registry
 from .layout import LayoutSet
 
 
-@dataclass(frozen=True)
-class AssertResult:
+class AssertResult(NamedTuple):
     """One static assert: its C text, whether it holds, and the values seen."""
 
     macro: str

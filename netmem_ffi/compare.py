@@ -11,8 +11,7 @@ existing ones is reported but is not a layout break (``breaking=False``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .layout import EnumLayout, LayoutSet, StructLayout
 
@@ -37,8 +36,7 @@ KINDS = (
 )
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One difference between an old and a new layout set."""
 
     kind: str

@@ -8,7 +8,7 @@ include/net/netmem.h (docs/netmem-abi.md section 5.3): LP64 with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 NET_IOV = 0x1
 NET_IOV_DMABUF = 0
@@ -28,8 +28,7 @@ def _ffs(x: int) -> int:
     return (x & -x).bit_length() - 1
 
 
-@dataclass(frozen=True)
-class WordConstants:
+class WordConstants(NamedTuple):
     """pp_magic / poison constants for one word size (and, on ILP32, one PAGE_OFFSET)."""
 
     bits: int

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import registry
@@ -174,7 +174,7 @@ def diff_sets(old: LayoutSet | None, new: LayoutSet | None, options: Options = O
         raise ValueError("diff_sets needs at least one layout set")
     a = old if old is not None else _empty_like(new)  # type: ignore[arg-type]
     b = new if new is not None else _empty_like(old)  # type: ignore[arg-type]
-    changes = tuple(replace(c, breaking=options.breaking(c)) for c in compare(a, b))
+    changes = tuple(c._replace(breaking=options.breaking(c)) for c in compare(a, b))
     return PairDiff(old, new, changes)
 
 
@@ -286,7 +286,7 @@ def kernel_layouts(path: str) -> LayoutSet:
     from .check import check_source
 
     checked = check_source(path)
-    return replace(checked.layouts, profile=checked.detection.profile)
+    return checked.layouts._replace(profile=checked.detection.profile)
 
 
 def load_side(spec: str | os.PathLike[str]) -> Side:

@@ -21,8 +21,8 @@ came from.  JSON form (SPEC 5/7)::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from . import registry
 
@@ -32,8 +32,7 @@ LEAF_TYPES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """One member: dotted name, byte offset, byte size and C type text."""
 
     name: str
@@ -62,8 +61,7 @@ class Field:
         )
 
 
-@dataclass(frozen=True)
-class StructLayout:
+class StructLayout(NamedTuple):
     """A struct: ``name`` (without the ``struct`` keyword), size, alignment, members."""
 
     name: str
@@ -105,8 +103,7 @@ class StructLayout:
         )
 
 
-@dataclass(frozen=True)
-class EnumLayout:
+class EnumLayout(NamedTuple):
     """An enum: size in bytes and its enumerators in declaration order."""
 
     name: str
@@ -124,15 +121,18 @@ class EnumLayout:
         return cls(name=name, size=int(d["size"]), values=tuple((str(k), int(v)) for k, v in d["values"].items()))
 
 
-@dataclass(frozen=True)
-class LayoutSet:
+#: The default, immutable, empty enum mapping of a LayoutSet.
+_NO_ENUMS: Mapping[str, EnumLayout] = MappingProxyType({})
+
+
+class LayoutSet(NamedTuple):
     """The netmem structs and enums of one ABI on one architecture, from one source."""
 
     arch: str
     pointer_size: int
     endianness: str  # "little" | "big"
     structs: Mapping[str, StructLayout]
-    enums: Mapping[str, EnumLayout] = field(default_factory=dict)
+    enums: Mapping[str, EnumLayout] = _NO_ENUMS
     profile: str | None = None
     source: str = ""
 
@@ -166,8 +166,7 @@ class LayoutSet:
         )
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):
     """A source-neutral view of one declared member, input to :func:`flatten`.
 
     ``name`` is None for an anonymous struct/union member.  ``children`` returns

@@ -18,7 +18,7 @@ Each :class:`ProfileSpec` names
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 #: Pieces every generation starts with: netmem_ref, atomics, the page window.
 COMMON_CDEFS = ("common.h",)
@@ -67,8 +67,7 @@ PAGE_MEMBERS = (
 ENUMS = ("net_iov_type",)
 
 
-@dataclass(frozen=True)
-class OffsetEq:
+class OffsetEq(NamedTuple):
     """``static_assert(offsetof(struct A, a) == offsetof(struct B, b))``."""
 
     struct_a: str
@@ -84,8 +83,7 @@ class OffsetEq:
         )
 
 
-@dataclass(frozen=True)
-class SizeLeOffset:
+class SizeLeOffset(NamedTuple):
     """``static_assert(sizeof(struct A) <= offsetof(struct B, b))``."""
 
     struct_a: str
@@ -119,8 +117,7 @@ def _desc_vs_niov() -> tuple[Assert, ...]:
     return tuple(OffsetEq("netmem_desc", f, "net_iov", f, "NET_IOV_ASSERT_OFFSET") for f in DESC_FIELDS)
 
 
-@dataclass(frozen=True)
-class ProfileSpec:
+class ProfileSpec(NamedTuple):
     """One ABI generation of include/net/netmem.h."""
 
     name: str
@@ -145,7 +142,7 @@ class ProfileSpec:
     has_get_put: bool
     #: Helpers that the generation's kernel did not have yet, by name.
     absent_helpers: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -18,18 +17,18 @@ from netmem_ffi.layout import EnumLayout, LayoutSet, StructLayout
 
 
 def _with_struct(ls: LayoutSet, struct: StructLayout) -> LayoutSet:
-    return dataclasses.replace(ls, structs={**ls.structs, struct.name: struct})
+    return ls._replace(structs={**ls.structs, struct.name: struct})
 
 
 def _with_field(ls: LayoutSet, struct: str, name: str, **changes: object) -> LayoutSet:
     s = ls.structs[struct]
-    fields = tuple(dataclasses.replace(f, **changes) if f.name == name else f for f in s.fields)  # type: ignore[arg-type]
-    return _with_struct(ls, dataclasses.replace(s, fields=fields))
+    fields = tuple(f._replace(**changes) if f.name == name else f for f in s.fields)  # type: ignore[arg-type]
+    return _with_struct(ls, s._replace(fields=fields))
 
 
 def _with_enum(ls: LayoutSet, values: tuple[tuple[str, int], ...]) -> LayoutSet:
     e = ls.enums["net_iov_type"]
-    return dataclasses.replace(ls, enums={"net_iov_type": EnumLayout(e.name, e.size, values)})
+    return ls._replace(enums={"net_iov_type": EnumLayout(e.name, e.size, values)})
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +93,7 @@ def test_enumerator_additions(v72: LayoutSet, extra: tuple[str, int], flag: bool
 
 
 def test_struct_appears_without_break_and_disappears_with_one(v72: LayoutSet) -> None:
-    fewer = dataclasses.replace(v72, structs={n: s for n, s in v72.structs.items() if n != "net_iov_area"})
+    fewer = v72._replace(structs={n: s for n, s in v72.structs.items() if n != "net_iov_area"})
     appeared, gone = diff.diff(fewer, v72), diff.diff(v72, fewer)
     assert [(c.kind, c.breaking) for _, c in appeared.changes()] == [("struct_added", False)]
     assert [(c.kind, c.breaking) for _, c in gone.changes()] == [("struct_removed", True)]
@@ -103,7 +102,7 @@ def test_struct_appears_without_break_and_disappears_with_one(v72: LayoutSet) ->
 
 def test_resize_and_struct_size(v72: LayoutSet) -> None:
     bigger = _with_field(v72, "net_iov", "type", size=8)
-    bigger = _with_struct(bigger, dataclasses.replace(bigger.structs["net_iov"], size=v72.structs["net_iov"].size + 8))
+    bigger = _with_struct(bigger, bigger.structs["net_iov"]._replace(size=v72.structs["net_iov"].size + 8))
     kinds = {(c.kind, c.member) for _, c in diff.diff(v72, bigger).changes()}
     assert kinds == {("struct_size", None), ("member_resized", "type")}
 

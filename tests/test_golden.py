@@ -7,7 +7,6 @@ is always a reviewed diff of that file.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -54,9 +53,9 @@ def test_the_gate_sees_a_moved_offset(golden: snapshot.Snapshot) -> None:
     """The golden check is not vacuous: one moved member in one pair makes it fail with the diff."""
     victim = golden.layouts[-1]
     niov = victim.structs["net_iov"]
-    moved = dataclasses.replace(niov, fields=(dataclasses.replace(niov.fields[-1], offset=niov.fields[-1].offset + 1),
-                                              *niov.fields[:-1]))
-    changed = dataclasses.replace(victim, structs={**victim.structs, "net_iov": moved})
+    moved = niov._replace(fields=(niov.fields[-1]._replace(offset=niov.fields[-1].offset + 1),
+                                 *niov.fields[:-1]))
+    changed = victim._replace(structs={**victim.structs, "net_iov": moved})
     tampered = snapshot.from_layouts((*golden.layouts[:-1], changed))
     with pytest.raises(pytest.fail.Exception, match=rf"(?s)moved.*{REGENERATE}"):
         _gate(golden, tampered, "tampered")

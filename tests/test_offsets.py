@@ -107,12 +107,10 @@ def test_static_asserts_hold_and_count(prof: netmem_ffi.Profile) -> None:
 
 def test_assert_evaluation_catches_a_swap(v72: netmem_ffi.Profile) -> None:
     """The assert evaluator fails when a descriptor field moves (it can fail)."""
-    import dataclasses
-
     desc = v72.layouts.struct("netmem_desc")
-    swapped = tuple(dataclasses.replace(f, offset={8: 16, 16: 8}.get(f.offset, f.offset)) for f in desc.fields)
-    broken = dataclasses.replace(v72.layouts, structs={**v72.layouts.structs,
-                                                       "netmem_desc": dataclasses.replace(desc, fields=swapped)})
+    swapped = tuple(f._replace(offset={8: 16, 16: 8}.get(f.offset, f.offset)) for f in desc.fields)
+    broken = v72.layouts._replace(structs={**v72.layouts.structs,
+                                                       "netmem_desc": desc._replace(fields=swapped)})
     failed = [r.expr for r in asserts.evaluate_all(v72.spec, broken) if not r.ok]
     assert len(failed) == 2 and all("pp" in e for e in failed)
 

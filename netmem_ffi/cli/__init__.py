@@ -19,7 +19,8 @@ from .output import EXIT_INPUT, EXIT_USAGE, fail
 COMMANDS = ("check", "layout", "profiles", "snapshot", "diff", "bench")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The parser, with the subcommands *commands* (all of them for help and usage errors)."""
     parser = argparse.ArgumentParser(
         prog="netmem-ffi",
         description="Cross-check, model and gate the Linux kernel's netmem ABI "
@@ -30,14 +31,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"netmem-ffi {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in commands:
         module = importlib.import_module(f"{__name__}.{name}")
         module.add_parser(sub)
     return parser
 
 
+def _requested(argv: Sequence[str]) -> list[str]:
+    """Only the command named first, when there is one: the others' parsers are not built (startup)."""
+    if argv and argv[0] in COMMANDS:
+        return [argv[0]]
+    return list(COMMANDS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_requested(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
