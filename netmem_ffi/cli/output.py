@@ -22,8 +22,7 @@ def fail(message: str, code: int = EXIT_INPUT) -> int:
 def print_json(obj: Any) -> None:
     """JSON on stdout: indented on a terminal, compact (the C encoder, much faster) when piped."""
     indent = 2 if sys.stdout.isatty() else None
-    json.dump(obj, sys.stdout, indent=indent, sort_keys=False, default=str)
-    sys.stdout.write("\n")
+    sys.stdout.write(json.dumps(obj, indent=indent, default=str) + "\n")  # dumps: one C-encoder pass
 
 
 def use_rich(stream: Any = None) -> bool:
