@@ -412,7 +412,7 @@ class DmaDevice:
 def make_memory(rt: Runtime) -> dict[str, Any]:
     """Profile-bound subclasses: ``NetIovArea``, ``PageMap`` (and the shared ``NetIov``, ``DmaDevice``)."""
     doc = f"\n\nProfile {rt.name}: struct net_iov is {rt.ffi.sizeof('struct net_iov')} bytes here."
-    area = type("NetIovArea", (NetIovAreaBase,), {"runtime": rt, "__doc__": NetIovAreaBase.__doc__ + doc,
+    area = type("NetIovArea", (NetIovAreaBase,), {"runtime": rt, "__doc__": (NetIovAreaBase.__doc__ or "") + doc,
                                                   "__module__": "netmem_ffi"})
     pages = type("PageMap", (PageMapBase,), {"runtime": rt, "__doc__": PageMapBase.__doc__,
                                              "__module__": "netmem_ffi"})

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import importlib
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import registry
 from .errors import UnknownProfileError
 from .layout import LayoutSet
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 DEFAULT_PROFILE = registry.DEFAULT_PROFILE
 
@@ -22,13 +25,15 @@ class Profile:
     (``get_netmem``, ``NetIovArea``, ``PageMap`` ...), bound to this generation.
     """
 
+    runtime: Runtime  # set by runtime.bind() on first use of a runtime name
+
     def __init__(self, spec: registry.ProfileSpec) -> None:
         self.spec = spec
         self.name = spec.name
         module = importlib.import_module(f"{__package__}.{spec.module}")
         self.ffi: Any = module.ffi
         self.lib: Any = module.lib
-        self.module_file: str = module.__file__
+        self.module_file = str(module.__file__)
 
     def __getattr__(self, name: str) -> Any:
         """The runtime API, bound on first use (tools that only read layouts never bind it)."""

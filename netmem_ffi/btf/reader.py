@@ -99,13 +99,13 @@ class BTFType(NamedTuple):
 
 
 @functools.lru_cache(maxsize=16)
-def _step_tables(layout: tuple[tuple[int, tuple[int, int]], ...]) -> tuple[list[int], list[int]]:
+def _step_tables(described: tuple[tuple[int, tuple[int, int]], ...]) -> tuple[list[int], list[int]]:
     """Words to skip per record, indexed by ``info >> 24`` (kind and kind_flag): base and per-vlen.
 
-    *layout* is the layout section as sorted ``(kind, (info_sz, elem_sz))`` pairs (cached: most
+    *described* is the layout section as sorted ``(kind, (info_sz, elem_sz))`` pairs (cached: most
     blobs have none).
     """
-    layout = dict(layout)
+    layout = dict(described)
     base = [0] * 256
     per = [0] * 256
     for top in range(256):
@@ -196,7 +196,7 @@ class BTF:
         extra = (0, 0)
         if hdr_len >= uapi.BTF_HEADER_LAYOUT_LEN:
             extra = struct.unpack_from(e + "II", d, uapi.BTF_HEADER_LEN)
-        header = Header(*fields, *extra)
+        header = Header._make((*fields, *extra))
         self._check_section("type", header.type_off, header.type_len, hdr_len, 8)
         self._check_section("string", header.str_off, header.str_len, hdr_len, 16)
         if header.type_len % 4:

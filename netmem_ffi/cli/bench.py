@@ -31,7 +31,7 @@ def _fmt(x: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench import Bench
+    from ..bench import Bench, Figure
     from .output import console, fail, print_json, use_rich
 
     bench = Bench(quick=args.quick)
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             return fail(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(groups)}", 2)
         only = [groups[o] for o in args.only]
     selected = only or bench.names()
-    figures = []
+    figures: list[Figure] = []
     if use_rich(sys.stderr):
         from rich.progress import Progress
 

@@ -114,7 +114,7 @@ def _plain(names: list[str], results: list[Any]) -> None:
 
 def _field_rows(r: Any) -> list[tuple[str, ...]]:
     """(struct, member, offset, size, type, model offset/size, verdict) for every kernel member."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for sname, s in r.layouts.structs.items():
         model = r.model.structs.get(sname) if r.model is not None else None
         for f in s.fields:
