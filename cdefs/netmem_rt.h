@@ -76,6 +76,9 @@ int nm_pagemap_close(struct nm_pagemap *map);
 void nm_pagemap_info(struct nm_pagemap *map, struct nm_pagemap_info *out);
 int nm_page_alloc(struct nm_pagemap *map, unsigned int order, int pfmemalloc, netmem_ref *out);
 size_t nm_pagemap_allocated(struct nm_pagemap *map);
+/* Page-frame memory for a map, owned by Python (a cffi allocator over mmap/munmap). */
+void *nm_frames_alloc(size_t size);
+void nm_frames_free(void *frames);
 
 /* Validation and field access. */
 int nm_classify(netmem_ref netmem);

@@ -4,6 +4,38 @@
  * translation unit per ABI generation.
  */
 
+#include <sys/mman.h>
+
+/* ---- page-frame memory: mmap'ed, so freeing returns it to the system at once ---- */
+
+#define NM_FRAMES_HEADER 4096 /* one page in front of the frames records the mapping's size */
+
+void *nm_frames_alloc(size_t size)
+{
+	size_t total = size + NM_FRAMES_HEADER;
+	unsigned char *p;
+
+	if (size > SIZE_MAX - NM_FRAMES_HEADER)
+		return NULL;
+	p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	memcpy(p, &total, sizeof(total));
+	return p + NM_FRAMES_HEADER;
+}
+
+void nm_frames_free(void *frames)
+{
+	unsigned char *p;
+	size_t total;
+
+	if (!frames)
+		return;
+	p = (unsigned char *)frames - NM_FRAMES_HEADER;
+	memcpy(&total, p, sizeof(total));
+	munmap(p, total);
+}
+
 /* ---- page allocation ---- */
 
 /*

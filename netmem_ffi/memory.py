@@ -314,7 +314,7 @@ class PageMapBase:
         # The frames are Python-owned memory: views of page contents (frame())
         # keep them alive, so a view that outlives close() never reads freed memory.
         try:
-            self._frames_owner = rt.ffi.new("char[]", (num + 1) * page_size)
+            self._frames_owner = rt.frames_allocator("char[]", (num + 1) * page_size)
         except MemoryError:
             raise errors.NetmemMemoryError(f"PageMap of {num} pages: frames could not be allocated", num) from None
         owner_addr = int(rt.ffi.cast("uintptr_t", self._frames_owner))

@@ -99,6 +99,9 @@ class Runtime:
         self.lib = profile.lib
         self.module_file = profile.module_file
         lib = self.lib
+        #: Page-frame memory of PageMaps: mmap'ed by the C runtime, owned (and freed) by Python.
+        self.frames_allocator = self.ffi.new_allocator(
+            alloc=lib.nm_frames_alloc, free=lib.nm_frames_free, should_clear_after_alloc=False)
         self.messages: dict[int, tuple[type[errors.NetmemError], str]] = {
             lib.NM_E_NOT_OWNED: (errors.NotOwnedError, "does not point at any net_iov or struct page owned by profile {p}"),
             lib.NM_E_MISALIGNED: (errors.MisalignedRefError, "points inside owned memory but not at the start of a struct net_iov / struct page"),

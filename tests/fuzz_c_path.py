@@ -147,6 +147,10 @@ class Memory:
         for shift in (12, 14, 16):
             frames = aligned(ffi, 16 << shift, 1 << shift)
             assert lib.nm_pagemap_create(16, shift, 5, 0x4000, frames, out) == 0
+            mapped = lib.nm_frames_alloc(16 << shift)  # the mmap allocator PageMap frames come from
+            assert mapped != ffi.NULL and int(ffi.cast("uintptr_t", mapped)) % 4096 == 0
+            ffi.memmove(mapped, b"\xaa" * (16 << shift), 16 << shift)
+            lib.nm_frames_free(mapped)
             m = out[0]
             lib.nm_pagemap_info(m, info)
             assert info.num_pages == 16 and info.page_size == 1 << shift
