@@ -169,7 +169,8 @@ class NetIovAreaBase:
     def _attach(self, handle: Any, keep: Any) -> None:
         rt = self.runtime
         self._handle = handle
-        self._keep = keep
+        if keep is not None:
+            _hold(handle, rt, keep)
         self.num_niovs = int(rt.lib.nm_area_num_niovs(handle))
         self.base = int(rt.ffi.cast("uintptr_t", rt.lib.nm_area_niovs(handle)))
         self.stride = rt.ffi.sizeof("struct net_iov")
@@ -243,8 +244,8 @@ class NetIovAreaBase:
                 f"NetIovArea at {self.base:#x} still has {self.outstanding} reference(s) outstanding; "
                 "put them before close()", self)
         rt.check(rc, self.base, "NetIovArea at")
+        _release(self._handle, rt)
         self._handle = None
-        self._keep = None
 
     def __enter__(self) -> NetIovAreaBase:
         return self
@@ -253,7 +254,7 @@ class NetIovAreaBase:
         self.close()
 
     def __del__(self) -> None:
-        _close_or_keep(self, "_keep")
+        _close_quietly(self)
 
     def __repr__(self) -> str:
         state = "closed" if self._handle is None else f"at {self.base:#x}"
@@ -262,19 +263,29 @@ class NetIovAreaBase:
 
 _AREAS: dict[str, weakref.WeakSet[NetIovAreaBase]] = {}
 
-#: Python-owned memory of areas and maps collected while references were still
-#: outstanding: the C runtime still serves those refs, so it must stay alive.
-_KEPT_ALIVE: list[Any] = []
+#: Python-owned memory the C runtime works in (a PageMap's frames, an adopted
+#: buffer), by the address of its open map or area.  It lives exactly as long
+#: as the C side can touch it, whatever happens to the Python object: a map or
+#: area collected with references outstanding stays open, and so does this.
+_HELD: dict[int, Any] = {}
 
 
-def _close_or_keep(obj: Any, memory_attr: str) -> None:
-    """Finaliser: close; if references are outstanding, keep the memory the C side still uses."""
+def _hold(handle: Any, rt: Runtime, memory: Any) -> None:
+    _HELD[int(rt.ffi.cast("uintptr_t", handle))] = memory
+
+
+def _release(handle: Any, rt: Runtime) -> None:
+    _HELD.pop(int(rt.ffi.cast("uintptr_t", handle)), None)
+
+
+def _close_quietly(obj: Any) -> None:
+    """Finaliser: close; with references outstanding the C side stays open (and its memory held)."""
     if getattr(obj, "_handle", None) is None:
         return
     try:
         obj.close()
     except errors.BusyError:
-        _KEPT_ALIVE.append(getattr(obj, memory_attr, None))
+        pass
 
 
 def area_of(rt: Runtime, ref: int) -> NetIovAreaBase:
@@ -323,6 +334,7 @@ class PageMapBase:
         rt.check(rt.lib.nm_pagemap_create(num, page_size.bit_length() - 1, nid, base_pfn,
                                           self._frames_owner + self._frames_offset, out), num, "PageMap of")
         self._handle = out[0]
+        _hold(self._handle, rt, self._frames_owner)
         info = rt.ffi.new("struct nm_pagemap_info *")
         rt.lib.nm_pagemap_info(self._handle, info)
         self.num_pages = num
@@ -381,6 +393,7 @@ class PageMapBase:
             raise errors.BusyError(
                 f"PageMap at {self.pages:#x} still has {self.allocated} page(s) allocated; put them first", self)
         rt.check(rc, self.pages, "PageMap at")
+        _release(self._handle, rt)
         self._handle = None
 
     def __enter__(self) -> PageMapBase:
@@ -390,7 +403,7 @@ class PageMapBase:
         self.close()
 
     def __del__(self) -> None:
-        _close_or_keep(self, "_frames_owner")
+        _close_quietly(self)
 
     def __repr__(self) -> str:
         state = "closed" if self._handle is None else f"at {self.pages:#x}"

@@ -103,3 +103,23 @@ def test_interpreter_exit_with_live_areas_is_clean() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "ok" and out.stderr == ""
+
+
+def test_busy_map_and_area_collected_in_a_cycle_keep_their_memory(v72) -> None:
+    """An open map or adopted area dropped in a reference cycle: the C side still serves its refs."""
+    m = v72.PageMap(32)
+    page = m.alloc()
+    m.cycle = m  # type: ignore[attr-defined]
+    buf = bytearray(64 * 4)
+    a = v72.NetIovArea.from_buffer(buf)
+    niov = a[1].netmem
+    v72.get_netmem(niov)
+    a.cycle = a  # type: ignore[attr-defined]
+    del m, a, buf
+    gc.collect()
+    fresh = [v72.PageMap(32) for _ in range(4)]  # new mappings never land on the held memory
+    assert v72.netmem_ref_count(page) == 1 and v72.net_iov_idx(niov) == 1
+    v72.get_netmem(page)
+    v72.put_netmem(page)
+    for f in fresh:
+        f.close()
