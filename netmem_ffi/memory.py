@@ -11,13 +11,15 @@ import array
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from . import errors
 from .constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, PAGE_SHIFT
 
 if TYPE_CHECKING:
     from .runtime import Runtime
+
+_Self = TypeVar("_Self", bound="_CMemory")
 
 _TYPE_NAMES = {NET_IOV_DMABUF: "NET_IOV_DMABUF", NET_IOV_IOURING: "NET_IOV_IOURING"}
 
@@ -101,7 +103,64 @@ class NetIov:
         return hash(self.netmem)
 
 
-class NetIovAreaBase:
+class _CMemory:
+    """Memory a C-runtime handle owns: the open/close lifecycle shared by areas and page maps.
+
+    Subclasses give ``_c_close()`` (the C close call), ``_busy()`` (why it cannot
+    close now) and ``address`` (for messages).  ``close()`` is idempotent, refuses
+    with :class:`~netmem_ffi.BusyError` while references are outstanding, and
+    releases the Python-owned memory the C side worked in only once it is closed.
+    """
+
+    runtime: ClassVar[Runtime]
+    _handle: Any
+
+    @property
+    def address(self) -> int:
+        raise NotImplementedError
+
+    def _c_close(self) -> int:
+        raise NotImplementedError
+
+    def _busy(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def _require_open(self) -> None:
+        if self._handle is None:
+            raise errors.ClosedError(f"{type(self).__name__} at {self.address:#x} is closed", self)
+
+    def close(self) -> None:
+        """Free the memory (``BusyError`` while references are outstanding; idempotent)."""
+        if self._handle is None:
+            return
+        rt = self.runtime
+        rc = self._c_close()
+        if rc == rt.lib.NM_E_BUSY:
+            raise errors.BusyError(f"{type(self).__name__} at {self.address:#x} {self._busy()}", self)
+        rt.check(rc, self.address, f"{type(self).__name__} at")
+        _release(self._handle, rt)
+        self._handle = None
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # With references outstanding the C side stays open, and so does the memory it holds.
+        if getattr(self, "_handle", None) is not None:
+            try:
+                self.close()
+            except errors.BusyError:
+                pass
+
+
+class NetIovAreaBase(_CMemory):
     """A ``struct net_iov_area`` and its array of ``struct net_iov``, owned by the C runtime.
 
     ``NetIovArea(num_niovs, type=NET_IOV_DMABUF, base_dma_addr=0)`` allocates
@@ -112,8 +171,6 @@ class NetIovAreaBase:
     io_uring zcrx area (per-niov user refs, ``user_refs(i)``).  ``close()``
     refuses with :class:`~netmem_ffi.BusyError` while references are held.
     """
-
-    runtime: ClassVar[Runtime]
 
     def __init__(self, num_niovs: int, type: int = NET_IOV_DMABUF, *, base_dma_addr: int = 0) -> None:  # noqa: A002
         rt = self.runtime
@@ -202,12 +259,9 @@ class NetIovAreaBase:
 
     # ---- counters ----
     @property
-    def closed(self) -> bool:
-        return self._handle is None
-
-    def _require_open(self) -> None:
-        if self._handle is None:
-            raise errors.ClosedError(f"NetIovArea at {self.base:#x} is closed", self)
+    def address(self) -> int:
+        """Address of the niov array."""
+        return self.base
 
     @property
     def binding_refcount(self) -> int:
@@ -233,28 +287,11 @@ class NetIovAreaBase:
         self.runtime.lib.nm_area_outstanding(self._handle, out)
         return int(out[0])
 
-    def close(self) -> None:
-        """Free the niovs (``BusyError`` while references are outstanding; idempotent)."""
-        if self._handle is None:
-            return
-        rt = self.runtime
-        rc = rt.lib.nm_area_close(self._handle)
-        if rc == rt.lib.NM_E_BUSY:
-            raise errors.BusyError(
-                f"NetIovArea at {self.base:#x} still has {self.outstanding} reference(s) outstanding; "
-                "put them before close()", self)
-        rt.check(rc, self.base, "NetIovArea at")
-        _release(self._handle, rt)
-        self._handle = None
+    def _c_close(self) -> int:
+        return int(self.runtime.lib.nm_area_close(self._handle))
 
-    def __enter__(self) -> NetIovAreaBase:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        _close_quietly(self)
+    def _busy(self) -> str:
+        return f"still has {self.outstanding} reference(s) outstanding; put them before close()"
 
     def __repr__(self) -> str:
         state = "closed" if self._handle is None else f"at {self.base:#x}"
@@ -278,16 +315,6 @@ def _release(handle: Any, rt: Runtime) -> None:
     _HELD.pop(int(rt.ffi.cast("uintptr_t", handle)), None)
 
 
-def _close_quietly(obj: Any) -> None:
-    """Finaliser: close; with references outstanding the C side stays open (and its memory held)."""
-    if getattr(obj, "_handle", None) is None:
-        return
-    try:
-        obj.close()
-    except errors.BusyError:
-        pass
-
-
 def area_of(rt: Runtime, ref: int) -> NetIovAreaBase:
     """The open area of this profile that holds niov ``ref``."""
     p = ref & ~NET_IOV
@@ -301,7 +328,7 @@ def type_name(value: object) -> str:
     return f"{type(value).__name__} {value!r}"[:80]
 
 
-class PageMapBase:
+class PageMapBase(_CMemory):
     """A simulated memory map: an array of ``struct page`` plus the page frames it describes.
 
     ``PageMap(num_pages, page_size=4096, nid=0, base_pfn=0x100000)``.
@@ -312,8 +339,6 @@ class PageMapBase:
     freed and poisoned (``LIST_POISON1/2``, frames filled with 0xaa).
     ``close()`` refuses with :class:`~netmem_ffi.BusyError` while pages are allocated.
     """
-
-    runtime: ClassVar[Runtime]
 
     def __init__(self, num_pages: int, *, page_size: int = 4096, nid: int = 0, base_pfn: int = 0x100000) -> None:
         rt = self.runtime
@@ -376,34 +401,15 @@ class PageMapBase:
         return int(self.runtime.lib.nm_pagemap_allocated(self._handle))
 
     @property
-    def closed(self) -> bool:
-        return self._handle is None
+    def address(self) -> int:
+        """Address of the struct page array."""
+        return self.pages
 
-    def _require_open(self) -> None:
-        if self._handle is None:
-            raise errors.ClosedError(f"PageMap at {self.pages:#x} is closed", self)
+    def _c_close(self) -> int:
+        return int(self.runtime.lib.nm_pagemap_close(self._handle))
 
-    def close(self) -> None:
-        """Free the map (``BusyError`` while pages are allocated; idempotent)."""
-        if self._handle is None:
-            return
-        rt = self.runtime
-        rc = rt.lib.nm_pagemap_close(self._handle)
-        if rc == rt.lib.NM_E_BUSY:
-            raise errors.BusyError(
-                f"PageMap at {self.pages:#x} still has {self.allocated} page(s) allocated; put them first", self)
-        rt.check(rc, self.pages, "PageMap at")
-        _release(self._handle, rt)
-        self._handle = None
-
-    def __enter__(self) -> PageMapBase:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        _close_quietly(self)
+    def _busy(self) -> str:
+        return f"still has {self.allocated} page(s) allocated; put them first"
 
     def __repr__(self) -> str:
         state = "closed" if self._handle is None else f"at {self.pages:#x}"
