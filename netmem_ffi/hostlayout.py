@@ -9,15 +9,14 @@ from typing import Any
 from . import registry
 from .layout import EnumLayout, LayoutSet, Member, StructLayout, flatten, limit_page
 
-HOST_ARCH = {"x86_64": "x86_64", "aarch64": "arm64", "s390x": "s390x", "ppc64le": "ppc64le"}
-
-
 def host_arch() -> str:
-    """The architecture name (SPEC 5 spelling) of this interpreter's machine."""
+    """The architecture name (SPEC 5 spelling) of this interpreter's machine (``uname -m`` otherwise)."""
     import os
 
+    from .arches import ALIASES
+
     machine = os.uname().machine
-    return HOST_ARCH.get(machine, machine)
+    return ALIASES.get(machine, machine)
 
 
 def _members(ffi: Any, ctype: Any) -> Iterator[Member]:
