@@ -52,16 +52,6 @@ def _median_pair(ours: Callable[[], float], base: Callable[[], float], repeats: 
     return statistics.median(a), statistics.median(b)
 
 
-def _per_call(fn: Callable[[int], Any], ref: int, n: int) -> Callable[[], float]:
-    """Time n calls of fn(ref); fn(ref) as a pair get+put where fn is a tuple."""
-    def run() -> float:
-        t = time.perf_counter_ns()
-        for _ in range(n):
-            fn(ref)
-        return (time.perf_counter_ns() - t) / n
-    return run
-
-
 def _pair(get: Callable[[int], Any], put: Callable[[int], Any], ref: int, n: int) -> Callable[[], float]:
     def run() -> float:
         t = time.perf_counter_ns()

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from .. import registry
 from ..layout import EnumLayout, LayoutSet, Member, StructLayout, flatten, limit_page
 from .reader import BTF, MAX_CHAIN, BTFType
-from .uapi import MODIFIER_KINDS, Kind
+from .uapi import MODIFIER_KINDS, Kind, int_bits, int_offset
 
 #: Typedef names cffi treats as primitive types and keeps in a ``cname``.
 CFFI_PRIMITIVE_TYPEDEFS = frozenset(
@@ -118,9 +118,9 @@ def _members(btf: BTF, t: BTFType, depth: int = 0) -> Iterator[Member]:
         size = btf.size_of(m.type, referrer=t.id)
         bit_size = m.bitfield_size
         bit_offset = m.bit_offset
-        if not bit_size and rt is not None and rt.kind == Kind.INT and (rt.extra & 0xFF) != 8 * size:
-            bit_size = rt.extra & 0xFF  # pre-kind_flag bitfield: BTF_INT_BITS/OFFSET on the int
-            bit_offset += (rt.extra >> 16) & 0xFF
+        if not bit_size and rt is not None and rt.kind == Kind.INT and int_bits(rt.extra) != 8 * size:
+            bit_size = int_bits(rt.extra)  # pre-kind_flag bitfield: BTF_INT_BITS/OFFSET on the int
+            bit_offset += int_offset(rt.extra)
         if bit_size:
             offset = bit_offset // (8 * size) * size if size else bit_offset // 8  # storage unit, as cffi
             yield Member(m.name or None, offset, size, spell(btf, m.type, referrer=t.id), children, bit_offset,

@@ -98,11 +98,6 @@ def make_info(kind: int, vlen: int, kflag: bool) -> int:
     return (int(kflag) << 31) | ((kind & 0x7F) << 24) | (vlen & 0xFFFFFF)
 
 
-def int_encoding(val: int) -> int:
-    """``BTF_INT_ENCODING``."""
-    return (val & 0x0F000000) >> 24
-
-
 def int_offset(val: int) -> int:
     """``BTF_INT_OFFSET``."""
     return (val & 0x00FF0000) >> 16
