@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 from .. import registry
 from ..layout import EnumLayout, LayoutSet, Member, StructLayout, flatten, limit_page
-from .reader import BTF, MAX_CHAIN, BTFType
+from .reader import BTF, LONG_TYPES, MAX_CHAIN, BTFType
 from .uapi import MODIFIER_KINDS, Kind, int_bits, int_offset
 
 #: Typedef names cffi treats as primitive types and keeps in a ``cname``.
@@ -143,7 +143,7 @@ def enum_layout(btf: BTF, tid: int) -> EnumLayout:
 
 def layout_set(btf: BTF, *, arch: str, source: str = "") -> LayoutSet:
     """The netmem structs (``page`` limited to :data:`registry.PAGE_MEMBERS`) and enums found in *btf*."""
-    found = btf.find_types(WANTED)
+    found = btf.find_types({**WANTED, **LONG_TYPES})  # one string pass, pointer_size included
     structs = {n: struct_layout(btf, found[n]) for n in registry.STRUCTS if n in found}
     enums = {n: enum_layout(btf, found[n]) for n in registry.ENUMS if n in found}
     return LayoutSet(

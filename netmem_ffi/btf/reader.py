@@ -123,6 +123,11 @@ def _step_tables(described: tuple[tuple[int, tuple[int, int]], ...]) -> tuple[li
     return base, per
 
 
+#: The integer types whose size is the pointer size (as libbpf determines it), by name.
+LONG_TYPES: Mapping[str, frozenset[int]] = {
+    n: frozenset({Kind.INT}) for n in ("long unsigned int", "long int", "unsigned long", "long")}
+
+
 class BTF:
     """A raw BTF blob.  ``BTF(data, path)``; ``path`` and ``base_offset`` only label errors.
 
@@ -156,6 +161,7 @@ class BTF:
         self._pos = 0  # word index where the scan continues
         self._done = h.type_len == 0
         self._cache: dict[int, BTFType] = {}
+        self._strings: dict[str, int | None] = {}  # name -> string offset, or None when absent
         self._pointer_size: int | None = None
 
     # ---- errors ---------------------------------------------------------------------------
@@ -300,22 +306,25 @@ class BTF:
         return len(self._offsets)
 
     def _name_offsets(self, names: list[str]) -> dict[str, int]:
-        """Offsets of the whole strings *names* in the string section (one C pass per 64 names).
+        """Offsets of the whole strings *names* in the string section; absent names are left out.
 
-        Names absent from the section (or holding a NUL, which no BTF string can) are left out.
+        Each name is searched once per blob (remembered, found or not); the ones not
+        yet searched go through one C pass per 64.  A name holding a NUL matches no
+        BTF string.
         """
         from .._btfscan import ffi, lib
 
-        usable = [n for n in names if "\0" not in n]
+        todo = [n for n in dict.fromkeys(names) if n not in self._strings]
         strs = ffi.from_buffer(self.data) + self._strs_at
-        found: dict[str, int] = {}
-        for at in range(0, len(usable), 64):
-            chunk = usable[at:at + 64]
+        for at in range(0, len(todo), 64):
+            chunk = todo[at:at + 64]
             out = ffi.new("uint32_t[]", len(chunk))
-            lib.btf_find_strings(strs, self.header.str_len, b"".join(n.encode() + b"\0" for n in chunk),
-                                 len(chunk), out)
-            found.update((n, out[i]) for i, n in enumerate(chunk) if out[i] != 0xFFFFFFFF)
-        return found
+            searchable = [n for n in chunk if "\0" not in n]
+            lib.btf_find_strings(strs, self.header.str_len, b"".join(n.encode() + b"\0" for n in searchable),
+                                 len(searchable), out)
+            found = {n: out[i] for i, n in enumerate(searchable) if out[i] != 0xFFFFFFFF}
+            self._strings.update((n, found.get(n)) for n in chunk)
+        return {n: off for n in names if (off := self._strings[n]) is not None}
 
     def find_types(self, wanted: Mapping[str, frozenset[int]]) -> dict[str, int]:
         """The first type id of each name whose kind is one of the kinds given; absent names are left out."""
@@ -456,8 +465,7 @@ class BTF:
     def pointer_size(self) -> int:
         """Bytes of a pointer: the size of the ``long`` integer type (as libbpf determines it)."""
         if self._pointer_size is None:
-            names = ("long unsigned int", "long int", "unsigned long", "long")
-            found = self.find_types({n: frozenset({Kind.INT}) for n in names})
+            found = self.find_types(LONG_TYPES)
             sizes = {self.type(tid).size_type for tid in found.values()}
             if len(sizes) != 1 or not sizes <= {4, 8}:
                 raise self.error(f"cannot tell the pointer size: long integer types of sizes {sorted(sizes)}")
