@@ -3,7 +3,7 @@
 ``setup.py`` lists ``build_ffi.py:ffi_v6_12`` ... in ``cffi_modules``, so
 ``pip install .`` compiles every generation.  For each one, the same
 ``cdefs/`` text goes to cffi's ``cdef`` and to the C compiler; the C side adds
-the generation's kernel static asserts (from ``netmem_ffi/registry.py``) and
+the generation's kernel static asserts (from ``netmem_ffi/abi/registry.py``) and
 the runtime (``cdefs/netmem_rt.c``), so a wrong declaration fails the build.
 
 Run directly (``python build_ffi.py``) to compile all generations in place.
@@ -23,7 +23,7 @@ CDEFS = HERE / "cdefs"
 
 def _load_registry():
     # The registry has no package imports, so it loads before anything is built.
-    spec = importlib.util.spec_from_file_location("_netmem_registry", HERE / "netmem_ffi" / "registry.py")
+    spec = importlib.util.spec_from_file_location("_netmem_registry", HERE / "netmem_ffi" / "abi" / "registry.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)

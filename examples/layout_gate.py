@@ -21,7 +21,11 @@ import argparse
 import os
 import sys
 
-from netmem_ffi import diff, formats, snapshot
+from netmem_ffi.abicheck import diff
+
+from netmem_ffi.report import formats
+
+from netmem_ffi.abicheck import snapshot
 from netmem_ffi.errors import NetmemError
 
 

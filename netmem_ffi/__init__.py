@@ -15,11 +15,11 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from .constants import NET_IOV_DMABUF, NET_IOV_IOURING
-from .errors import *  # noqa: F401,F403
-from .errors import __all__ as _error_names
-from .profiles import DEFAULT_PROFILE, Profile, profile, profiles
-from .runtime import RUNTIME_NAMES
+from netmem_ffi.abi.constants import NET_IOV_DMABUF, NET_IOV_IOURING
+from netmem_ffi.errors import *  # noqa: F401,F403
+from netmem_ffi.errors import __all__ as _error_names
+from netmem_ffi.runtime.profiles import DEFAULT_PROFILE, Profile, profile, profiles
+from netmem_ffi.runtime.core import RUNTIME_NAMES
 
 
 def __getattr__(name: str) -> Any:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .profiles import profile
+from netmem_ffi.runtime.profiles import profile
 
 BTF_PATH = "/sys/kernel/btf/vmlinux"
 
@@ -111,7 +111,7 @@ class Bench:
 
     def _ctypes_python(self, pages: Any, ref: int) -> Figure:
         """get/put_page written in Python over ctypes structures (what one writes without us)."""
-        from .views import ctypes_struct
+        from netmem_ffi.layout.views import ctypes_struct
 
         page_t = ctypes_struct(self.prof.layouts, "page")
         base, stride, num = pages.pages, pages.stride, pages.num_pages
@@ -264,7 +264,7 @@ class Bench:
 
     # ---- 8: parsing records ----
     def fig_7_parse(self) -> Iterator[Figure]:
-        from .views import construct_struct, parse_array, record_format
+        from netmem_ffi.layout.views import construct_struct, parse_array, record_format
 
         layouts = self.prof.layouts
         count = 10_000 if self.quick else 100_000

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .diff import DiffResult
-    from .snapshot import Snapshot
+    from netmem_ffi.abicheck.diff import DiffResult
+    from netmem_ffi.abicheck.snapshot import Snapshot
 
 GATE_ITEM = "netmem-layout-gate"
 _GATE_KEY = pytest.StashKey["LayoutGate"]()
@@ -56,8 +56,8 @@ class LayoutGate:
         return f"pytest --netmem-baseline={path} --netmem-update-baseline"
 
     def _load(self, path: str) -> Snapshot:
-        from .errors import NetmemError, SnapshotError
-        from .snapshot import load, normalize_arch
+        from netmem_ffi.errors import NetmemError, SnapshotError
+        from netmem_ffi.abicheck.snapshot import load, normalize_arch
 
         if not os.path.exists(path):
             pytest.fail(f"netmem layout baseline {path} does not exist; create it on purpose with "
@@ -73,8 +73,8 @@ class LayoutGate:
 
     def current(self, like: Snapshot | None = None) -> Snapshot:
         """The model's layouts for the options' profiles and arches (default: the pairs of *like*, or all)."""
-        from .errors import NetmemError
-        from .snapshot import all_arches, retake, take
+        from netmem_ffi.errors import NetmemError
+        from netmem_ffi.abicheck.snapshot import all_arches, retake, take
 
         try:
             if like is None:
@@ -85,7 +85,7 @@ class LayoutGate:
 
     def compare(self, baseline: str | os.PathLike[str] | None = None) -> DiffResult:
         """The diff from the baseline to the current layouts (no pass/fail decision)."""
-        from .diff import diff
+        from netmem_ffi.abicheck.diff import diff
 
         path = self._path(baseline)
         base = self._load(path)
@@ -95,7 +95,7 @@ class LayoutGate:
 
     def check(self, baseline: str | os.PathLike[str] | None = None) -> DiffResult | None:
         """Fail the calling test on a layout break; with ``update``, rewrite the baseline instead."""
-        from .formats import render_text
+        from netmem_ffi.report.formats import render_text
 
         path = self._path(baseline)
         if self.update:
@@ -110,8 +110,8 @@ class LayoutGate:
 
     def write(self, baseline: str | os.PathLike[str] | None = None) -> Snapshot:
         """Write the current layouts to the baseline file."""
-        from .errors import SnapshotError
-        from .snapshot import dump, load
+        from netmem_ffi.errors import SnapshotError
+        from netmem_ffi.abicheck.snapshot import dump, load
 
         path = self._path(baseline)
         like = None
@@ -135,7 +135,7 @@ class LayoutGate:
         return path
 
     def summary_lines(self) -> list[str]:
-        from .formats import verdict
+        from netmem_ffi.report.formats import verdict
 
         lines = [f"{path}: {verdict(result)}" for path, result in self.results.items()]
         return lines + [f"{path}: baseline updated" for path in self.updated]
@@ -170,7 +170,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--netmem-update-baseline needs --netmem-baseline=FILE")
     profiles = _names(config.getoption("netmem_profiles"))
     if profiles:
-        from .registry import names
+        from netmem_ffi.abi.registry import names
 
         unknown = [p for p in profiles if p not in names()]
         if unknown:

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Regenerate the reference kernels shipped in ``netmem_ffi/references/`` (maintainers only).
+"""Regenerate the reference kernels shipped in ``netmem_ffi/kernel/reference_kernels/`` (maintainers only).
 
 For each entry of :data:`CATALOGUE` this takes the newest matching Debian
 kernel package the archive offers now (through apt with a private state, see
-:mod:`netmem_ffi.debian`), reads the kernel's full BTF (from the image, or from
+:mod:`netmem_ffi.kernel.debian`), reads the kernel's full BTF (from the image, or from
 the ``-dbg`` package's DWARF through pahole), cuts the netmem closure out of it
-(:func:`netmem_ffi.references.make_extract`), checks that the extract is
+(:func:`netmem_ffi.kernel.references.make_extract`), checks that the extract is
 detected as the profile the catalogue expects and lays out exactly as the full
 BTF does, writes ``<name>.btf`` and records package, version and sha256 in
 ``index.json``.
@@ -29,14 +29,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from netmem_ffi import references as refs
-from netmem_ffi.btf.reader import BTF
-from netmem_ffi.check import CheckResult, KernelSource, check_kernel
-from netmem_ffi.debian import Apt, kernel_btf
+from netmem_ffi.kernel import references as refs
+from netmem_ffi.layout.btf.reader import BTF
+from netmem_ffi.abicheck.check import CheckResult, KernelSource, check_kernel
+from netmem_ffi.kernel.debian import Apt, kernel_btf
 from netmem_ffi.errors import NetmemError
-from netmem_ffi.kernel_inputs import DEB_ARCHES
+from netmem_ffi.kernel.inputs import DEB_ARCHES
 
-OUT_DIR = Path(__file__).resolve().parent.parent / "netmem_ffi" / refs.DATA_DIR
+OUT_DIR = Path(__file__).resolve().parent.parent / "netmem_ffi" / "kernel" / refs.DATA_DIR
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,10 @@ def _pahole_version() -> str:
 
 def _describe(want: Wanted, kind: str) -> str:
     how = {
-        "btf": f"BTF of the kernel image ({kind}) read by netmem_ffi.kernel_inputs",
+        "btf": f"BTF of the kernel image ({kind}) read by netmem_ffi.kernel.inputs",
         "dwarf": f"BTF encoded by `{_pahole_version()} --btf_encode_detached` from the -dbg vmlinux DWARF",
     }[want.method]
-    return f"{how}; netmem closure cut by netmem_ffi.btf.writer.extract (scripts/make_references.py)"
+    return f"{how}; netmem closure cut by netmem_ffi.layout.btf.writer.extract (scripts/make_references.py)"
 
 
 def _check(btf: bytes, source: str, release: str | None, arch: str | None) -> CheckResult:

@@ -7,8 +7,10 @@ import re
 
 import pytest
 
-from netmem_ffi import engine, registry
-from netmem_ffi.layout import LayoutSet
+from netmem_ffi.layout import engine
+
+from netmem_ffi.abi import registry
+from netmem_ffi.layout.types import LayoutSet
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 
@@ -29,7 +31,7 @@ def need_vmlinux() -> str:
 
 def transient_layouts(body: str, arch: str = "x86_64") -> LayoutSet:
     """The v7.2 model on *arch* with struct net_iov's members replaced by *body*."""
-    text = registry.declarations(registry.spec("v7.2"), engine.cdefs_dir())
+    text = registry.declarations(registry.spec("v7.2"), registry.cdefs_dir())
     text = re.sub(r"struct net_iov \{[^}]*\};", f"struct net_iov {{ {body} }};", text)
     base = engine.layout_set("v7.2", arch)
     niov = engine.layout_text(text, arch)["net_iov"]

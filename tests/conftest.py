@@ -13,8 +13,7 @@ import pytest
 os.environ["PYTHONSAFEPATH"] = "1"
 
 import netmem_ffi
-from netmem_ffi import registry
-
+from netmem_ffi.abi import registry
 PROFILE_NAMES = registry.names()
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import netmem_ffi as nm
-from netmem_ffi.runtime import RUNTIME_NAMES
+from netmem_ffi.runtime.core import RUNTIME_NAMES
 
 HEADER = Path(__file__).resolve().parent.parent / "cdefs" / "netmem_rt.h"
 U64 = (1 << 64) - 1

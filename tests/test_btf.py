@@ -12,13 +12,13 @@ import pytest
 from btf_support import need_vmlinux
 
 import netmem_ffi
-from netmem_ffi import hostlayout
-from netmem_ffi.btf import layouts as btf_layouts
-from netmem_ffi.btf import uapi
-from netmem_ffi.btf.format import declare
-from netmem_ffi.btf.reader import BTF, BTFMember, BTFType, load_btf
-from netmem_ffi.btf.uapi import Kind
-from netmem_ffi.btf.writer import encode, extract, synthesize
+from netmem_ffi.layout import host as hostlayout
+from netmem_ffi.layout.btf import layouts as btf_layouts
+from netmem_ffi.layout.btf import uapi
+from netmem_ffi.layout.btf.format import declare
+from netmem_ffi.layout.btf.reader import BTF, BTFMember, BTFType, load_btf
+from netmem_ffi.layout.btf.uapi import Kind
+from netmem_ffi.layout.btf.writer import encode, extract, synthesize
 from netmem_ffi.errors import KernelInputError
 
 _PAHOLE_MEMBER = re.compile(r"^\s+.*?[\s*](\w+)(?:\[\d+\])*;\s+/\*\s+(\d+)\s+(\d+)\s+\*/")
@@ -31,7 +31,7 @@ def kernel() -> BTF:
 
 
 @pytest.fixture(scope="module")
-def kernel_layouts(kernel: BTF) -> netmem_ffi.layout.LayoutSet:
+def kernel_layouts(kernel: BTF) -> netmem_ffi.layout.types.LayoutSet:
     return btf_layouts.layout_set(kernel, arch=hostlayout.host_arch())
 
 
@@ -48,7 +48,7 @@ def _pahole(struct: str) -> tuple[dict[str, tuple[int, int]], int]:
 
 
 @pytest.mark.parametrize("struct", ["net_iov", "netmem_desc", "net_iov_area"])
-def test_offsets_equal_pahole(kernel_layouts: netmem_ffi.layout.LayoutSet, struct: str) -> None:
+def test_offsets_equal_pahole(kernel_layouts: netmem_ffi.layout.types.LayoutSet, struct: str) -> None:
     if struct not in kernel_layouts.structs:
         pytest.skip(f"the running kernel has no struct {struct}")
     members, size = _pahole(struct)
@@ -59,7 +59,7 @@ def test_offsets_equal_pahole(kernel_layouts: netmem_ffi.layout.LayoutSet, struc
         assert (ours.field(name).offset, ours.field(name).size) == (offset, msize), name
 
 
-def test_page_window_equals_pahole(kernel_layouts: netmem_ffi.layout.LayoutSet) -> None:
+def test_page_window_equals_pahole(kernel_layouts: netmem_ffi.layout.types.LayoutSet) -> None:
     members, size = _pahole("page")
     page = kernel_layouts.struct("page")
     assert page.size == size
@@ -68,7 +68,7 @@ def test_page_window_equals_pahole(kernel_layouts: netmem_ffi.layout.LayoutSet) 
             assert (f.offset, f.size) == members[f.name], f.name
 
 
-def test_running_kernel_equals_v617_model(kernel_layouts: netmem_ffi.layout.LayoutSet) -> None:
+def test_running_kernel_equals_v617_model(kernel_layouts: netmem_ffi.layout.types.LayoutSet) -> None:
     if "netmem_desc" not in kernel_layouts.structs or kernel_layouts.struct("net_iov").size != 64:
         pytest.skip("the running kernel is not of the v6.17 generation")
     if kernel_layouts.enums["net_iov_type"].size != 8:
@@ -97,7 +97,7 @@ def test_c_scan_matches_a_python_walk(kernel: BTF) -> None:
 
 
 @pytest.mark.parametrize("byteorder", ["little", "big"])
-def test_extract_round_trip(kernel: BTF, kernel_layouts: netmem_ffi.layout.LayoutSet, byteorder: str) -> None:
+def test_extract_round_trip(kernel: BTF, kernel_layouts: netmem_ffi.layout.types.LayoutSet, byteorder: str) -> None:
     data = extract(kernel, byteorder=byteorder)
     back = BTF(data, "extract")
     assert back.byteorder == byteorder

@@ -12,10 +12,10 @@ import pytest
 from btf_support import VMLINUX
 
 import netmem_ffi
-from netmem_ffi.btf import layouts as btf_layouts
-from netmem_ffi.btf.reader import BTF, BTFMember, BTFType, load_btf
-from netmem_ffi.btf.uapi import Kind
-from netmem_ffi.btf.writer import encode, extract, synthesize
+from netmem_ffi.layout.btf import layouts as btf_layouts
+from netmem_ffi.layout.btf.reader import BTF, BTFMember, BTFType, load_btf
+from netmem_ffi.layout.btf.uapi import Kind
+from netmem_ffi.layout.btf.writer import encode, extract, synthesize
 from netmem_ffi.errors import KernelInputError, NetmemError
 
 NAME = "bad.btf"

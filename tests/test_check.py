@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from btf_support import TRANSIENTS, need_vmlinux, transient_layouts, without_net_iov
 
-from netmem_ffi import engine
-from netmem_ffi.btf.writer import synthesize
-from netmem_ffi.check import check_source, kernel_layouts
+from netmem_ffi.layout import engine
+from netmem_ffi.layout.btf.writer import synthesize
+from netmem_ffi.abicheck.check import check_source, kernel_layouts
 from netmem_ffi.cli import main
 from netmem_ffi.errors import KernelInputError
-from netmem_ffi.layout import LayoutSet
+from netmem_ffi.layout.types import LayoutSet
 
 SPEC_KEYS = {"source", "kernel", "profile", "match", "structs", "enums", "asserts", "mismatches"}
 

@@ -20,9 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from netmem_ffi import snapshot
-
-
+from netmem_ffi.abicheck import snapshot
 @dataclass(frozen=True)
 class Case:
     args: tuple[str, ...]

@@ -19,11 +19,11 @@ from functools import cache
 
 import pytest
 
-from netmem_ffi import references as refs
-from netmem_ffi.check import check_source
-from netmem_ffi.debian import Apt, DebFile, archive_uri, kernel_btf
+from netmem_ffi.kernel import references as refs
+from netmem_ffi.abicheck.check import check_source
+from netmem_ffi.kernel.debian import Apt, DebFile, archive_uri, kernel_btf
 from netmem_ffi.errors import ArchiveError
-from netmem_ffi.kernel_inputs import KernelBlob
+from netmem_ffi.kernel.inputs import KernelBlob
 
 pytestmark = pytest.mark.network
 
@@ -83,8 +83,8 @@ def test_shipped_extract_is_the_full_kernels_closure(ref: refs.Reference) -> Non
     if ref.method == "btf":
         assert again == ref.read()
     else:  # another pahole version may encode the same types differently: compare what they lay out
-        from netmem_ffi.btf.reader import BTF
-        from netmem_ffi.check import KernelSource, check_kernel
+        from netmem_ffi.layout.btf.reader import BTF
+        from netmem_ffi.abicheck.check import KernelSource, check_kernel
 
         fresh = check_kernel(KernelSource(ref.name, BTF(again, ref.name), ref.release, ref.arch, "dwarf"))
         assert fresh.layouts.structs == refs.check_reference(ref).layouts.structs

@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 from btf_support import TRANSIENTS, transient_layouts, without_net_iov
 
-from netmem_ffi import engine, registry
-from netmem_ffi.btf import layouts as btf_layouts
-from netmem_ffi.btf.reader import BTF
-from netmem_ffi.btf.writer import synthesize
-from netmem_ffi.detect import MATCH, PRE_6_12, UNKNOWN, ArchChoice, choose_arch, detect_profile
+from netmem_ffi.layout import engine
+
+from netmem_ffi.abi import registry
+from netmem_ffi.layout.btf import layouts as btf_layouts
+from netmem_ffi.layout.btf.reader import BTF
+from netmem_ffi.layout.btf.writer import synthesize
+from netmem_ffi.abicheck.detect import MATCH, PRE_6_12, UNKNOWN, ArchChoice, choose_arch, detect_profile
 from netmem_ffi.errors import KernelInputError, UnsupportedArchError
-from netmem_ffi.layout import LayoutSet
+from netmem_ffi.layout.types import LayoutSet
 
 ARCHES = ("x86_64", "i386", "s390x", "armhf")
 
@@ -32,7 +34,7 @@ def test_every_profile_shape_detected(profile: str, arch: str) -> None:
 
 
 def test_profile_shapes_are_distinct() -> None:
-    from netmem_ffi.detect import shape
+    from netmem_ffi.abicheck.detect import shape
 
     for arch in ARCHES:
         shapes = [shape(engine.model_layouts(p, arch)) for p in registry.names()]

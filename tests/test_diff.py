@@ -10,10 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netmem_ffi import diff, formats, registry, snapshot
+from netmem_ffi.abicheck import diff
+
+from netmem_ffi.report import formats
+
+from netmem_ffi.abi import registry
+
+from netmem_ffi.abicheck import snapshot
 from netmem_ffi.cli import main
 from netmem_ffi.errors import KernelInputError, NetmemError, UnsupportedArchError
-from netmem_ffi.layout import EnumLayout, LayoutSet, StructLayout
+from netmem_ffi.layout.types import EnumLayout, LayoutSet, StructLayout
 
 
 def _with_struct(ls: LayoutSet, struct: StructLayout) -> LayoutSet:

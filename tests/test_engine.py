@@ -10,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import netmem_ffi
-from netmem_ffi import engine, registry
-from netmem_ffi.asserts import evaluate_all
+from netmem_ffi.layout import engine
+from netmem_ffi.abi import registry
+from netmem_ffi.abicheck.asserts import evaluate_all
 from netmem_ffi.errors import NetmemValueError, UnknownProfileError, UnsupportedArchError
-from netmem_ffi.hostlayout import host_arch, struct_layout
+from netmem_ffi.layout.host import host_arch, struct_layout
 
 PROFILES = registry.names()
 LP64 = [a for a in engine.ARCHES if engine.MODELS[a].long == 8]

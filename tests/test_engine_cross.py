@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from netmem_ffi import engine, registry
-from netmem_ffi.hostlayout import host_arch
+from netmem_ffi.layout import engine
+
+from netmem_ffi.abi import registry
+from netmem_ffi.layout.host import host_arch
 
 #: Debian package of each target's compiler.
 PACKAGES = {m.name: "gcc-" + m.triplet.replace("_", "-") for m in engine.MODELS.values()}
@@ -56,7 +58,7 @@ def table_entries(profile: str, arch: str) -> list[tuple[str, str, int]]:
 
 
 def c_source(profile: str, rows: list[tuple[str, str, int]]) -> str:
-    decls = registry.declarations(registry.spec(profile), engine.cdefs_dir())
+    decls = registry.declarations(registry.spec(profile), registry.cdefs_dir())
     table = ",\n".join(f"\t{expr}" for _, expr, _ in rows)
     return f"{PRELUDE}{decls}\nconst unsigned long long nm_layout_table[] = {{\n{table}\n}};\n"
 

@@ -31,9 +31,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import netmem_ffi as nm
-from netmem_ffi import snapshot
-from netmem_ffi.btf import BTF, layouts, load_btf, writer
-from netmem_ffi.kernel_inputs import btf_from_bytes
+from netmem_ffi.abicheck import snapshot
+from netmem_ffi.layout.btf import BTF, layouts, load_btf, writer
+from netmem_ffi.kernel.inputs import btf_from_bytes
 
 from fuzz_inputs import Mutator, fuzz
 

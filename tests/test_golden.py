@@ -11,8 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from netmem_ffi import diff, engine, registry, snapshot
-from netmem_ffi.formats import render_text
+from netmem_ffi.abicheck import diff
+
+from netmem_ffi.layout import engine
+
+from netmem_ffi.abi import registry
+
+from netmem_ffi.abicheck import snapshot
+from netmem_ffi.report.formats import render_text
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "layouts.json"
 REGENERATE = "netmem-ffi snapshot --all-arches -o tests/golden/layouts.json"

@@ -7,11 +7,11 @@ import warnings
 import pytest
 
 import netmem_ffi
-from netmem_ffi.constants import LP64, NET_IOV_DMABUF, NET_IOV_IOURING
+from netmem_ffi.abi.constants import LP64, NET_IOV_DMABUF, NET_IOV_IOURING
 
 
 def test_every_runtime_name_exists_on_every_profile_and_top_level(prof: netmem_ffi.Profile) -> None:
-    for name in netmem_ffi.runtime.RUNTIME_NAMES:
+    for name in netmem_ffi.runtime.core.RUNTIME_NAMES:
         assert hasattr(prof, name), name
         assert hasattr(netmem_ffi, name), name
 
@@ -147,9 +147,9 @@ def test_dma_index(prof, pages, area) -> None:
 def test_pp_magic_mask_values() -> None:
     assert LP64.pp_magic_mask == 0xFFFFFF800000007C
     assert LP64.pp_dma_index_mask == 0x0000007FFFFFFF80
-    ilp32 = netmem_ffi.constants.word_constants(32, 0xC0000000)
+    ilp32 = netmem_ffi.abi.constants.word_constants(32, 0xC0000000)
     assert (ilp32.pp_magic_mask, ilp32.pp_dma_index_bits) == (0xC000007C, 23)
-    assert netmem_ffi.constants.word_constants(32, 0x80000000).pp_magic_mask == 0x8000007C
+    assert netmem_ffi.abi.constants.word_constants(32, 0x80000000).pp_magic_mask == 0x8000007C
 
 
 def test_dma_addr_helpers(prof, pages) -> None:

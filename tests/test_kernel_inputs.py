@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netmem_ffi import kernel_codecs
+from netmem_ffi.kernel import codecs as kernel_codecs
 from netmem_ffi.errors import KernelInputError
-from netmem_ffi.kernel_inputs import KernelBlob, btf_from_bytes, btf_span, read_btf_bytes
+from netmem_ffi.kernel.inputs import KernelBlob, btf_from_bytes, btf_span, read_btf_bytes
 
 RELEASE = "7.2.13+deb14-cloud-amd64"
 BANNER = f"Linux version {RELEASE} (kbuild@localhost) (gcc 14) #1 SMP\n".encode()

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from netmem_ffi import engine, registry
+from netmem_ffi.layout import engine
+
+from netmem_ffi.abi import registry
 from netmem_ffi.cli import main
-from netmem_ffi.render.overlay import overlay
-from netmem_ffi.render.pahole import struct_text
+from netmem_ffi.report.overlay import overlay
+from netmem_ffi.report.pahole import struct_text
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -118,7 +120,7 @@ def test_text_equals_pahole(arch: str, cc: str, tmp_path: Path) -> None:
         pytest.skip(f"needs pahole (apt: dwarves) and {cc}")
     for profile in ("v6.15", "v6.19", "v7.2"):
         src = tmp_path / f"{registry.spec(profile).module}.c"
-        decls = registry.declarations(registry.spec(profile), engine.cdefs_dir())
+        decls = registry.declarations(registry.spec(profile), registry.cdefs_dir())
         src.write_text("typedef __SIZE_TYPE__ size_t;\n#define ULONG_MAX (__LONG_MAX__ * 2UL + 1UL)\n" + decls
                        + "\nstruct net_iov nm_niov;\nstruct net_iov_area nm_area;\n")
         subprocess.run([cc, "-g", "-c", "-o", str(src.with_suffix(".o")), str(src)], check=True)

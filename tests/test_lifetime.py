@@ -11,9 +11,7 @@ import textwrap
 import pytest
 
 import netmem_ffi as nm
-from netmem_ffi import registry
-
-
+from netmem_ffi.abi import registry
 def _python(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
                           timeout=timeout)

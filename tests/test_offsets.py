@@ -11,8 +11,7 @@ import subprocess
 import pytest
 
 import netmem_ffi
-from netmem_ffi import asserts
-
+from netmem_ffi.abicheck import asserts
 # docs/netmem-abi.md sections 2.3 and 2.5: (member, offset, size) in order, and sizeof.
 NET_IOV_LP64 = {
     "v6.12": (48, [("__unused_padding", 0, 8), ("pp_magic", 8, 8), ("pp", 16, 8), ("owner", 24, 8),

@@ -8,8 +8,7 @@ import pathlib
 import tomllib
 
 import netmem_ffi
-from netmem_ffi import registry
-
+from netmem_ffi.abi import registry
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from netmem_ffi import snapshot
-
+from netmem_ffi.abicheck import snapshot
 pytest_plugins = ["pytester"]
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -48,7 +47,7 @@ def test_a_run_without_options_is_untouched(plain: pytest.Pytester) -> None:
 
 def test_plugin_module_imports_nothing_heavy() -> None:
     code = ("import sys, netmem_ffi.pytest_plugin; "
-            "print(sorted(m for m in ('rich', 'netmem_ffi.diff', 'netmem_ffi.snapshot', 'netmem_ffi.engine') "
+            "print(sorted(m for m in ('rich', 'netmem_ffi.abicheck.diff', 'netmem_ffi.abicheck.snapshot', 'netmem_ffi.layout.engine') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -15,10 +15,10 @@ import sys
 
 import pytest
 
-from netmem_ffi import references as refs
+from netmem_ffi.kernel import references as refs
 from netmem_ffi.errors import NetmemError, UnknownReferenceError
-from netmem_ffi.kernel_inputs import btf_span, read_btf_bytes
-from netmem_ffi.registry import names as profile_names
+from netmem_ffi.kernel.inputs import btf_span, read_btf_bytes
+from netmem_ffi.abi.registry import names as profile_names
 
 #: The profiles that shipped in released kernels (issue 8); v6.15 had no Debian kernel.
 SHIPPED_PROFILES = {"v6.12", "v6.16", "v6.17", "v6.19", "v7.2"}
@@ -28,9 +28,9 @@ NAMES = [r.name for r in ALL]
 
 def _page_has(ref: refs.Reference, member: str) -> bool:
     """Whether the kernel's own struct page has *member* (read from the extract, not the model)."""
-    from netmem_ffi.btf.layouts import struct_layout
-    from netmem_ffi.btf.reader import BTF
-    from netmem_ffi.btf.uapi import Kind
+    from netmem_ffi.layout.btf.layouts import struct_layout
+    from netmem_ffi.layout.btf.reader import BTF
+    from netmem_ffi.layout.btf.uapi import Kind
 
     btf = BTF(ref.read(), ref.name)
     page = btf.find_types({"page": frozenset({Kind.STRUCT})})["page"]

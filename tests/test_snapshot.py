@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import netmem_ffi
-from netmem_ffi import registry, snapshot
+from netmem_ffi.abi import registry
+from netmem_ffi.abicheck import snapshot
 from netmem_ffi.cli import main
 from netmem_ffi.errors import SnapshotError, UnknownProfileError, UnsupportedArchError
-from netmem_ffi.hostlayout import host_arch
+from netmem_ffi.layout.host import host_arch
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +52,7 @@ def test_same_model_same_bytes_whatever_the_order_asked() -> None:
 
 
 def test_arch_layouts_come_from_the_engine(cross_snapshot: snapshot.Snapshot) -> None:
-    from netmem_ffi import engine
-
+    from netmem_ffi.layout import engine
     for ls in cross_snapshot.layouts:
         assert ls.to_dict() == engine.model_layouts(str(ls.profile), ls.arch).to_dict()
     assert {ls.pointer_size for ls in cross_snapshot.layouts} == {4, 8}

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 import netmem_ffi
-from netmem_ffi import engine, registry, views
+from netmem_ffi.layout import engine
+from netmem_ffi.abi import registry
+from netmem_ffi.layout import views
 from netmem_ffi.errors import NetmemValueError
-from netmem_ffi.layout import LayoutSet, StructLayout
+from netmem_ffi.layout.types import LayoutSet, StructLayout
 
 PROFILES = registry.names()
 
@@ -199,7 +201,7 @@ def test_record_format_names_one_member_per_byte_range() -> None:
 
 
 def test_bitfields_are_refused_by_name() -> None:
-    from netmem_ffi.layout import Field
+    from netmem_ffi.layout.types import Field
 
     layouts = engine.layout_set("v7.2", "x86_64")
     layout = StructLayout("bits", 4, 4, (Field("flag", 0, 4, "unsigned int", 0, 1),))

@@ -31,8 +31,8 @@ def _fmt(x: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench import Bench, Figure
-    from .output import console, fail, print_json, use_rich
+    from netmem_ffi.bench import Bench, Figure
+    from netmem_ffi.cli.output import console, fail, print_json, use_rich
 
     bench = Bench(quick=args.quick)
     groups = {n.split("_", 1)[1]: n for n in bench.names()}

@@ -7,9 +7,9 @@ import os
 import sys
 from typing import Any
 
-from .output import EXIT_DIFF, EXIT_INPUT, EXIT_OK, EXIT_USAGE, fail, print_json, use_rich
+from netmem_ffi.cli.output import EXIT_DIFF, EXIT_INPUT, EXIT_OK, EXIT_USAGE, fail, print_json, use_rich
 
-DEFAULT_SOURCE = "/sys/kernel/btf/vmlinux"  # netmem_ffi.check.DEFAULT_SOURCE, without importing it
+DEFAULT_SOURCE = "/sys/kernel/btf/vmlinux"  # netmem_ffi.abicheck.check.DEFAULT_SOURCE, without importing it
 #: How a shipped reference kernel is named among the sources (and in the results).
 REFERENCE_PREFIX = "reference:"
 
@@ -41,7 +41,7 @@ def sources(args: argparse.Namespace) -> list[str]:
     """The kernel inputs the arguments name, in order (the default when none); references as ``reference:NAME``."""
     wanted = list(args.reference)
     if args.references:
-        from ..references import names
+        from netmem_ffi.kernel.references import names
 
         wanted += [n for n in names() if n not in wanted]
     return list(args.sources) + [REFERENCE_PREFIX + n for n in wanted] or [DEFAULT_SOURCE]
@@ -49,13 +49,13 @@ def sources(args: argparse.Namespace) -> list[str]:
 
 def _check_all(names: list[str]) -> list[Any]:
     """Check each source; an unreadable one gives its ``NetmemError`` in place of a result."""
-    from ..check import check_source
-    from ..errors import NetmemError
+    from netmem_ffi.abicheck.check import check_source
+    from netmem_ffi.errors import NetmemError
 
     def one(name: str) -> Any:
         try:
             if name.startswith(REFERENCE_PREFIX):
-                from ..references import check_reference  # only when asked: it imports more
+                from netmem_ffi.kernel.references import check_reference  # only when asked: it imports more
 
                 return check_reference(name.removeprefix(REFERENCE_PREFIX))
             return check_source(name)
@@ -66,7 +66,7 @@ def _check_all(names: list[str]) -> list[Any]:
         return [one(n) for n in names]
     from rich.progress import Progress
 
-    from .output import console
+    from netmem_ffi.cli.output import console
 
     out = []
     with Progress(console=console(stderr=True), transient=True) as progress:
@@ -129,7 +129,7 @@ def _field_rows(r: Any) -> list[tuple[str, ...]]:
 def _rich(names: list[str], results: list[Any]) -> None:
     from rich.table import Table
 
-    from .output import console
+    from netmem_ffi.cli.output import console
 
     con = console()
     summary = Table(title="netmem ABI check")
@@ -165,8 +165,8 @@ def _rich(names: list[str], results: list[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.reference:
-        from ..errors import UnknownReferenceError
-        from ..references import reference
+        from netmem_ffi.errors import UnknownReferenceError
+        from netmem_ffi.kernel.references import reference
 
         try:
             for name in args.reference:

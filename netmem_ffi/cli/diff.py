@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from .output import EXIT_INPUT, EXIT_USAGE, fail, use_rich
+from netmem_ffi.cli.output import EXIT_INPUT, EXIT_USAGE, fail, use_rich
 
-FORMATS = ("text", "json", "junit", "markdown")  # netmem_ffi.formats.FORMATS, without importing it
+FORMATS = ("text", "json", "junit", "markdown")  # netmem_ffi.report.formats.FORMATS, without importing it
 
 
 def add_parser(subparsers: Any) -> None:
@@ -33,8 +33,8 @@ def add_parser(subparsers: Any) -> None:
 def _print_text(result: Any) -> None:
     from rich.text import Text
 
-    from ..formats import text_lines
-    from .output import console
+    from netmem_ffi.report.formats import text_lines
+    from netmem_ffi.cli.output import console
 
     con = console()
     for line, style in text_lines(result):
@@ -42,8 +42,9 @@ def _print_text(result: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import diff, formats
-    from ..errors import NetmemError, UnknownProfileError, UnsupportedArchError
+    from netmem_ffi.abicheck import diff
+    from netmem_ffi.report import formats
+    from netmem_ffi.errors import NetmemError, UnknownProfileError, UnsupportedArchError
 
     if args.json and args.format not in (None, "json"):
         return fail(f"--json contradicts --format {args.format}", EXIT_USAGE)

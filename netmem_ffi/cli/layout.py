@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .output import EXIT_INPUT, EXIT_OK, EXIT_USAGE, fail, print_json
+from netmem_ffi.cli.output import EXIT_INPUT, EXIT_OK, EXIT_USAGE, fail, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _select(args: argparse.Namespace, available: dict[str, Any]) -> list[str]:
     """The struct names asked for ("struct page" and "page" both work); ValueError names bad ones."""
-    from .. import registry
+    from netmem_ffi.abi import registry
 
     names = [n.removeprefix("struct ").strip() for n in args.structs if n.strip() != "struct"]
     unknown = [n for n in names if n not in available]
@@ -50,9 +50,10 @@ def _select(args: argparse.Namespace, available: dict[str, Any]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import engine, registry
-    from ..errors import NetmemError
-    from ..hostlayout import host_arch
+    from netmem_ffi.layout import engine
+    from netmem_ffi.abi import registry
+    from netmem_ffi.errors import NetmemError
+    from netmem_ffi.layout.host import host_arch
 
     try:
         profile = registry.spec(args.profile or registry.DEFAULT_PROFILE).name
@@ -65,12 +66,12 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc), EXIT_USAGE)
     rows = None
     if args.overlay or args.svg:
-        from ..render.overlay import overlay
+        from netmem_ffi.report.overlay import overlay
 
         rows = overlay(full)
     title = f"netmem {profile} on {model.name} ({8 * model.long}-bit, {model.endianness}-endian)"
     if args.svg:
-        from ..render.svg import overlay_svg
+        from netmem_ffi.report.svg import overlay_svg
 
         try:
             with open(args.svg, "w", encoding="utf-8") as fh:
@@ -99,9 +100,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_text(title: str, layouts: list[Any], rows: list[Any] | None, cacheline: int, hex_offsets: bool) -> None:
-    from ..render.overlay import overlay_text
-    from ..render.pahole import struct_text
-    from .output import use_rich
+    from netmem_ffi.report.overlay import overlay_text
+    from netmem_ffi.report.pahole import struct_text
+    from netmem_ffi.cli.output import use_rich
 
     texts = [struct_text(layout, cacheline=cacheline, hex_offsets=hex_offsets) for layout in layouts]
     if not use_rich():
@@ -112,7 +113,7 @@ def _print_text(title: str, layouts: list[Any], rows: list[Any] | None, cachelin
         return
     from rich.syntax import Syntax
 
-    from .output import console
+    from netmem_ffi.cli.output import console
 
     out = console()
     out.print(f"[bold]{title}[/bold]\n")
@@ -125,7 +126,7 @@ def _print_text(title: str, layouts: list[Any], rows: list[Any] | None, cachelin
 def _overlay_table(rows: list[Any], hex_offsets: bool) -> Any:
     from rich.table import Table
 
-    from ..render.overlay import COLUMNS
+    from netmem_ffi.report.overlay import COLUMNS
 
     columns = [c for c in COLUMNS if c in rows[0].cells]
     table = Table(title="struct page / netmem_desc / net_iov overlay")

@@ -19,11 +19,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def rows() -> list[dict[str, object]]:
     """One row per profile: name, kernels, summary, net_iov size, asserts, notes, references."""
-    from .. import registry
-    from ..profiles import profile
+    from netmem_ffi.abi import registry
+    from netmem_ffi.runtime.profiles import profile
 
     try:
-        from ..references import references
+        from netmem_ffi.kernel.references import references
 
         refs = references()
     except ImportError:
@@ -64,7 +64,7 @@ def _plain(data: list[dict[str, object]]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .output import console, print_json, use_rich
+    from netmem_ffi.cli.output import console, print_json, use_rich
 
     data = rows()
     if args.json:

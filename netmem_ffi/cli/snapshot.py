@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from .output import EXIT_INPUT, EXIT_OK, EXIT_USAGE, fail, print_json
+from netmem_ffi.cli.output import EXIT_INPUT, EXIT_OK, EXIT_USAGE, fail, print_json
 
 
 def split_names(values: list[str] | None) -> list[str] | None:
@@ -33,8 +33,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import snapshot
-    from ..errors import NetmemError, SnapshotError, UnknownProfileError, UnsupportedArchError
+    from netmem_ffi.abicheck import snapshot
+    from netmem_ffi.errors import NetmemError, SnapshotError, UnknownProfileError, UnsupportedArchError
 
     arches = split_names(args.arch)
     if args.all_arches:

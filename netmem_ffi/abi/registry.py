@@ -1,0 +1,319 @@
+"""The netmem ABI generations as data: one entry per profile, oldest first.
+
+This module is the single source of truth for what distinguishes one generation
+of ``include/net/netmem.h`` from the next.  It has no imports from the rest of
+the package so that ``build_ffi.py`` can load it before anything is compiled.
+
+Each :class:`ProfileSpec` names
+
+* the ``cdefs/`` pieces whose concatenation *is* that generation's declarations
+  (the same text is fed to cffi's ``cdef`` and to the C compiler),
+* the kernel's own static asserts for that generation (evaluated by the C
+  compiler at build time, by :mod:`netmem_ffi.abicheck.asserts` on any layout, and on
+  a kernel's BTF by ``netmem-ffi check``),
+* the feature switches the C runtime needs (whether ``net_iov`` has a ``type``
+  word, whether owners are ``struct net_iov_area``, how the common descriptor
+  fields are reached), each with the kernel change that introduced it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+#: Pieces every generation starts with: netmem_ref, atomics, the page window.
+COMMON_CDEFS = ("common.h",)
+#: Declarations of the C runtime (areas, page maps, helpers, refcount path).
+RUNTIME_CDEFS = ("netmem_rt.h",)
+#: C sources of the runtime, compiled once per generation as one translation
+#: unit, in this order: core (regions, validation, counters), page maps, the
+#: refcount path, field access, areas, then the CPython entry points.
+RUNTIME_SOURCES = (
+    "netmem_rt.c",
+    "netmem_rt_pages.c",
+    "netmem_rt_refs.c",
+    "netmem_rt_access.c",
+    "netmem_rt_areas.c",
+    "netmem_py.c",
+)
+
+#: The six words of the netmem window, as named in ``struct netmem_desc``
+#: (v6.17+) and mirrored in ``struct page``.
+DESC_FIELDS = ("_flags", "pp_magic", "pp", "_pp_mapping_pad", "dma_addr", "pp_ref_count")
+#: The struct page member each descriptor field mirrors.
+PAGE_MIRROR = {"_flags": "flags"}
+#: The four fields NET_IOV_ASSERT_OFFSET pins against struct page in 6.12-6.16.
+PAGE_ASSERTED_FIELDS = ("pp_magic", "pp", "dma_addr", "pp_ref_count")
+
+#: Structs every layout set describes (SPEC 5), in report order.
+STRUCTS = ("netmem_desc", "net_iov", "net_iov_area", "page")
+#: The members of struct page that netmem relies on; layouts of ``page`` are
+#: limited to these (SPEC 7, check --json).  From 7.1 the kernel calls the
+#: tail-page word ``compound_info`` (same offset and size as ``compound_head``,
+#: which the model keeps): comparisons report it as a rename, not a break.
+PAGE_MEMBERS = (
+    "flags",
+    "pp_magic",
+    "compound_head",
+    "compound_info",
+    "pp",
+    "_pp_mapping_pad",
+    "dma_addr",
+    "pp_ref_count",
+    "page_type",
+    "_mapcount",
+    "_refcount",
+)
+#: The enum every layout set describes.
+ENUMS = ("net_iov_type",)
+
+
+class OffsetEq(NamedTuple):
+    """``static_assert(offsetof(struct A, a) == offsetof(struct B, b))``."""
+
+    struct_a: str
+    field_a: str
+    struct_b: str
+    field_b: str
+    macro: str
+
+    def c_expr(self) -> str:
+        return (
+            f"offsetof(struct {self.struct_a}, {self.field_a}) == "
+            f"offsetof(struct {self.struct_b}, {self.field_b})"
+        )
+
+
+class SizeLeOffset(NamedTuple):
+    """``static_assert(sizeof(struct A) <= offsetof(struct B, b))``."""
+
+    struct_a: str
+    struct_b: str
+    field_b: str
+    macro: str = "static_assert"
+
+    def c_expr(self) -> str:
+        return f"sizeof(struct {self.struct_a}) <= offsetof(struct {self.struct_b}, {self.field_b})"
+
+
+Assert = OffsetEq | SizeLeOffset
+
+
+def _page_vs_niov() -> tuple[Assert, ...]:
+    # NET_IOV_ASSERT_OFFSET(pg, iov) in 6.12 .. 6.16: struct page vs struct net_iov.
+    return tuple(OffsetEq("page", f, "net_iov", f, "NET_IOV_ASSERT_OFFSET") for f in PAGE_ASSERTED_FIELDS)
+
+
+def _page_vs_desc() -> tuple[Assert, ...]:
+    # NETMEM_DESC_ASSERT_OFFSET(pg, desc) from 6.17, plus the size bound.
+    pairs = tuple(
+        OffsetEq("page", PAGE_MIRROR.get(f, f), "netmem_desc", f, "NETMEM_DESC_ASSERT_OFFSET")
+        for f in DESC_FIELDS
+    )
+    return pairs + (SizeLeOffset("netmem_desc", "page", "_refcount"),)
+
+
+def _desc_vs_niov() -> tuple[Assert, ...]:
+    # NET_IOV_ASSERT_OFFSET(desc, iov) in 6.17 .. 6.19: netmem_desc vs net_iov mirror.
+    return tuple(OffsetEq("netmem_desc", f, "net_iov", f, "NET_IOV_ASSERT_OFFSET") for f in DESC_FIELDS)
+
+
+class ProfileSpec(NamedTuple):
+    """One ABI generation of include/net/netmem.h."""
+
+    name: str
+    kernels: tuple[str, ...]
+    summary: str
+    cdefs: tuple[str, ...]
+    asserts: tuple[Assert, ...]
+    #: net_iov carries ``enum net_iov_type type`` (6.16, Almasry "netmem: add
+    #: niov->type attribute"); before it the provider is known only to its owner.
+    has_type_field: bool
+    #: ``owner`` is a ``struct net_iov_area *`` (commit 7d60fa9e1ab1, 6.15);
+    #: before it, a ``struct dmabuf_genpool_chunk_owner *``.
+    has_area: bool
+    #: The common fields sit in a named ``desc`` member, not at top level (7.2).
+    desc_member: bool
+    #: ``enum net_iov_type`` has ``NET_IOV_MAX = ULONG_MAX`` (6.16 .. 6.18).
+    enum_has_max: bool
+    #: ``struct netmem_desc`` exists (commit f3d85c9ee510, 6.17).
+    has_netmem_desc: bool
+    #: Out-of-line get_netmem()/put_netmem() exist (net/core/skbuff.c, 6.16);
+    #: in 7.2 they became inline wrappers over __get_netmem/__put_netmem.
+    has_get_put: bool
+    #: Helpers that the generation's kernel did not have yet, by name.
+    absent_helpers: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def module(self) -> str:
+        """Name of the compiled cffi extension inside the package."""
+        return "_abi_" + self.name.replace(".", "_")
+
+    def sources(self) -> tuple[str, ...]:
+        """All cdefs pieces, in order, that make up this generation's declarations."""
+        return COMMON_CDEFS + self.cdefs
+
+
+_NMDESC_HELPERS = ("__netmem_to_nmdesc", "__pp_page_to_nmdesc", "pp_page_to_nmdesc")
+_PRE_6_14 = ("__netmem_to_page", "virt_to_netmem", "__netmem_get_pp", "__netmem_address", "netmem_is_pfmemalloc")
+_V72_ONLY = ("net_iov_init", "netmem_dma_addr_encode", "netmem_dma_addr_decode", "netmem_dma_addr_fits")
+
+PROFILES: tuple[ProfileSpec, ...] = (
+    ProfileSpec(
+        name="v6.12",
+        kernels=("6.12", "6.13", "6.14"),
+        summary="first struct net_iov (devmem TCP RX): six words mirroring the page_pool words "
+        "of struct page; word 0 __unused_padding, owner a dmabuf_genpool_chunk_owner",
+        cdefs=("owner_v6_12.h", "net_iov_v6_12.h"),
+        asserts=_page_vs_niov(),
+        has_type_field=False,
+        has_area=False,
+        desc_member=False,
+        enum_has_max=False,
+        has_netmem_desc=False,
+        has_get_put=False,
+        absent_helpers=_PRE_6_14 + _NMDESC_HELPERS + _V72_ONLY + ("netmem_to_nmdesc", "get_netmem", "put_netmem"),
+        notes=(
+            "net_iov_owner()/net_iov_idx() live in net/core/devmem.h; owner->niovs is the chunk's array",
+            "no io_uring zcrx provider yet (it shipped in 6.15): areas are NET_IOV_DMABUF only",
+            "the 6.14 page helper wrappers (commit 9bd9f72a7434) are absent in 6.12/6.13",
+        ),
+    ),
+    ProfileSpec(
+        name="v6.15",
+        kernels=("6.15",),
+        summary="owner becomes struct net_iov_area * (commit 7d60fa9e1ab1); "
+        "net_iov_owner()/net_iov_idx() move into netmem.h; no offset changes",
+        cdefs=("net_iov_area.h", "owners.h", "net_iov_v6_15.h"),
+        asserts=_page_vs_niov(),
+        has_type_field=False,
+        has_area=True,
+        desc_member=False,
+        enum_has_max=False,
+        has_netmem_desc=False,
+        has_get_put=False,
+        absent_helpers=_NMDESC_HELPERS + _V72_ONLY + ("netmem_to_nmdesc", "get_netmem", "put_netmem"),
+        notes=("net_is_devmem_iov() tests niov->pp->mp_ops; the model asks the owning area",),
+    ),
+    ProfileSpec(
+        name="v6.16",
+        kernels=("6.16",),
+        summary="enum net_iov_type type replaces __unused_padding at offset 0; NET_IOV_MAX = "
+        "ULONG_MAX makes the enum word-sized; out-of-line get_netmem()/put_netmem()",
+        cdefs=("net_iov_area.h", "owners.h", "net_iov_type_max.h", "net_iov_v6_16.h"),
+        asserts=_page_vs_niov(),
+        has_type_field=True,
+        has_area=True,
+        desc_member=False,
+        enum_has_max=True,
+        has_netmem_desc=False,
+        has_get_put=True,
+        absent_helpers=_NMDESC_HELPERS + _V72_ONLY + ("netmem_to_nmdesc",),
+    ),
+    ProfileSpec(
+        name="v6.17",
+        kernels=("6.17", "6.18"),
+        summary="new struct netmem_desc; net_iov = union {desc; mirror of its six fields}, "
+        "owner@48, type@56 (8-byte enum)",
+        cdefs=("net_iov_area.h", "owners.h", "net_iov_type_max.h", "netmem_desc.h", "net_iov_v6_17.h"),
+        asserts=_page_vs_desc() + _desc_vs_niov(),
+        has_type_field=True,
+        has_area=True,
+        desc_member=False,
+        enum_has_max=True,
+        has_netmem_desc=True,
+        has_get_put=True,
+        absent_helpers=_V72_ONLY + ("netmem_to_nmdesc",),
+    ),
+    ProfileSpec(
+        name="v6.19",
+        kernels=("6.19", "7.0"),
+        summary="NET_IOV_MAX removed: type is a 4-byte enum at 56 with 4 bytes of tail padding; "
+        "union and owner@48 unchanged",
+        # The 6.19 change ("net: netmem: remove NET_IOV_MAX") touched only the
+        # enum, so this generation reuses 6.17's struct net_iov declaration.
+        cdefs=("net_iov_area.h", "owners.h", "net_iov_type.h", "netmem_desc.h", "net_iov_v6_17.h"),
+        asserts=_page_vs_desc() + _desc_vs_niov(),
+        has_type_field=True,
+        has_area=True,
+        desc_member=False,
+        enum_has_max=False,
+        has_netmem_desc=True,
+        has_get_put=True,
+        absent_helpers=_V72_ONLY + ("netmem_to_nmdesc",),
+    ),
+    ProfileSpec(
+        name="v7.2",
+        kernels=("7.1", "7.2", "7.3"),
+        summary="union gone: net_iov = {desc; type (4 bytes)@48; hole; owner@56}; net_iov_init(), "
+        "netmem_to_nmdesc(), netmem_dma_addr_*; inline get/put over __get_netmem/__put_netmem",
+        cdefs=("net_iov_area.h", "owners.h", "net_iov_type.h", "netmem_desc.h", "net_iov_v7_2.h"),
+        asserts=_page_vs_desc(),
+        has_type_field=True,
+        has_area=True,
+        desc_member=True,
+        enum_has_max=False,
+        has_netmem_desc=True,
+        has_get_put=True,
+        notes=("nothing asserts that desc sits at offset 0, although netmem_to_nmdesc() relies on it",),
+    ),
+)
+
+DEFAULT_PROFILE = PROFILES[-1].name
+
+_BY_NAME = {p.name: p for p in PROFILES}
+
+
+def spec(name: str) -> ProfileSpec:
+    """The spec of profile *name*; ``KeyError`` naming the valid profiles otherwise."""
+    try:
+        return _BY_NAME[name]
+    except (KeyError, TypeError):
+        valid = ", ".join(_BY_NAME)
+        raise KeyError(f"unknown netmem profile {name!r}; valid profiles: {valid}") from None
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_BY_NAME)
+
+
+def declarations(profile: ProfileSpec, cdefs_dir: str, *, host_ulong_max: int | None = None) -> str:
+    """The generation's C declarations: its ``cdefs/`` pieces concatenated.
+
+    cffi's cdef cannot evaluate ``ULONG_MAX``; pass ``host_ulong_max`` to
+    substitute the host's value for it (the C compiler and the portable engine
+    read the text as written).
+    """
+    import os
+
+    parts = []
+    for name in profile.sources():
+        with open(os.path.join(cdefs_dir, name), encoding="utf-8") as fh:
+            parts.append(f"/* ---- cdefs/{name} ---- */\n" + fh.read())
+    text = "\n".join(parts)
+    if host_ulong_max is not None:
+        text = text.replace("ULONG_MAX", hex(host_ulong_max) + "UL")
+    return text
+
+
+def c_static_asserts(profile: ProfileSpec) -> str:
+    """The generation's kernel static asserts as C11 ``_Static_assert`` lines."""
+    lines = [f'_Static_assert({a.c_expr()}, "{a.macro}: {a.c_expr()}");' for a in profile.asserts]
+    return "\n".join(lines) + "\n"
+
+
+def cdefs_dir() -> str:
+    """Directory of the ``netmem_ffi.cdefs`` package data.
+
+    An installed wheel has it as a data-only subpackage; an editable install
+    (``pip install -e .``) maps it to the checkout's ``cdefs/``, which
+    setuptools' editable finder cannot import below a regular package, so the
+    checkout beside the package is used then.
+    """
+    import os
+    from importlib.resources import files
+
+    try:
+        return str(files("netmem_ffi.cdefs").joinpath(COMMON_CDEFS[0]).parent)  # type: ignore[attr-defined]
+    except ModuleNotFoundError:
+        return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "cdefs")

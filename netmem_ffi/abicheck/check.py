@@ -1,0 +1,168 @@
+"""Cross-check a kernel's netmem ABI against the model: the library behind ``netmem-ffi check``.
+
+* :func:`kernel_layouts` reads a kernel input (raw BTF, ELF vmlinux, image,
+  ``.deb``) and returns its netmem layouts as a :class:`LayoutSet`.
+* :func:`check_source` also detects the profile (:mod:`netmem_ffi.abicheck.detect`),
+  compares every member offset and size, struct size, enum size and values with
+  the model on the kernel's architecture, and evaluates the profile's kernel
+  static asserts on the kernel's own layouts.  :meth:`CheckResult.to_dict` is
+  the ``check --json`` object of SPEC 7.
+
+``struct page``'s size depends on the kernel config (MEMCG, KMSAN ...), so it
+never counts as a mismatch; changes abidiff calls harmless (a member's type
+spelled differently at the same offset and size, e.g. ``flags`` becoming
+``memdesc_flags_t`` in 6.18) are listed as notes, not mismatches.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, NamedTuple
+
+from netmem_ffi.abi import registry
+from netmem_ffi.abicheck.asserts import AssertResult, evaluate_all
+from netmem_ffi.layout.btf.layouts import layout_set
+from netmem_ffi.layout.btf.reader import BTF
+from netmem_ffi.abicheck.compare import Change, compare
+from netmem_ffi.abicheck.detect import MATCH, PRE_6_12, ArchChoice, Detection, choose_arch, detect_profile, model_layouts
+from netmem_ffi.errors import KernelInputError
+from netmem_ffi.layout.types import LayoutSet
+
+#: The running kernel's BTF.
+DEFAULT_SOURCE = "/sys/kernel/btf/vmlinux"
+_BTF_MAGICS = (b"\x9f\xeb", b"\xeb\x9f")
+
+
+class KernelSource(NamedTuple):
+    """A kernel input as read: its BTF and what the container said about it."""
+
+    source: str
+    btf: BTF
+    release: str | None
+    arch_hint: str | None
+    kind: str
+
+
+def read_source(source: str | os.PathLike[str] = DEFAULT_SOURCE) -> KernelSource:
+    """Read the kernel input at *source*; raw BTF directly, anything else through :mod:`kernel_inputs`.
+
+    Raises :class:`KernelInputError` naming the file (and offset) when it cannot be read.
+    """
+    name = os.fspath(source)
+    try:
+        with open(name, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise KernelInputError(f"cannot read: {exc.strerror or exc}", name) from None
+    if data[:2] in _BTF_MAGICS:  # raw BTF: skip importing the container readers
+        if os.path.realpath(name) == DEFAULT_SOURCE:
+            # the running kernel's own BTF: its release and architecture are this machine's
+            from netmem_ffi.layout.host import host_arch
+
+            return KernelSource(name, BTF(data, name), os.uname().release, host_arch(), "raw-btf")
+        return KernelSource(name, BTF(data, name), None, None, "raw-btf")
+    from netmem_ffi.kernel.inputs import btf_from_bytes
+
+    blob = btf_from_bytes(data, name)
+    return KernelSource(name, BTF(blob.btf, f"{name} (BTF from {blob.kind})"), blob.release, blob.arch_hint,
+                        blob.kind)
+
+
+def _layouts(kernel: KernelSource) -> tuple[LayoutSet, ArchChoice]:
+    btf = kernel.btf
+    arch = choose_arch(btf.pointer_size, btf.byteorder, kernel.arch_hint)
+    return layout_set(btf, arch=arch.arch, source=kernel.source), arch
+
+
+def kernel_layouts(source: str | os.PathLike[str] = DEFAULT_SOURCE) -> LayoutSet:
+    """The netmem layouts of the kernel at *source* (``page`` limited to the netmem members)."""
+    return _layouts(read_source(source))[0]
+
+
+class CheckResult(NamedTuple):
+    """One kernel checked: what was read, the detection, and every difference from the model."""
+
+    source: str
+    release: str | None
+    kind: str
+    arch: ArchChoice
+    layouts: LayoutSet
+    detection: Detection
+    model: LayoutSet | None
+    asserts: tuple[AssertResult, ...] = ()
+    mismatches: tuple[Change, ...] = ()
+    notes: tuple[Change, ...] = ()
+
+    @property
+    def match(self) -> bool:
+        """True when the profile was recognised, nothing differs and every static assert holds."""
+        return (self.detection.status == MATCH and not self.mismatches
+                and all(a.ok for a in self.asserts))
+
+    @property
+    def status(self) -> str:
+        """"match", "mismatch", "unknown" or "pre-6.12"."""
+        if self.detection.status != MATCH:
+            return self.detection.status
+        return "match" if self.match else "mismatch"
+
+    def summary(self) -> str:
+        """One line: the profile or why there is none, and what differs."""
+        text = self.detection.describe()
+        failed = sum(not a.ok for a in self.asserts)
+        if self.mismatches:
+            text += f"; {len(self.mismatches)} mismatch{'es' * (len(self.mismatches) != 1)}"
+        if failed:
+            text += f"; {failed} static assert{'s' * (failed != 1)} failed"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``check --json`` object (SPEC 7)."""
+        ls = self.layouts
+        return {
+            "source": self.source,
+            "kernel": {"release": self.release, "arch": self.arch.arch, "arch_from": self.arch.how,
+                       "pointer_size": ls.pointer_size, "endianness": ls.endianness, "input": self.kind},
+            "profile": self.detection.profile,
+            "match": self.match,
+            "status": self.status,
+            "summary": self.summary(),
+            "nearest_profile": self.detection.nearest,
+            "structs": {n: {"size": s.size, "fields": [f.to_dict() for f in s.fields]} for n, s in ls.structs.items()},
+            "enums": {n: e.to_dict() for n, e in ls.enums.items()},
+            "asserts": [a.to_dict() for a in self.asserts],
+            "mismatches": [c.to_dict() for c in self.mismatches],
+            "notes": [c.to_dict() for c in self.notes],
+        }
+
+
+def _counts(change: Change) -> bool:
+    """Whether a change is a mismatch: breaking, and not the config-dependent size of struct page."""
+    return change.breaking and not (change.kind == "struct_size" and change.container == "struct page")
+
+
+def check_kernel(kernel: KernelSource) -> CheckResult:
+    """Detect, compare and evaluate the asserts for a kernel already read."""
+    layouts, arch = _layouts(kernel)
+    detection = detect_profile(layouts, arch)
+    name = detection.profile or detection.nearest
+    if detection.status == PRE_6_12 or name is None:
+        return CheckResult(kernel.source, kernel.release, kernel.kind, arch, layouts, detection, None)
+    model = model_layouts(name, arch.arch)
+    changes = compare(model, layouts, compare_align=False)
+    return CheckResult(
+        kernel.source, kernel.release, kernel.kind, arch, layouts, detection, model,
+        asserts=tuple(evaluate_all(registry.spec(name), layouts)),
+        mismatches=tuple(c for c in changes if _counts(c)),
+        notes=tuple(c for c in changes if not _counts(c)),
+    )
+
+
+def check_source(source: str | os.PathLike[str] = DEFAULT_SOURCE) -> CheckResult:
+    """Read the kernel at *source* and check it (see the module doc).
+
+    Raises :class:`KernelInputError` for an unreadable or malformed input and
+    :class:`~netmem_ffi.errors.UnsupportedArchError` for an architecture hint
+    the model does not know.
+    """
+    return check_kernel(read_source(source))

@@ -1,0 +1,284 @@
+"""Layout snapshots: versioned JSON of chosen profiles x architectures.
+
+A snapshot is the baseline a CI gate compares against (``netmem-ffi snapshot``,
+``netmem-ffi diff``, the pytest plugin).  It holds one :class:`LayoutSet` per
+(profile, architecture) pair, in a stable order (profiles oldest first, then
+architectures in the engine's order), with the schema version and the
+package version that wrote it, and no timestamps, so that the same model
+always writes the same bytes::
+
+    {"schema": 1, "format": "netmem-ffi-snapshot", "netmem_ffi": "0.1.0",
+     "layouts": [{"profile": "v6.12", "arch": "x86_64", "pointer_size": 8,
+                  "endianness": "little", "source": "...",
+                  "structs": {...}, "enums": {...}}, ...]}
+
+Reading checks every key it needs and raises :class:`SnapshotError` naming the
+file and the JSON path of what is wrong (``layouts[2].structs.net_iov.fields[3]:
+missing key 'offset'``).  A snapshot written by a newer schema is refused
+rather than half-read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from netmem_ffi.abi import registry
+from netmem_ffi.errors import SnapshotError
+from netmem_ffi.layout.types import LayoutSet
+
+#: Schema version this module writes and the newest it reads.
+SCHEMA = 1
+#: Value of the ``format`` key, so a snapshot is recognisable among JSON files.
+FORMAT = "netmem-ffi-snapshot"
+
+
+def key(layouts: LayoutSet) -> str:
+    """The pair label of a layout set: ``"v6.19@x86_64"`` (``"unrecognized@x86_64"`` without a profile)."""
+    return f"{layouts.profile or 'unrecognized'}@{layouts.arch}"
+
+
+def _sort_key(layouts: LayoutSet) -> tuple[int, str, int, str]:
+    profiles = registry.names()
+    arches = all_arches()
+    p = layouts.profile or ""
+    return (
+        profiles.index(p) if p in profiles else len(profiles),
+        p,
+        arches.index(layouts.arch) if layouts.arch in arches else len(arches),
+        layouts.arch,
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Layout sets of several (profile, arch) pairs, in stable order."""
+
+    layouts: tuple[LayoutSet, ...]
+    version: str
+    schema: int = SCHEMA
+    path: str | None = None  # the file it was read from, for messages
+
+    @property
+    def label(self) -> str:
+        return self.path or "snapshot"
+
+    def keys(self) -> tuple[str, ...]:
+        """The pair labels, ``profile@arch``, in order."""
+        return tuple(key(ls) for ls in self.layouts)
+
+    def get(self, profile: str, arch: str) -> LayoutSet | None:
+        """The layout set of one pair, or None when the snapshot lacks it."""
+        for ls in self.layouts:
+            if (ls.profile, ls.arch) == (profile, arch):
+                return ls
+        return None
+
+    def select(self, profiles: Iterable[str] | None = None, arches: Iterable[str] | None = None) -> Snapshot:
+        """The same snapshot limited to the profiles and architectures named (None: all)."""
+        ps = None if profiles is None else set(profiles)
+        arch_set = None if arches is None else set(arches)
+        kept = tuple(
+            ls for ls in self.layouts
+            if (ps is None or ls.profile in ps) and (arch_set is None or ls.arch in arch_set)
+        )
+        return Snapshot(kept, self.version, self.schema, self.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "format": FORMAT,
+            "netmem_ffi": self.version,
+            "layouts": [ls.to_dict() for ls in self.layouts],
+        }
+
+    def dumps(self) -> str:
+        """The snapshot as JSON text: stable (same layouts, same bytes), one member per line."""
+        return _pretty(self.to_dict()) + "\n"
+
+
+def _pretty(value: Any, indent: str = "") -> str:
+    """JSON with objects and arrays of scalars on one line (a member, an enum's values)."""
+    inner = indent + "  "
+    if isinstance(value, dict) and any(isinstance(v, (dict, list)) for v in value.values()):
+        items = (f"{inner}{json.dumps(k)}: {_pretty(v, inner)}" for k, v in value.items())
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        return "[\n" + ",\n".join(inner + _pretty(v, inner) for v in value) + "\n" + indent + "]"
+    return json.dumps(value)
+
+
+def _package_version() -> str:
+    from netmem_ffi import __version__
+
+    return __version__
+
+
+def normalize_arch(arch: str) -> str:
+    """*arch* in the engine's spelling (``amd64`` -> ``x86_64``); ``UnsupportedArchError`` otherwise."""
+    from netmem_ffi.layout.engine import normalize_arch as engine_normalize
+
+    return engine_normalize(arch)
+
+
+def model_layouts(profile: str, arch: str | None = None) -> LayoutSet:
+    """The model layouts of *profile* on *arch* (None: the host).
+
+    The compiled module's layouts on the host (the C compiler's truth), the
+    portable engine's elsewhere (:func:`netmem_ffi.layout.engine.model_layouts`).
+    Raises ``UnknownProfileError`` / ``UnsupportedArchError``.
+    """
+    from netmem_ffi.layout.engine import model_layouts as engine_layouts
+
+    return engine_layouts(profile, arch)
+
+
+def all_arches() -> tuple[str, ...]:
+    """Every architecture the portable engine models, in its order."""
+    from netmem_ffi.layout.engine import ARCHES
+
+    return ARCHES
+
+
+def take(profiles: Iterable[str] | None = None, arches: Iterable[str] | None = None) -> Snapshot:
+    """A snapshot of *profiles* (default: all) x *arches* (default: the host).
+
+    Names are validated (unknown profile: ``UnknownProfileError``; unknown
+    architecture: ``UnsupportedArchError``); duplicates are dropped.
+    """
+    from netmem_ffi.runtime.profiles import profile as get_profile
+
+    names = list(registry.names()) if profiles is None else [get_profile(p).name for p in profiles]
+    targets: list[str | None] = [None] if arches is None else [normalize_arch(a) for a in arches]
+    pairs = dict.fromkeys((p, a) for p in names for a in targets)
+    return from_layouts(model_layouts(p, a) for p, a in pairs)
+
+
+def retake(base: Snapshot, profiles: Iterable[str] | None = None, arches: Iterable[str] | None = None) -> Snapshot:
+    """The current model for the profiles and architectures of *base* (or those given instead)."""
+    profiles = list(profiles) if profiles else list(dict.fromkeys(str(ls.profile) for ls in base.layouts))
+    arches = list(arches) if arches else list(dict.fromkeys(ls.arch for ls in base.layouts))
+    return take(profiles, arches)
+
+
+def from_layouts(layouts: Iterable[LayoutSet]) -> Snapshot:
+    """A snapshot of layout sets in stable order (from the model, or e.g. kernels' BTF)."""
+    return Snapshot(tuple(sorted(layouts, key=_sort_key)), _package_version())
+
+
+def dump(snap: Snapshot, path: str | os.PathLike[str]) -> None:
+    """Write *snap* to *path*; ``SnapshotError`` naming the file if it cannot be written."""
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(snap.dumps())
+    except OSError as exc:
+        raise SnapshotError(f"{os.fspath(path)}: cannot write snapshot: {exc.strerror or exc}", value=path) from None
+
+
+def load(path: str | os.PathLike[str]) -> Snapshot:
+    """Read a snapshot file; ``SnapshotError`` naming the file and what is wrong."""
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise SnapshotError(f"{name}: cannot read snapshot: {exc.strerror or exc}", value=name) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SnapshotError(f"{name}: not a snapshot: not UTF-8 text (byte {exc.start})", value=name) from None
+    return loads(text, name)
+
+
+def loads(text: str, name: str = "<string>") -> Snapshot:
+    """Parse snapshot JSON text; *name* is used in error messages."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(f"{name}: not a snapshot: bad JSON at line {exc.lineno} column {exc.colno}: "
+                            f"{exc.msg}", value=name) from None
+    except RecursionError:
+        raise SnapshotError(f"{name}: not a snapshot: JSON nested too deeply", value=name) from None
+    return from_dict(doc, name)
+
+
+def from_dict(doc: Any, name: str = "<snapshot>") -> Snapshot:
+    """Validate and convert a decoded snapshot document; *name* is used in error messages."""
+    reader = _Reader(name)
+    reader.check_header(doc)
+    layouts = tuple(reader.layout_set(d, f"layouts[{i}]")
+                    for i, d in enumerate(reader.get(doc, "layouts", list, "top level")))
+    seen: set[str] = set()
+    for ls in layouts:
+        if key(ls) in seen:
+            raise reader.error(f"duplicate layouts for {key(ls)}")
+        seen.add(key(ls))
+    return Snapshot(layouts, str(doc.get("netmem_ffi", "unknown")), doc["schema"], name)
+
+
+_TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an integer"}
+
+
+class _Reader:
+    """Walks a decoded snapshot, naming the file and JSON path of the first problem."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def error(self, message: str) -> SnapshotError:
+        return SnapshotError(f"{self.name}: {message}", value=self.name)
+
+    def get(self, d: Any, k: str, t: type, where: str) -> Any:
+        """``d[k]``, checked to be a *t*."""
+        if not isinstance(d, dict):
+            raise self.error(f"{where}: expected an object, found {json.dumps(d)[:40]}")
+        if k not in d:
+            raise self.error(f"{where}: missing key {k!r}")
+        v = d[k]
+        if not isinstance(v, t) or (t is int and isinstance(v, bool)):
+            raise self.error(f"{where}.{k}: expected {_TYPE_NAMES[t]}, found {json.dumps(v)[:40]}")
+        return v
+
+    def check_header(self, doc: Any) -> None:
+        if not isinstance(doc, dict) or "schema" not in doc:
+            raise self.error("not a netmem-ffi snapshot (no 'schema' key at top level)")
+        if doc.get("format", FORMAT) != FORMAT:
+            raise self.error(f"not a netmem-ffi snapshot (format {doc['format']!r}, expected {FORMAT!r})")
+        schema = self.get(doc, "schema", int, "top level")
+        if schema > SCHEMA:
+            raise self.error(f"snapshot schema {schema} is newer than this netmem_ffi reads (up to {SCHEMA}; "
+                             f"written by netmem_ffi {doc.get('netmem_ffi', 'unknown')}): upgrade netmem_ffi")
+        if schema < 1:
+            raise self.error(f"unknown snapshot schema {schema} (this netmem_ffi reads 1..{SCHEMA})")
+
+    def layout_set(self, d: Any, where: str) -> LayoutSet:
+        for k, t in (("profile", str), ("arch", str), ("pointer_size", int), ("endianness", str)):
+            self.get(d, k, t, where)
+        if d["endianness"] not in ("little", "big"):
+            raise self.error(f"{where}.endianness: expected 'little' or 'big', found {d['endianness']!r}")
+        where = f"{where} ({d['profile']}@{d['arch']})"
+        for sname, s in self.get(d, "structs", dict, where).items():
+            self.struct(s, f"{where}.structs.{sname}")
+        for ename, e in self.get(d, "enums", dict, where).items():
+            self.get(e, "size", int, f"{where}.enums.{ename}")
+            values = self.get(e, "values", dict, f"{where}.enums.{ename}")
+            for vname in values:
+                self.get(values, vname, int, f"{where}.enums.{ename}.values")
+        return LayoutSet.from_dict(d)
+
+    def struct(self, s: Any, where: str) -> None:
+        self.get(s, "size", int, where)
+        self.optional(s, "align", where)
+        for i, f in enumerate(self.get(s, "fields", list, where)):
+            for k, t in (("name", str), ("offset", int), ("size", int), ("type", str)):
+                self.get(f, k, t, f"{where}.fields[{i}]")
+            for k in ("bit_offset", "bit_size"):
+                self.optional(f, k, f"{where}.fields[{i}]")
+
+    def optional(self, d: dict[str, Any], k: str, where: str) -> None:
+        """An optional integer key (absent or null is fine)."""
+        if d.get(k) is not None:
+            self.get(d, k, int, where)

@@ -1,0 +1,140 @@
+"""Reference kernels shipped in the package: small BTF extracts of real Debian kernels.
+
+Each extract holds only the types reachable from ``struct netmem_desc``,
+``struct net_iov``, ``struct net_iov_area``, ``enum net_iov_type`` and
+``struct page``, cut out of a real kernel's BTF by
+:func:`netmem_ffi.layout.btf.writer.extract` (a few KB instead of several MB), so
+``netmem-ffi check --reference NAME`` and the offline tests exercise real
+kernel data on any machine.  ``netmem_ffi/kernel/reference_kernels/index.json`` records, for
+each, the kernel release, architecture, expected profile and the Debian package
+(name, version, sha256) it came from; ``scripts/make_references.py``
+regenerates them all, and a network-tier test checks each extract against the
+full kernel BTF again.
+
+Example::
+
+    >>> from netmem_ffi.kernel.references import reference
+    >>> reference("amd64-7.2").expected_profile
+    'v7.2'
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from netmem_ffi.errors import NetmemError, UnknownReferenceError
+
+if TYPE_CHECKING:
+    from netmem_ffi.abicheck.check import CheckResult
+
+__all__ = ["Reference", "references", "reference", "names", "make_extract", "check_reference", "INDEX", "DATA_DIR", "SCHEMA"]
+
+#: Index file beside the extracts, and its format version.
+INDEX = "index.json"
+SCHEMA = 1
+#: Where the extracts live inside the package.
+DATA_DIR = "reference_kernels"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One shipped reference kernel: where its extract is and where it came from."""
+
+    name: str
+    file: str
+    release: str
+    arch: str
+    pointer_size: int
+    endianness: str
+    #: Profile the kernel is known to carry (None: older than net_iov).
+    expected_profile: str | None
+    #: The Debian package the extract was cut from: name, version, architecture, SHA256.
+    package: str
+    version: str
+    deb_arch: str
+    sha256: str
+    #: Where the full BTF came from: "btf" (the image's own) or "dwarf" (pahole from the -dbg DWARF).
+    method: str
+    #: How the extract was made, in words (input kind, tools and versions).
+    made: str
+    #: SHA256 of the extract itself.
+    extract_sha256: str
+
+    @property
+    def path(self) -> Path:
+        """The extract's file (raw BTF) inside the installed package."""
+        return Path(str(resources.files("netmem_ffi.kernel").joinpath(DATA_DIR, self.file)))
+
+    def read(self) -> bytes:
+        """The extract's bytes (raw BTF)."""
+        return self.path.read_bytes()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Reference:
+        missing = [f.name for f in fields(cls) if f.name not in d]
+        if missing:
+            raise NetmemError(f"reference index entry {d.get('name')!r} lacks {', '.join(missing)}")
+        return cls(**{f.name: d[f.name] for f in fields(cls)})
+
+
+@cache
+def _load() -> tuple[Reference, ...]:
+    index = resources.files("netmem_ffi.kernel").joinpath(DATA_DIR, INDEX)
+    if not index.is_file():
+        return ()
+    data = json.loads(index.read_text(encoding="utf-8"))
+    if data.get("schema") != SCHEMA:
+        raise NetmemError(f"reference index schema {data.get('schema')!r}; this netmem_ffi reads {SCHEMA}")
+    return tuple(Reference.from_dict(entry) for entry in data["references"])
+
+
+def references() -> list[Reference]:
+    """Every shipped reference kernel, in index order (oldest kernel first, amd64 first)."""
+    return list(_load())
+
+
+def names() -> list[str]:
+    """The names of the shipped reference kernels."""
+    return [r.name for r in _load()]
+
+
+def reference(name: str) -> Reference:
+    """The shipped reference kernel *name*; :class:`UnknownReferenceError` listing the valid names otherwise."""
+    for ref in _load():
+        if ref.name == name:
+            return ref
+    raise UnknownReferenceError(f"unknown reference kernel {name!r}; shipped: {', '.join(names()) or 'none'}", name)
+
+
+def make_extract(btf: bytes, source: str) -> bytes:
+    """The reference extract of a full kernel BTF: the closure of the netmem roots, re-encoded.
+
+    Deterministic: the same kernel BTF always gives the same bytes (the
+    network-tier test relies on it).
+    """
+    from netmem_ffi.layout.btf.reader import BTF
+    from netmem_ffi.layout.btf.writer import extract
+
+    return extract(BTF(btf, source))
+
+
+def check_reference(ref: Reference | str) -> CheckResult:
+    """``netmem-ffi check`` on a shipped reference kernel (its release and architecture from the index).
+
+    The result's source is ``reference:NAME``; an unknown name raises
+    :class:`UnknownReferenceError`.
+    """
+    from netmem_ffi.layout.btf.reader import BTF
+    from netmem_ffi.abicheck.check import KernelSource, check_kernel
+
+    ref = reference(ref) if isinstance(ref, str) else ref
+    source = f"reference:{ref.name}"
+    return check_kernel(KernelSource(source, BTF(ref.read(), source), ref.release, ref.arch, "reference"))

@@ -1,0 +1,229 @@
+"""Renderings of a :class:`~netmem_ffi.abicheck.diff.DiffResult`: text, JSON, JUnit XML, markdown.
+
+Every format reads the same result; none recomputes a comparison.
+
+* ``text`` — for a terminal or a CI log: per pair, the struct and enum
+  changes, and for each changed struct a side-by-side member table (old
+  offset/size, new offset/size, what happened), so that a swap such as
+  ``owner`` 48→56 / ``type`` 56→48 reads in one view.
+* ``json`` — :meth:`DiffResult.to_dict`.
+* ``junit`` — one ``<testsuite>`` per (profile, arch) pair, one ``<testcase>``
+  per struct and per enum; a ``<failure>`` carries the breaking changes,
+  ``<system-out>`` the non-breaking ones.
+* ``markdown`` — a pull-request comment: verdict, then per changed pair a
+  table of the changed members and bullets for struct and enum changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from xml.etree import ElementTree as ET
+
+from netmem_ffi.abicheck.compare import Change
+from netmem_ffi.abicheck.diff import DiffResult, MemberRow, PairDiff
+from netmem_ffi.layout.types import Field
+
+FORMATS = ("text", "json", "junit", "markdown")
+
+#: Styles of text lines, for a rich console (None: plain).
+STYLE_BREAK = "bold red"
+STYLE_NOTE = "yellow"
+STYLE_OK = "green"
+STYLE_HEAD = "bold"
+
+
+#: What happened to a member, in a few words, per change kind.
+_SHORT = {
+    "member_moved": "moved {old} {arrow} {new}",
+    "member_resized": "resized {old} {arrow} {new}",
+    "member_renamed": "renamed {old} {arrow} {new}",
+    "member_type": "type {old} {arrow} {new}",
+    "member_added": "added",
+    "member_removed": "removed",
+}
+
+
+def short(change: Change, arrow: str = "->") -> str:
+    """What happened to a member, in a few words (``moved 48 -> 56``); other changes described in full."""
+    template = _SHORT.get(change.kind)
+    return change.describe() if template is None else template.format(old=change.old, new=change.new, arrow=arrow)
+
+
+def _place(f: Field | None) -> str:
+    return "-" if f is None else f"{f.offset} / {f.size}"
+
+
+def _row_change(row: MemberRow, arrow: str = "->") -> str:
+    return ", ".join(short(c, arrow) for c in row.changes)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def verdict(result: DiffResult) -> str:
+    """One line: what the diff found and the exit code it maps to."""
+    s = result.summary()
+    if result.breaking:
+        return (f"layout break: {s['breaking']} breaking of {_n(s['changes'], 'change')} in "
+                f"{s['pairs_changed']} of {_n(s['pairs'], 'pair')} (exit {result.exit_code})")
+    if result.changed:
+        return (f"no layout break: {_n(s['changes'], 'non-breaking change')} in {s['pairs_changed']} of "
+                f"{_n(s['pairs'], 'pair')} (exit {result.exit_code})")
+    return f"same: {_n(s['pairs'], 'pair')}, no changes (exit {result.exit_code})"
+
+
+def _struct_head(pair: PairDiff, container: str, arrow: str = "->") -> str:
+    name = container.split(" ", 1)[1]
+    sizes = [None if s is None or name not in s.structs else s.structs[name].size for s in (pair.old, pair.new)]
+    return f"{container} (size {sizes[0] if sizes[0] is not None else '-'} {arrow} " \
+           f"{sizes[1] if sizes[1] is not None else '-'})"
+
+
+def _level_changes(pair: PairDiff, container: str) -> list[Change]:
+    """Changes of a container not shown in its member table (struct size, enum changes ...)."""
+    shown = container.startswith("struct ") and bool(pair.rows(container[len("struct "):]))
+    return [c for c in pair.changes_of(container) if not (shown and c.kind.startswith("member_"))]
+
+
+_ONE_SIDED = {"added": "only in new (appeared)", "removed": "only in old (disappeared: a break)"}
+
+
+def _one_sided(pair: PairDiff) -> str:
+    return f"{_ONE_SIDED[pair.status]}; {', '.join(pair.containers())}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str) -> list[str]:
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return [(indent + fmt.format(*r)).rstrip() for r in (header, *rows)]
+
+
+def text_lines(result: DiffResult) -> Iterator[tuple[str, str | None]]:
+    """The text report as (line, rich style) pairs."""
+    yield f"netmem layout diff: {result.old_label} -> {result.new_label}", STYLE_HEAD
+    same = [p.label for p in result.pairs if p.status == "same"]
+    for pair in result.pairs:
+        if pair.status == "same":
+            continue
+        n_break = sum(c.breaking for c in pair.changes)
+        yield "", None
+        if pair.status in _ONE_SIDED:
+            yield f"{pair.label}: {_one_sided(pair)}", STYLE_BREAK if n_break else STYLE_NOTE
+            continue
+        yield f"{pair.label}: {_n(len(pair.changes), 'change')}, {n_break} breaking", STYLE_BREAK if n_break else STYLE_NOTE
+        for container in pair.containers():
+            changes = pair.changes_of(container)
+            if not changes:
+                continue
+            yield f"  {_struct_head(pair, container) if container.startswith('struct ') else container}", STYLE_HEAD
+            for c in _level_changes(pair, container):
+                yield f"    {'BREAK' if c.breaking else 'note '}  {c.describe()}", STYLE_BREAK if c.breaking else STYLE_NOTE
+            rows = pair.rows(container[len("struct "):]) if container.startswith("struct ") else []
+            if rows:
+                table = [(r.name, _place(r.old), _place(r.new), _row_change(r),
+                          "yes" if any(c.breaking for c in r.changes) else "") for r in rows]
+                lines = _table(("member", "old off/size", "new off/size", "change", "breaks"), table, "    ")
+                yield lines[0], STYLE_HEAD
+                for line, r in zip(lines[1:], rows):
+                    style = None if not r.changes else STYLE_BREAK if any(c.breaking for c in r.changes) else STYLE_NOTE
+                    yield line, style
+    if same:
+        yield "", None
+        yield f"same: {', '.join(same)}", STYLE_OK
+    yield "", None
+    yield verdict(result), STYLE_BREAK if result.breaking else STYLE_OK
+
+
+def render_text(result: DiffResult) -> str:
+    return "\n".join(line for line, _ in text_lines(result)) + "\n"
+
+
+def render_json(result: DiffResult) -> str:
+    return json.dumps(result.to_dict(), indent=2) + "\n"
+
+
+def render_junit(result: DiffResult) -> str:
+    """JUnit XML: testsuites > testsuite (a pair) > testcase (a struct or enum) > failure."""
+    root = ET.Element("testsuites", name=f"netmem layout diff {result.old_label} -> {result.new_label}")
+    totals = {"tests": 0, "failures": 0}
+    for pair in result.pairs:
+        suite = ET.SubElement(root, "testsuite", name=pair.label)
+        counts = {"tests": 0, "failures": 0}
+        for container in pair.containers():
+            changes = pair.changes_of(container)
+            case = ET.SubElement(suite, "testcase", classname=pair.label, name=container, time="0")
+            counts["tests"] += 1
+            breaking = [c for c in changes if c.breaking]
+            if breaking:
+                counts["failures"] += 1
+                failure = ET.SubElement(case, "failure", type="layout-break",
+                                        message=f"{_n(len(breaking), 'breaking layout change')} in {container}")
+                failure.text = "\n".join(c.describe() for c in breaking)
+            notes = [c for c in changes if not c.breaking]
+            if notes:
+                ET.SubElement(case, "system-out").text = "\n".join("note: " + c.describe() for c in notes)
+        suite.attrib.update({k: str(v) for k, v in counts.items()}, errors="0", skipped="0", time="0")
+        for k in totals:
+            totals[k] += counts[k]
+    root.attrib.update({k: str(v) for k, v in totals.items()}, errors="0", time="0")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _md(text: str) -> str:
+    """Escape a table cell for GitHub markdown."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    return f"`{text}`" if "`" not in text else _md(text)
+
+
+def render_markdown(result: DiffResult) -> str:
+    """A pull-request comment: verdict, then per changed pair its tables."""
+    icon = ":x:" if result.breaking else ":warning:" if result.changed else ":white_check_mark:"
+    out = [f"### netmem layout diff: {_code(result.old_label)} → {_code(result.new_label)}", "",
+           f"{icon} **{verdict(result)}**", ""]
+    for pair in result.pairs:
+        if pair.status == "same":
+            continue
+        out += [f"#### {_code(pair.label)}", ""]
+        if pair.status in _ONE_SIDED:
+            out += [f"{':x:' if pair.breaking else ':information_source:'} {_md(_one_sided(pair))}", ""]
+            continue
+        for container in pair.containers():
+            if not pair.changes_of(container):
+                continue
+            head = _struct_head(pair, container, "→") if container.startswith("struct ") else container
+            out += [f"**{_md(head)}**", ""]
+            level = _level_changes(pair, container)
+            out += [f"- {':x:' if c.breaking else ':information_source:'} {_md(c.describe())}" for c in level]
+            rows = [r for r in pair.rows(container[len("struct "):]) if r.changes] \
+                if container.startswith("struct ") else []
+            if rows:
+                out += [""] * bool(level) + ["| member | old offset / size | new offset / size | change | breaks ABI |",
+                        "|---|---:|---:|---|:---:|"]
+                out += [f"| {_code(r.name)} | {_place(r.old)} | {_place(r.new)} | {_md(_row_change(r, '→'))} | "
+                        f"{':x:' if any(c.breaking for c in r.changes) else ''} |" for r in rows]
+            out.append("")
+    same = [p.label for p in result.pairs if p.status == "same"]
+    if same:
+        out += [f"Unchanged: {', '.join(_code(s) for s in same)}", ""]
+    return "\n".join(out)
+
+
+RENDERERS: dict[str, Callable[[DiffResult], str]] = {
+    "text": render_text,
+    "json": render_json,
+    "junit": render_junit,
+    "markdown": render_markdown,
+}
+
+
+def render(result: DiffResult, fmt: str = "text") -> str:
+    """*result* in format *fmt* (one of :data:`FORMATS`); ``ValueError`` for another name."""
+    if fmt not in RENDERERS:
+        raise ValueError(f"unknown diff format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return RENDERERS[fmt](result)

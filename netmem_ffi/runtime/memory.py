@@ -1,0 +1,438 @@
+"""Memory the runtime owns: net_iov areas, simulated page maps, and a recording DMA device.
+
+Each class is made once per profile by :func:`make_memory` (``profile.NetIovArea``
+lays out that generation's ``struct net_iov``); the memory itself is allocated,
+validated and freed by the C runtime (``cdefs/netmem_rt.c``).
+"""
+
+from __future__ import annotations
+
+import array
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from netmem_ffi import errors
+from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, PAGE_SHIFT
+
+if TYPE_CHECKING:
+    from netmem_ffi.runtime.core import Runtime
+
+_Self = TypeVar("_Self", bound="_CMemory")
+
+_TYPE_NAMES = {NET_IOV_DMABUF: "NET_IOV_DMABUF", NET_IOV_IOURING: "NET_IOV_IOURING"}
+
+
+def _count(value: object, what: str, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise errors.NetmemTypeError(f"{what} must be an int, got {type(value).__name__} {value!r}", value)
+    if not low <= value <= high:
+        raise errors.NetmemValueError(f"{what} = {value} is out of range ({low} .. {high})", value)
+    return value
+
+
+def _provider(type_: object) -> int:
+    if type_ not in _TYPE_NAMES or isinstance(type_, bool):
+        raise errors.NetmemValueError(
+            f"type {type_!r} is not NET_IOV_DMABUF ({NET_IOV_DMABUF}) or NET_IOV_IOURING ({NET_IOV_IOURING})", type_)
+    return int(type_)  # type: ignore[call-overload]
+
+
+class NetIov:
+    """A view of one ``struct net_iov`` of an area: its index, address and ``netmem_ref``.
+
+    Field reads go through the C runtime (validated; a closed area raises
+    :class:`~netmem_ffi.ClosedError`).  ``cdata`` is the raw cffi pointer.
+    """
+
+    __slots__ = ("area", "index", "addr", "netmem")
+
+    def __init__(self, area: NetIovAreaBase, index: int) -> None:
+        self.area = area
+        self.index = index
+        self.addr = area.base + index * area.stride
+        self.netmem = self.addr | NET_IOV
+
+    def _load(self, field: str) -> int:
+        rt = self.area.runtime
+        return rt.load(self.netmem, getattr(rt.lib, "NM_F_" + field))
+
+    @property
+    def cdata(self) -> Any:
+        """``struct net_iov *`` for this niov (valid while the area is open)."""
+        self.area._require_open()
+        return self.area.runtime.ffi.cast("struct net_iov *", self.addr)
+
+    @property
+    def type(self) -> int:
+        return self._load("TYPE")
+
+    @property
+    def owner(self) -> int:
+        return self._load("OWNER")
+
+    @property
+    def pp(self) -> int:
+        return self._load("PP")
+
+    @property
+    def pp_magic(self) -> int:
+        return self._load("PP_MAGIC")
+
+    @property
+    def dma_addr(self) -> int:
+        return self._load("DMA_ADDR")
+
+    @property
+    def pp_ref_count(self) -> int:
+        v = self._load("PP_REF_COUNT")
+        return v - (1 << 64) if v >= 1 << 63 else v
+
+    @property
+    def user_refs(self) -> int:
+        return self.area.user_refs(self.index)
+
+    def __repr__(self) -> str:
+        return f"<NetIov {self.area.runtime.name} #{self.index} netmem={self.netmem:#x}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NetIov) and other.netmem == self.netmem
+
+    def __hash__(self) -> int:
+        return hash(self.netmem)
+
+
+class _CMemory:
+    """Memory a C-runtime handle owns: the open/close lifecycle shared by areas and page maps.
+
+    Subclasses give ``_c_close()`` (the C close call), ``_busy()`` (why it cannot
+    close now) and ``address`` (for messages).  ``close()`` is idempotent, refuses
+    with :class:`~netmem_ffi.BusyError` while references are outstanding, and
+    releases the Python-owned memory the C side worked in only once it is closed.
+    """
+
+    runtime: ClassVar[Runtime]
+    _handle: Any
+
+    @property
+    def address(self) -> int:
+        raise NotImplementedError
+
+    def _c_close(self) -> int:
+        raise NotImplementedError
+
+    def _busy(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def _require_open(self) -> None:
+        if self._handle is None:
+            raise errors.ClosedError(f"{type(self).__name__} at {self.address:#x} is closed", self)
+
+    def close(self) -> None:
+        """Free the memory (``BusyError`` while references are outstanding; idempotent)."""
+        if self._handle is None:
+            return
+        rt = self.runtime
+        rc = self._c_close()
+        if rc == rt.lib.NM_E_BUSY:
+            raise errors.BusyError(f"{type(self).__name__} at {self.address:#x} {self._busy()}", self)
+        rt.check(rc, self.address, f"{type(self).__name__} at")
+        _release(self._handle, rt)
+        self._handle = None
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # With references outstanding the C side stays open, and so does the memory it holds.
+        if getattr(self, "_handle", None) is not None:
+            try:
+                self.close()
+            except errors.BusyError:
+                pass
+
+
+class NetIovAreaBase(_CMemory):
+    """A ``struct net_iov_area`` and its array of ``struct net_iov``, owned by the C runtime.
+
+    ``NetIovArea(num_niovs, type=NET_IOV_DMABUF, base_dma_addr=0)`` allocates
+    the niovs and runs ``net_iov_init()`` on each.  ``NET_IOV_DMABUF`` models a
+    devmem binding (one refcount for the whole binding, ``binding_refcount``,
+    starting at 1 for the area's own reference; each niov's ``dma_addr`` is
+    ``base_dma_addr + (idx << PAGE_SHIFT)``); ``NET_IOV_IOURING`` models an
+    io_uring zcrx area (per-niov user refs, ``user_refs(i)``).  ``close()``
+    refuses with :class:`~netmem_ffi.BusyError` while references are held.
+    """
+
+    def __init__(self, num_niovs: int, type: int = NET_IOV_DMABUF, *, base_dma_addr: int = 0) -> None:  # noqa: A002
+        rt = self.runtime
+        num = _count(num_niovs, "num_niovs", 1, 1 << 32)
+        self.type = _provider(type)
+        dma = _count(base_dma_addr, "base_dma_addr", 0, (1 << 64) - 1)
+        if dma & ((1 << PAGE_SHIFT) - 1):
+            raise errors.NetmemValueError(f"base_dma_addr {dma:#x} is not page-aligned", dma)
+        if dma + (num << PAGE_SHIFT) > 1 << 64:
+            raise errors.NetmemValueError(f"base_dma_addr {dma:#x} + {num} pages passes 2**64", dma)
+        self._check_provider(self.type)
+        out = rt.ffi.new("struct nm_area **")
+        rt.check(rt.lib.nm_area_create(num, self.type, dma, out), num, "NetIovArea of")
+        self._attach(out[0], None)
+
+    @classmethod
+    def from_buffer(cls, buf: Any, *, type: int = NET_IOV_DMABUF) -> NetIovAreaBase:  # noqa: A002
+        """Adopt a writable buffer holding an array of this profile's ``struct net_iov``.
+
+        The buffer (a ``bytearray``, an ``mmap``, any writable buffer, aligned
+        to ``alignof(struct net_iov)``) stays referenced while adopted; its
+        contents are used as they are (``net_iov_init()`` is not run).
+        ``net_iov_idx`` counts from the buffer's start; ``net_iov_owner``
+        returns the stored ``owner`` value, whatever it points at.
+        """
+        rt = cls.runtime
+        provider = _provider(type)
+        cls._check_provider(provider)
+        try:
+            cbuf = rt.ffi.from_buffer(buf, require_writable=True)
+        except (TypeError, BufferError) as exc:
+            raise errors.NetmemTypeError(f"cannot adopt {type_name(buf)}: {exc}", buf) from None
+        size, align = rt.ffi.sizeof("struct net_iov"), rt.ffi.alignof("struct net_iov")
+        n = len(cbuf)
+        addr = int(rt.ffi.cast("uintptr_t", cbuf))
+        if n == 0 or n % size:
+            raise errors.NetmemValueError(f"buffer of {n} bytes is not a whole number of {size}-byte struct net_iov", buf)
+        if addr % align:
+            raise errors.NetmemValueError(f"buffer at {addr:#x} is not {align}-byte aligned for struct net_iov", buf)
+        self = cls.__new__(cls)
+        self.type = provider
+        out = rt.ffi.new("struct nm_area **")
+        rt.check(rt.lib.nm_area_adopt(cbuf, n, provider, out), addr, "buffer at")
+        self._attach(out[0], (buf, cbuf))
+        return self
+
+    @classmethod
+    def _check_provider(cls, provider: int) -> None:
+        if provider == NET_IOV_IOURING and not cls.runtime.profile.spec.has_area:
+            raise errors.WrongProviderError(
+                f"profile {cls.runtime.name} predates io_uring zcrx (6.15): only NET_IOV_DMABUF areas exist", provider)
+
+    def _attach(self, handle: Any, keep: Any) -> None:
+        rt = self.runtime
+        self._handle = handle
+        if keep is not None:
+            _hold(handle, rt, keep)
+        self.num_niovs = int(rt.lib.nm_area_num_niovs(handle))
+        self.base = int(rt.ffi.cast("uintptr_t", rt.lib.nm_area_niovs(handle)))
+        self.stride = rt.ffi.sizeof("struct net_iov")
+        self.owner = int(rt.ffi.cast("uintptr_t", rt.lib.nm_area_owner(handle)))
+        _AREAS.setdefault(rt.name, weakref.WeakSet()).add(self)
+
+    # ---- container protocol ----
+    def __len__(self) -> int:
+        return self.num_niovs
+
+    def __getitem__(self, index: int) -> NetIov:
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise errors.NetmemTypeError(f"area index must be an int, got {type_name(index)}", index)
+        if index < 0:
+            index += self.num_niovs
+        if not 0 <= index < self.num_niovs:
+            raise IndexError(f"niov index {index} out of range for an area of {self.num_niovs}")
+        self._require_open()
+        return NetIov(self, index)
+
+    def __iter__(self) -> Iterator[NetIov]:
+        for i in range(self.num_niovs):
+            yield self[i]
+
+    def refs(self) -> array.array:
+        """Every niov's ``netmem_ref``, as an ``array('Q')`` ready for the bulk calls."""
+        self._require_open()
+        return array.array("Q", range(self.base | NET_IOV, self.base + self.num_niovs * self.stride, self.stride))
+
+    # ---- counters ----
+    @property
+    def address(self) -> int:
+        """Address of the niov array."""
+        return self.base
+
+    @property
+    def binding_refcount(self) -> int:
+        """The devmem binding's refcount (1 = only the area's own reference)."""
+        self._require_open()
+        if self.type != NET_IOV_DMABUF:
+            raise errors.WrongProviderError("binding_refcount exists only on NET_IOV_DMABUF areas", self.type)
+        return int(self.runtime.lib.nm_area_binding_refcount(self._handle))
+
+    def user_refs(self, index: int) -> int:
+        """io_uring's ``user_refs[index]`` (NET_IOV_IOURING areas only)."""
+        self._require_open()
+        idx = _count(index, "niov index", 0, self.num_niovs - 1)
+        out = self.runtime.ffi.new("int *")
+        self.runtime.check(self.runtime.lib.nm_area_user_refs(self._handle, idx, out), idx, "user_refs of niov")
+        return int(out[0])
+
+    @property
+    def outstanding(self) -> int:
+        """References that keep the area open: binding refs beyond its own, plus user refs."""
+        self._require_open()
+        out = self.runtime.ffi.new("size_t *")
+        self.runtime.lib.nm_area_outstanding(self._handle, out)
+        return int(out[0])
+
+    def _c_close(self) -> int:
+        return int(self.runtime.lib.nm_area_close(self._handle))
+
+    def _busy(self) -> str:
+        return f"still has {self.outstanding} reference(s) outstanding; put them before close()"
+
+    def __repr__(self) -> str:
+        state = "closed" if self._handle is None else f"at {self.base:#x}"
+        return f"<NetIovArea {self.runtime.name} {_TYPE_NAMES[self.type]} x{self.num_niovs} {state}>"
+
+
+_AREAS: dict[str, weakref.WeakSet[NetIovAreaBase]] = {}
+
+#: Python-owned memory the C runtime works in (a PageMap's frames, an adopted
+#: buffer), by the address of its open map or area.  It lives exactly as long
+#: as the C side can touch it, whatever happens to the Python object: a map or
+#: area collected with references outstanding stays open, and so does this.
+_HELD: dict[int, Any] = {}
+
+
+def _hold(handle: Any, rt: Runtime, memory: Any) -> None:
+    _HELD[int(rt.ffi.cast("uintptr_t", handle))] = memory
+
+
+def _release(handle: Any, rt: Runtime) -> None:
+    _HELD.pop(int(rt.ffi.cast("uintptr_t", handle)), None)
+
+
+def area_of(rt: Runtime, ref: int) -> NetIovAreaBase:
+    """The open area of this profile that holds niov ``ref``."""
+    p = ref & ~NET_IOV
+    for area in _AREAS.get(rt.name, ()):
+        if not area.closed and area.base <= p < area.base + area.num_niovs * area.stride:
+            return area
+    raise rt.error(rt.lib.NM_E_NOT_OWNED, ref)
+
+
+def type_name(value: object) -> str:
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+class PageMapBase(_CMemory):
+    """A simulated memory map: an array of ``struct page`` plus the page frames it describes.
+
+    ``PageMap(num_pages, page_size=4096, nid=0, base_pfn=0x100000)``.
+    ``alloc(order=0)`` returns the head page's ``netmem_ref`` of a naturally
+    aligned block with ``_refcount`` 1 (tails point at the head through
+    ``compound_head`` bit 0); the node id sits in ``flags``; ``pfmemalloc=True``
+    sets bit 1 of ``lru.next``.  A page whose ``_refcount`` reaches zero is
+    freed and poisoned (``LIST_POISON1/2``, frames filled with 0xaa).
+    ``close()`` refuses with :class:`~netmem_ffi.BusyError` while pages are allocated.
+    """
+
+    def __init__(self, num_pages: int, *, page_size: int = 4096, nid: int = 0, base_pfn: int = 0x100000) -> None:
+        rt = self.runtime
+        num = _count(num_pages, "num_pages", 1, 1 << 24)
+        if page_size not in (4096, 16384, 65536):
+            raise errors.NetmemValueError(f"page_size {page_size!r} is not 4096, 16384 or 65536", page_size)
+        _count(nid, "nid", 0, 1023)
+        _count(base_pfn, "base_pfn", 0, (1 << 52) - num)
+        # The frames are Python-owned memory: views of page contents (frame())
+        # keep them alive, so a view that outlives close() never reads freed memory.
+        try:
+            self._frames_owner = rt.frames_allocator("char[]", (num + 1) * page_size)
+        except MemoryError:
+            raise errors.NetmemMemoryError(f"PageMap of {num} pages: frames could not be allocated", num) from None
+        owner_addr = int(rt.ffi.cast("uintptr_t", self._frames_owner))
+        self._frames_offset = -owner_addr % page_size
+        out = rt.ffi.new("struct nm_pagemap **")
+        rt.check(rt.lib.nm_pagemap_create(num, page_size.bit_length() - 1, nid, base_pfn,
+                                          self._frames_owner + self._frames_offset, out), num, "PageMap of")
+        self._handle = out[0]
+        _hold(self._handle, rt, self._frames_owner)
+        info = rt.ffi.new("struct nm_pagemap_info *")
+        rt.lib.nm_pagemap_info(self._handle, info)
+        self.num_pages = num
+        self.page_size = page_size
+        self.nid = nid
+        self.base_pfn = base_pfn
+        self.pages = int(info.pages)
+        self.frames = int(info.frames)
+        self.stride = int(info.stride)
+
+    def alloc(self, order: int = 0, *, pfmemalloc: bool = False) -> int:
+        """Allocate ``2**order`` pages; returns the head page's ``netmem_ref``."""
+        self._require_open()
+        rt = self.runtime
+        _count(order, "order", 0, 10)
+        out = rt.ffi.new("netmem_ref *")
+        rt.check(rt.lib.nm_page_alloc(self._handle, order, bool(pfmemalloc), out), order, "PageMap alloc of order")
+        return int(out[0])
+
+    def page(self, index: int) -> int:
+        """The ``struct page *`` (= netmem_ref) of page ``index``, allocated or not."""
+        _count(index, "page index", 0, self.num_pages - 1)
+        return self.pages + index * self.stride
+
+    def frame(self, netmem: int) -> memoryview:
+        """The bytes of a live page's frame (``page_address(page)``, ``page_size`` bytes), writable.
+
+        The view keeps the frame memory alive: it stays valid (if meaningless)
+        after the page is freed or the map closed.
+        """
+        addr = self.runtime.load(netmem, self.runtime.lib.NM_F_ADDRESS)
+        start = addr - self.frames + self._frames_offset
+        return memoryview(self.runtime.ffi.buffer(self._frames_owner))[start:start + self.page_size]
+
+    @property
+    def allocated(self) -> int:
+        """How many pages are allocated now."""
+        self._require_open()
+        return int(self.runtime.lib.nm_pagemap_allocated(self._handle))
+
+    @property
+    def address(self) -> int:
+        """Address of the struct page array."""
+        return self.pages
+
+    def _c_close(self) -> int:
+        return int(self.runtime.lib.nm_pagemap_close(self._handle))
+
+    def _busy(self) -> str:
+        return f"still has {self.allocated} page(s) allocated; put them first"
+
+    def __repr__(self) -> str:
+        state = "closed" if self._handle is None else f"at {self.pages:#x}"
+        return f"<PageMap {self.runtime.name} {self.num_pages} pages {state}>"
+
+
+@dataclass
+class DmaDevice:
+    """A recording DMA device: ``unmap_page()`` calls are kept in ``unmapped`` for inspection."""
+
+    name: str = "netmem-ffi-dma"
+    unmapped: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+    def unmap_page(self, addr: int, size: int, dir: int, attrs: int = 0) -> None:  # noqa: A002
+        """``dma_unmap_page_attrs(dev, addr, size, dir, attrs)``: records the call."""
+        self.unmapped.append((addr, size, dir, attrs))
+
+
+def make_memory(rt: Runtime) -> dict[str, Any]:
+    """Profile-bound subclasses: ``NetIovArea``, ``PageMap`` (and the shared ``NetIov``, ``DmaDevice``)."""
+    doc = f"\n\nProfile {rt.name}: struct net_iov is {rt.ffi.sizeof('struct net_iov')} bytes here."
+    area = type("NetIovArea", (NetIovAreaBase,), {"runtime": rt, "__doc__": (NetIovAreaBase.__doc__ or "") + doc,
+                                                  "__module__": "netmem_ffi"})
+    pages = type("PageMap", (PageMapBase,), {"runtime": rt, "__doc__": PageMapBase.__doc__,
+                                             "__module__": "netmem_ffi"})
+    return {"NetIovArea": area, "PageMap": pages, "NetIov": NetIov, "DmaDevice": DmaDevice}
