@@ -11,7 +11,6 @@ Run directly (``python build_ffi.py``) to compile all generations in place.
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 import sys
 
@@ -21,16 +20,10 @@ HERE = pathlib.Path(__file__).resolve().parent
 CDEFS = HERE / "cdefs"
 
 
-def _load_registry():
-    # The registry has no package imports, so it loads before anything is built.
-    spec = importlib.util.spec_from_file_location("_netmem_registry", HERE / "netmem_ffi" / "abi" / "registry.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-registry = _load_registry()
+# The generations as data: abi/ imports nothing but the error classes, and the
+# package's import loads no compiled module, so it reads before anything is built.
+sys.path.insert(0, str(HERE))
+from netmem_ffi.abi import registry  # noqa: E402
 
 HOST_ULONG_MAX = (1 << (8 * cffi.FFI().sizeof("unsigned long"))) - 1
 

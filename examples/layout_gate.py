@@ -27,6 +27,7 @@ from netmem_ffi.report import formats
 
 from netmem_ffi.abicheck import snapshot
 from netmem_ffi.errors import NetmemError
+from netmem_ffi.abi import arches as abi_arches
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,7 +51,7 @@ def current_for(baseline: str, profiles: list[str] | None, arches: list[str] | N
     """The model's layouts now, for the pairs of the baseline (every pair when there is none yet)."""
     if os.path.exists(baseline):
         return snapshot.retake(snapshot.load(baseline), profiles, arches)
-    return snapshot.take(profiles, arches or snapshot.all_arches())
+    return snapshot.take(profiles, arches or abi_arches.ARCHES)
 
 
 def write_reports(result: diff.DiffResult, args: argparse.Namespace) -> None:
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             snapshot.dump(current, args.baseline)
             print(f"{args.baseline}: baseline updated ({', '.join(current.keys())})")
             return 0
-        baseline = snapshot.load(args.baseline).select(profiles, arches and [snapshot.normalize_arch(a) for a in arches])
+        baseline = snapshot.load(args.baseline).select(profiles, arches and [abi_arches.normalize_arch(a) for a in arches])
         current = snapshot.retake(baseline, profiles, arches)
         options = diff.Options(renames_break=args.renames_break, enum_additions_break=args.enum_additions_break)
         result = diff.diff(baseline, current, options, old_label=args.baseline, new_label="current model")

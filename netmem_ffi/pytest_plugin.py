@@ -57,7 +57,8 @@ class LayoutGate:
 
     def _load(self, path: str) -> Snapshot:
         from netmem_ffi.errors import NetmemError, SnapshotError
-        from netmem_ffi.abicheck.snapshot import load, normalize_arch
+        from netmem_ffi.abi.arches import normalize_arch
+        from netmem_ffi.abicheck.snapshot import load
 
         if not os.path.exists(path):
             pytest.fail(f"netmem layout baseline {path} does not exist; create it on purpose with "
@@ -74,11 +75,12 @@ class LayoutGate:
     def current(self, like: Snapshot | None = None) -> Snapshot:
         """The model's layouts for the options' profiles and arches (default: the pairs of *like*, or all)."""
         from netmem_ffi.errors import NetmemError
-        from netmem_ffi.abicheck.snapshot import all_arches, retake, take
+        from netmem_ffi.abi.arches import ARCHES
+        from netmem_ffi.abicheck.snapshot import retake, take
 
         try:
             if like is None:
-                return take(self.profiles, self.arches or all_arches())
+                return take(self.profiles, self.arches or ARCHES)
             return retake(like, self.profiles, self.arches)
         except NetmemError as exc:
             pytest.fail(f"netmem layout gate: {exc}", pytrace=False)

@@ -31,7 +31,8 @@ from pathlib import Path
 
 from netmem_ffi.kernel import references as refs
 from netmem_ffi.layout.btf.reader import BTF
-from netmem_ffi.abicheck.check import CheckResult, KernelSource, check_kernel
+from netmem_ffi.abicheck.check import CheckResult, check_kernel
+from netmem_ffi.kernel.source import KernelSource
 from netmem_ffi.kernel.debian import Apt, kernel_btf
 from netmem_ffi.errors import NetmemError
 from netmem_ffi.kernel.inputs import DEB_ARCHES

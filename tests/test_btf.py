@@ -20,6 +20,7 @@ from netmem_ffi.layout.btf.reader import BTF, BTFMember, BTFType, load_btf
 from netmem_ffi.layout.btf.uapi import Kind
 from netmem_ffi.layout.btf.writer import encode, extract, synthesize
 from netmem_ffi.errors import KernelInputError
+from netmem_ffi.abi import arches
 
 _PAHOLE_MEMBER = re.compile(r"^\s+.*?[\s*](\w+)(?:\[\d+\])*;\s+/\*\s+(\d+)\s+(\d+)\s+\*/")
 _PAHOLE_SIZE = re.compile(r"/\* size: (\d+),")
@@ -32,7 +33,7 @@ def kernel() -> BTF:
 
 @pytest.fixture(scope="module")
 def kernel_layouts(kernel: BTF) -> netmem_ffi.layout.types.LayoutSet:
-    return btf_layouts.layout_set(kernel, arch=hostlayout.host_arch())
+    return btf_layouts.layout_set(kernel, arch=arches.host_arch())
 
 
 def _pahole(struct: str) -> tuple[dict[str, tuple[int, int]], int]:

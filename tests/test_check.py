@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from btf_support import TRANSIENTS, need_vmlinux, transient_layouts, without_net_iov
 
-from netmem_ffi.layout import engine
 from netmem_ffi.layout.btf.writer import synthesize
 from netmem_ffi.abicheck.check import check_source, kernel_layouts
 from netmem_ffi.cli import main
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.types import LayoutSet
+from netmem_ffi.layout.models import model_layouts
 
 SPEC_KEYS = {"source", "kernel", "profile", "match", "structs", "enums", "asserts", "mismatches"}
 
@@ -44,7 +44,7 @@ def test_running_kernel() -> None:
 @pytest.mark.parametrize("profile", ["v6.12", "v6.17", "v7.2"])
 @pytest.mark.parametrize("arch", ["x86_64", "s390x"])
 def test_synthetic_kernels_match(tmp_path: Path, profile: str, arch: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write(tmp_path, f"{profile}-{arch}", engine.model_layouts(profile, arch))
+    path = write(tmp_path, f"{profile}-{arch}", model_layouts(profile, arch))
     result = check_source(path)
     if arch != "x86_64":  # BTF cannot name the architecture: the first big-endian LP64 one is assumed
         assert result.arch.how in ("assumed", "host")
@@ -54,7 +54,7 @@ def test_synthetic_kernels_match(tmp_path: Path, profile: str, arch: str, monkey
 
 def test_moved_member_is_a_mismatch(tmp_path: Path) -> None:
     """Same net_iov shape but net_iov_area reordered: detected, and the moves are mismatches."""
-    model = engine.model_layouts("v7.2", "x86_64")
+    model = model_layouts("v7.2", "x86_64")
     area = model.struct("net_iov_area")
     fields = tuple(f.__class__(f.name, 16 - f.offset if f.offset != 8 else 8, f.size, f.type) for f in area.fields)
     bad = LayoutSet(model.arch, model.pointer_size, model.endianness,
@@ -75,7 +75,7 @@ def test_transient_is_unknown_exit_4(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_before_612_exit_4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, "old", without_net_iov(engine.model_layouts("v6.12", "x86_64")))
+    path = write(tmp_path, "old", without_net_iov(model_layouts("v6.12", "x86_64")))
     assert main(["check", path]) == 4
     out = capsys.readouterr().out
     assert "before 6.12" in out
@@ -90,7 +90,7 @@ def test_unreadable_exit_1_no_traceback(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_json_one_object_or_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, "v619", engine.model_layouts("v6.19", "x86_64"))
+    path = write(tmp_path, "v619", model_layouts("v6.19", "x86_64"))
     assert main(["check", "--json", path]) == 0
     one = json.loads(capsys.readouterr().out)
     assert isinstance(one, dict) and SPEC_KEYS <= set(one) and one["profile"] == "v6.19"
@@ -100,7 +100,7 @@ def test_json_one_object_or_list(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_kernel_layouts(tmp_path: Path) -> None:
-    model = engine.model_layouts("v6.16", "i386")
+    model = model_layouts("v6.16", "i386")
     got = kernel_layouts(write(tmp_path, "v616-i386", model))
     assert (got.pointer_size, got.endianness) == (4, "little")
     assert got.struct("net_iov").fields == model.struct("net_iov").fields

@@ -20,7 +20,7 @@ from functools import cache
 import pytest
 
 from netmem_ffi.kernel import references as refs
-from netmem_ffi.abicheck.check import check_source
+from netmem_ffi.abicheck.check import check_reference, check_source
 from netmem_ffi.kernel.debian import Apt, DebFile, archive_uri, kernel_btf
 from netmem_ffi.errors import ArchiveError
 from netmem_ffi.kernel.inputs import KernelBlob
@@ -84,17 +84,18 @@ def test_shipped_extract_is_the_full_kernels_closure(ref: refs.Reference) -> Non
         assert again == ref.read()
     else:  # another pahole version may encode the same types differently: compare what they lay out
         from netmem_ffi.layout.btf.reader import BTF
-        from netmem_ffi.abicheck.check import KernelSource, check_kernel
+        from netmem_ffi.abicheck.check import check_kernel
+        from netmem_ffi.kernel.source import KernelSource
 
         fresh = check_kernel(KernelSource(ref.name, BTF(again, ref.name), ref.release, ref.arch, "dwarf"))
-        assert fresh.layouts.structs == refs.check_reference(ref).layouts.structs
+        assert fresh.layouts.structs == check_reference(ref).layouts.structs
 
 
 @pytest.mark.parametrize("ref", [r for r in SELECTED if r.method == "btf"], ids=lambda r: r.name)
 def test_full_package_checks_like_its_reference(ref: refs.Reference) -> None:
     deb, _ = _fetch(ref.name)
     full = check_source(deb.path)
-    shipped = refs.check_reference(ref)
+    shipped = check_reference(ref)
     assert full.detection.profile == ref.expected_profile
     assert full.release == ref.release
     assert full.layouts.structs == shipped.layouts.structs

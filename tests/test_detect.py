@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from btf_support import TRANSIENTS, transient_layouts, without_net_iov
 
-from netmem_ffi.layout import engine
 
 from netmem_ffi.abi import registry
 from netmem_ffi.layout.btf import layouts as btf_layouts
@@ -14,6 +13,7 @@ from netmem_ffi.layout.btf.writer import synthesize
 from netmem_ffi.abicheck.detect import MATCH, PRE_6_12, UNKNOWN, ArchChoice, choose_arch, detect_profile
 from netmem_ffi.errors import KernelInputError, UnsupportedArchError
 from netmem_ffi.layout.types import LayoutSet
+from netmem_ffi.layout.models import model_layouts
 
 ARCHES = ("x86_64", "i386", "s390x", "armhf")
 
@@ -28,7 +28,7 @@ def as_kernel(model: LayoutSet) -> tuple[LayoutSet, ArchChoice]:
 @pytest.mark.parametrize("arch", ARCHES)
 @pytest.mark.parametrize("profile", registry.names())
 def test_every_profile_shape_detected(profile: str, arch: str) -> None:
-    kernel, choice = as_kernel(engine.model_layouts(profile, arch))
+    kernel, choice = as_kernel(model_layouts(profile, arch))
     found = detect_profile(kernel, choice)
     assert (found.status, found.profile) == (MATCH, profile)
 
@@ -37,7 +37,7 @@ def test_profile_shapes_are_distinct() -> None:
     from netmem_ffi.abicheck.detect import shape
 
     for arch in ARCHES:
-        shapes = [shape(engine.model_layouts(p, arch)) for p in registry.names()]
+        shapes = [shape(model_layouts(p, arch)) for p in registry.names()]
         assert len(set(shapes)) == len(shapes), arch
 
 
@@ -55,14 +55,14 @@ def test_transient_layouts_are_unknown(name: str, arch: str) -> None:
 def test_union_removed_transient_is_not_v619() -> None:
     """Same offsets as v6.19, different members: offset-only matching would misreport it."""
     kernel, choice = as_kernel(transient_layouts(TRANSIENTS["union removed, owner before type"]))
-    v619 = engine.model_layouts("v6.19", "x86_64").struct("net_iov")
+    v619 = model_layouts("v6.19", "x86_64").struct("net_iov")
     niov = kernel.struct("net_iov")
     assert [(f.offset, f.size) for f in niov.top_level()][-2:] == [(f.offset, f.size) for f in v619.top_level()][-2:]
     assert detect_profile(kernel, choice).profile is None
 
 
 def test_no_net_iov_is_before_612() -> None:
-    kernel, choice = as_kernel(without_net_iov(engine.model_layouts("v6.12", "x86_64")))
+    kernel, choice = as_kernel(without_net_iov(model_layouts("v6.12", "x86_64")))
     found = detect_profile(kernel, choice)
     assert (found.status, found.profile) == (PRE_6_12, None)
     assert "before 6.12" in found.describe()

@@ -20,6 +20,7 @@ from netmem_ffi.abicheck import snapshot
 from netmem_ffi.cli import main
 from netmem_ffi.errors import KernelInputError, NetmemError, UnsupportedArchError
 from netmem_ffi.layout.types import EnumLayout, LayoutSet, StructLayout
+from netmem_ffi.layout.models import model_layouts
 
 
 def _with_struct(ls: LayoutSet, struct: StructLayout) -> LayoutSet:
@@ -39,12 +40,12 @@ def _with_enum(ls: LayoutSet, values: tuple[tuple[str, int], ...]) -> LayoutSet:
 
 @pytest.fixture(scope="module")
 def v619() -> LayoutSet:
-    return snapshot.model_layouts("v6.19")
+    return model_layouts("v6.19")
 
 
 @pytest.fixture(scope="module")
 def v72() -> LayoutSet:
-    return snapshot.model_layouts("v7.2")
+    return model_layouts("v7.2")
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,7 @@ def test_same_layouts_exit_zero(v72: LayoutSet) -> None:
 
 
 def test_rename_is_reported_but_breaks_only_when_asked() -> None:
-    old, new = snapshot.model_layouts("v6.15"), snapshot.model_layouts("v6.16")
+    old, new = model_layouts("v6.15"), model_layouts("v6.16")
     default = diff.diff(old, new)
     renames = [c for _, c in default.changes() if c.kind == "member_renamed"]
     assert [(c.old, c.new) for c in renames] == [("__unused_padding", "type")]
@@ -116,7 +117,7 @@ def test_resize_and_struct_size(v72: LayoutSet) -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from(["v6.12", "v6.17", "v7.2"]), st.data())
 def test_any_moved_member_is_found_and_breaks(profile: str, data: st.DataObject) -> None:
-    base = snapshot.model_layouts(profile)
+    base = model_layouts(profile)
     struct = data.draw(st.sampled_from(sorted(base.structs)))
     member = data.draw(st.sampled_from([f.name for f in base.structs[struct].fields]))
     delta = data.draw(st.integers(1, 64))
@@ -132,7 +133,7 @@ def test_any_moved_member_is_found_and_breaks(profile: str, data: st.DataObject)
 
 @pytest.mark.parametrize(("old", "new"), [("v6.12", "v6.15"), ("v6.15", "v6.17"), ("v6.19", "v7.2"), ("v7.2", "v6.12")])
 def test_rows_cover_each_member_once(old: str, new: str) -> None:
-    pair = diff.diff(snapshot.model_layouts(old), snapshot.model_layouts(new)).pairs[0]
+    pair = diff.diff(model_layouts(old), model_layouts(new)).pairs[0]
     for name in set(pair.old.structs) & set(pair.new.structs):  # type: ignore[union-attr]
         rows = pair.rows(name)
         assert [r.old.name for r in rows if r.old] == [f.name for f in pair.old.structs[name].fields]  # type: ignore[union-attr]
@@ -155,10 +156,10 @@ def test_snapshots_pair_by_profile_and_arch() -> None:
 
 def test_single_set_against_a_snapshot_compares_its_own_pair() -> None:
     snap = snapshot.take(["v6.19", "v7.2"], ["x86_64", "i386"])
-    for side in (snapshot.model_layouts("v6.19", "i386"), snapshot.model_layouts("v7.2", "x86_64")):
+    for side in (model_layouts("v6.19", "i386"), model_layouts("v7.2", "x86_64")):
         for result in (diff.diff(snap, side), diff.diff(side, snap)):
             assert [p.label for p in result.pairs] == [snapshot.key(side)] and not result.changed
-    unmatched = diff.diff(snap, snapshot.model_layouts("v6.12", "i386"))
+    unmatched = diff.diff(snap, model_layouts("v6.12", "i386"))
     assert {p.status for p in unmatched.pairs} == {"removed", "added"} and unmatched.breaking
 
 

@@ -22,10 +22,11 @@ import pytest
 from netmem_ffi.layout import engine
 
 from netmem_ffi.abi import registry
-from netmem_ffi.layout.host import host_arch
+from netmem_ffi.abi.arches import host_arch
+from netmem_ffi.abi import arches
 
 #: Debian package of each target's compiler.
-PACKAGES = {m.name: "gcc-" + m.triplet.replace("_", "-") for m in engine.MODELS.values()}
+PACKAGES = {m.name: "gcc-" + m.triplet.replace("_", "-") for m in arches.MODELS.values()}
 
 # The cdefs text is compiled freestanding: no libc headers are needed.
 PRELUDE = """\
@@ -37,7 +38,7 @@ typedef __SIZE_TYPE__ size_t;
 
 def compiler(arch: str) -> str | None:
     """The C compiler for *arch*: the host's gcc on the host, else Debian's cross gcc."""
-    name = "gcc" if arch == engine.normalize_arch(host_arch()) else f"{engine.MODELS[arch].triplet}-gcc"
+    name = "gcc" if arch == arches.normalize_arch(host_arch()) else f"{arches.MODELS[arch].triplet}-gcc"
     return shutil.which(name)
 
 
@@ -77,7 +78,7 @@ def read_table(obj: Path, count: int) -> list[int]:
     return list(struct.unpack(f"{order}{count}Q", data))
 
 
-@pytest.fixture(scope="module", params=engine.ARCHES)
+@pytest.fixture(scope="module", params=arches.ARCHES)
 def compiled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """Per target: {profile: [(label, compiler value, engine value)]}, from one compiler run."""
     arch = request.param
@@ -111,6 +112,6 @@ def test_compiled_objects_have_target_byte_order(compiled) -> None:
     """The table decodes in the target's byte order: ULONG_MAX and the page size read right."""
     arch, result = compiled
     values = {label: got for label, got, _ in result["v6.17"]}
-    word = engine.MODELS[arch].long
+    word = arches.MODELS[arch].long
     assert values["net_iov_type.NET_IOV_MAX"] == (1 << (8 * word)) - 1
     assert values["sizeof page"] == {8: 64, 4: 36}[word]  # docs 6.2: MEMCG=y, no aligned struct page

@@ -34,6 +34,7 @@ import netmem_ffi as nm
 from netmem_ffi.abicheck import snapshot
 from netmem_ffi.layout.btf import BTF, layouts, load_btf, writer
 from netmem_ffi.kernel.inputs import btf_from_bytes
+from netmem_ffi.layout.models import model_layouts
 
 from fuzz_inputs import Mutator, fuzz
 
@@ -376,7 +377,7 @@ BTF_CUTS = (0, 2, 3, 4, 8, 12, 16, 20, 24, 32)
 @pytest.fixture(scope="module")
 def btf_seeds() -> list[bytes]:
     """The running kernel's netmem closure (both byte orders) and model BTF of the oldest and newest profiles."""
-    seeds = [writer.synthesize(snapshot.model_layouts(p, a)) for p, a in (("v6.12", "i386"), ("v7.2", "s390x"))]
+    seeds = [writer.synthesize(model_layouts(p, a)) for p, a in (("v6.12", "i386"), ("v7.2", "s390x"))]
     if VMLINUX.exists():
         kernel = load_btf(str(VMLINUX))
         seeds += [writer.extract(kernel), writer.extract(kernel, byteorder="big")]

@@ -19,6 +19,8 @@ from netmem_ffi.abi import registry
 
 from netmem_ffi.abicheck import snapshot
 from netmem_ffi.report.formats import render_text
+from netmem_ffi.abi import arches
+from netmem_ffi.layout.models import model_layouts
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "layouts.json"
 REGENERATE = "netmem-ffi snapshot --all-arches -o tests/golden/layouts.json"
@@ -38,19 +40,19 @@ def _gate(old: diff.Side, new: diff.Side, new_label: str) -> None:
 
 
 def test_golden_covers_every_profile_and_architecture(golden: snapshot.Snapshot) -> None:
-    expected = [f"{p}@{a}" for p in registry.names() for a in snapshot.all_arches()]
+    expected = [f"{p}@{a}" for p in registry.names() for a in arches.ARCHES]
     assert list(golden.keys()) == expected, f"golden file out of date; run: {REGENERATE}"
     assert golden.schema == snapshot.SCHEMA
 
 
 def test_model_matches_golden(golden: snapshot.Snapshot) -> None:
     """The host's compiled layouts and the engine's for every other architecture."""
-    _gate(golden, snapshot.take(None, snapshot.all_arches()), "the current model")
+    _gate(golden, snapshot.take(None, arches.ARCHES), "the current model")
 
 
 def test_engine_matches_golden_on_the_host_arch_too(golden: snapshot.Snapshot) -> None:
     """On the host the snapshot holds the C compiler's layouts; the engine must agree with them."""
-    host = snapshot.normalize_arch(snapshot.model_layouts(registry.DEFAULT_PROFILE).arch)
+    host = arches.normalize_arch(model_layouts(registry.DEFAULT_PROFILE).arch)
     engine_sets = snapshot.from_layouts(engine.layout_set(p, host) for p in registry.names())
     _gate(golden.select(arches=[host]), engine_sets, f"the engine on {host}")
 

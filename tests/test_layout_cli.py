@@ -17,6 +17,7 @@ from netmem_ffi.abi import registry
 from netmem_ffi.cli import main
 from netmem_ffi.report.overlay import overlay
 from netmem_ffi.report.pahole import struct_text
+from netmem_ffi.abi import arches
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -71,12 +72,12 @@ def test_overlay_marks_owner_over_mapping(capsys: pytest.CaptureFixture[str]) ->
     assert "struct net_iov {" not in out  # only the overlay when no struct is named
 
 
-@pytest.mark.parametrize("arch", engine.ARCHES)
+@pytest.mark.parametrize("arch", arches.ARCHES)
 @pytest.mark.parametrize("profile", registry.names())
 def test_overlay_window_mirrors_page(profile: str, arch: str) -> None:
     """The four asserted words always mirror the page; past the window nothing does."""
     rows = overlay(engine.struct_layouts(profile, arch))
-    word = engine.MODELS[arch].long
+    word = arches.MODELS[arch].long
     by_offset = {r.offset: r for r in rows}
     for index in (1, 2, 4, 5):  # pp_magic, pp, dma_addr, pp_ref_count
         assert by_offset[index * word].mirrored is True

@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+from netmem_ffi.abicheck.check import check_reference
 from netmem_ffi.kernel import references as refs
 from netmem_ffi.errors import NetmemError, UnknownReferenceError
 from netmem_ffi.kernel.inputs import btf_span, read_btf_bytes
@@ -59,7 +60,7 @@ def test_extract_is_small_intact_raw_btf(ref: refs.Reference) -> None:
 
 @pytest.mark.parametrize("ref", ALL, ids=NAMES)
 def test_reference_detected_as_expected_profile(ref: refs.Reference) -> None:
-    result = refs.check_reference(ref)
+    result = check_reference(ref)
     assert result.detection.profile == ref.expected_profile, result.summary()
     assert (result.layouts.pointer_size, result.layouts.endianness) == (ref.pointer_size, ref.endianness)
     assert result.arch.arch == ref.arch
@@ -68,7 +69,7 @@ def test_reference_detected_as_expected_profile(ref: refs.Reference) -> None:
 
 @pytest.mark.parametrize("ref", ALL, ids=NAMES)
 def test_reference_static_asserts_hold(ref: refs.Reference) -> None:
-    result = refs.check_reference(ref)
+    result = check_reference(ref)
     assert result.asserts, "every profile carries static asserts"
     failed = [f"{a.expr} ({a.lhs} vs {a.rhs})" for a in result.asserts if not a.ok]
     assert not failed
@@ -76,7 +77,7 @@ def test_reference_static_asserts_hold(ref: refs.Reference) -> None:
 
 @pytest.mark.parametrize("ref", ALL, ids=NAMES)
 def test_reference_matches_model(ref: refs.Reference) -> None:
-    result = refs.check_reference(ref)
+    result = check_reference(ref)
     if not result.match and not _page_has(ref, "compound_head") and _page_has(ref, "compound_info"):
         pytest.xfail("the kernel renamed struct page.compound_head to compound_info; the model has compound_head")
     assert result.match, [c.describe() for c in result.mismatches]

@@ -1,4 +1,4 @@
-"""The supported architectures: their C data models, their spellings, and where their layouts come from.
+"""The supported architectures: their C data models, their spellings, and the host's.
 
 Kept apart from :mod:`netmem_ffi.layout.engine` (which parses C) so that tools
 which only need to name or choose an architecture, like ``check`` on the
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from netmem_ffi.errors import NetmemValueError, UnknownProfileError, UnsupportedArchError
-from netmem_ffi.layout.types import LayoutSet
+import os
+
+from netmem_ffi.errors import NetmemValueError, UnsupportedArchError
 
 
 class DataModel(NamedTuple):
@@ -85,26 +86,11 @@ def data_model(arch: str) -> DataModel:
     return MODELS[normalize_arch(arch)]
 
 
-def model_layouts(profile: str, arch: str | None = None) -> LayoutSet:
-    """The model's layouts of *profile*: the compiled cffi module's on the host, the engine's elsewhere.
+#: The running kernel's BTF: the default kernel input of every command.
+RUNNING_KERNEL_BTF = "/sys/kernel/btf/vmlinux"
 
-    ``arch`` None (or the host's architecture) gives ``netmem_ffi.profile(profile).layouts``,
-    the C compiler's own offsets; any other architecture gives :func:`netmem_ffi.layout.engine.layout_set`.
-    Raises :class:`UnknownProfileError` / :class:`UnsupportedArchError`.
-    """
-    from netmem_ffi.abi import registry
-    from netmem_ffi.layout.host import host_arch
 
-    try:
-        name = registry.spec(profile).name
-    except KeyError as exc:
-        raise UnknownProfileError(str(exc.args[0]), profile) from None
-    host = normalize_arch(host_arch())
-    target = host if arch is None else normalize_arch(arch)
-    if target == host:
-        from netmem_ffi.runtime.profiles import profile as load_profile
-
-        return load_profile(name).layouts
-    from netmem_ffi.layout.engine import layout_set
-
-    return layout_set(name, target)
+def host_arch() -> str:
+    """The architecture name (SPEC 5 spelling) of this machine; ``uname -m`` when no target models it."""
+    machine = os.uname().machine
+    return ALIASES.get(machine, machine)

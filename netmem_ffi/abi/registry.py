@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from netmem_ffi.errors import UnknownProfileError
+
 #: Pieces every generation starts with: netmem_ref, atomics, the page window.
 COMMON_CDEFS = ("common.h",)
 #: Declarations of the C runtime (areas, page maps, helpers, refcount path).
@@ -264,13 +266,31 @@ DEFAULT_PROFILE = PROFILES[-1].name
 _BY_NAME = {p.name: p for p in PROFILES}
 
 
+def profile_name(name: str) -> str:
+    """The profile that *name* means: a profile name (``v6.17``) or a kernel release (``6.18`` -> ``v6.17``).
+
+    A release names the generation the registry lists it under.  Raises
+    :class:`UnknownProfileError` naming the valid profiles and releases.
+    """
+    if isinstance(name, str):
+        if name in _BY_NAME:
+            return name
+        release = ".".join(name.strip().split(".")[:2])
+        for p in PROFILES:
+            if release in p.kernels:
+                return p.name
+    valid = ", ".join(_BY_NAME)
+    releases = ", ".join(k for p in PROFILES for k in p.kernels)
+    raise UnknownProfileError(f"unknown netmem profile {name!r}; valid profiles: {valid}; "
+                              f"or a kernel release: {releases}", name)
+
+
 def spec(name: str) -> ProfileSpec:
-    """The spec of profile *name*; ``KeyError`` naming the valid profiles otherwise."""
-    try:
-        return _BY_NAME[name]
-    except (KeyError, TypeError):
-        valid = ", ".join(_BY_NAME)
-        raise KeyError(f"unknown netmem profile {name!r}; valid profiles: {valid}") from None
+    """The spec of profile *name* (or of the generation of kernel version *name*).
+
+    Raises :class:`UnknownProfileError` naming the valid profiles.
+    """
+    return _BY_NAME[profile_name(name)]
 
 
 def names() -> tuple[str, ...]:

@@ -22,51 +22,12 @@ from typing import Any, NamedTuple
 from netmem_ffi.abi import registry
 from netmem_ffi.abicheck.asserts import AssertResult, evaluate_all
 from netmem_ffi.layout.btf.layouts import layout_set
-from netmem_ffi.layout.btf.reader import BTF
 from netmem_ffi.abicheck.compare import Change, compare
-from netmem_ffi.abicheck.detect import MATCH, PRE_6_12, ArchChoice, Detection, choose_arch, detect_profile, model_layouts
-from netmem_ffi.errors import KernelInputError
+from netmem_ffi.abicheck.detect import MATCH, PRE_6_12, ArchChoice, Detection, choose_arch, detect_profile
+from netmem_ffi.layout.models import model_layouts
+from netmem_ffi.kernel.references import Reference, reference
+from netmem_ffi.kernel.source import DEFAULT_SOURCE, KernelSource, read_source
 from netmem_ffi.layout.types import LayoutSet
-
-#: The running kernel's BTF.
-DEFAULT_SOURCE = "/sys/kernel/btf/vmlinux"
-_BTF_MAGICS = (b"\x9f\xeb", b"\xeb\x9f")
-
-
-class KernelSource(NamedTuple):
-    """A kernel input as read: its BTF and what the container said about it."""
-
-    source: str
-    btf: BTF
-    release: str | None
-    arch_hint: str | None
-    kind: str
-
-
-def read_source(source: str | os.PathLike[str] = DEFAULT_SOURCE) -> KernelSource:
-    """Read the kernel input at *source*; raw BTF directly, anything else through :mod:`kernel_inputs`.
-
-    Raises :class:`KernelInputError` naming the file (and offset) when it cannot be read.
-    """
-    name = os.fspath(source)
-    try:
-        with open(name, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise KernelInputError(f"cannot read: {exc.strerror or exc}", name) from None
-    if data[:2] in _BTF_MAGICS:  # raw BTF: skip importing the container readers
-        if os.path.realpath(name) == DEFAULT_SOURCE:
-            # the running kernel's own BTF: its release and architecture are this machine's
-            from netmem_ffi.layout.host import host_arch
-
-            return KernelSource(name, BTF(data, name), os.uname().release, host_arch(), "raw-btf")
-        return KernelSource(name, BTF(data, name), None, None, "raw-btf")
-    from netmem_ffi.kernel.inputs import btf_from_bytes
-
-    blob = btf_from_bytes(data, name)
-    return KernelSource(name, BTF(blob.btf, f"{name} (BTF from {blob.kind})"), blob.release, blob.arch_hint,
-                        blob.kind)
-
 
 def _layouts(kernel: KernelSource) -> tuple[LayoutSet, ArchChoice]:
     btf = kernel.btf
@@ -166,3 +127,12 @@ def check_source(source: str | os.PathLike[str] = DEFAULT_SOURCE) -> CheckResult
     the model does not know.
     """
     return check_kernel(read_source(source))
+
+
+def check_reference(ref: Reference | str) -> CheckResult:
+    """``netmem-ffi check`` on a shipped reference kernel (its release and architecture from the index).
+
+    The result's source is ``reference:NAME``; an unknown name raises
+    :class:`~netmem_ffi.errors.UnknownReferenceError`.
+    """
+    return check_kernel((reference(ref) if isinstance(ref, str) else ref).source())

@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from netmem_ffi.abi import registry
+from netmem_ffi.abi import arches, registry
 from netmem_ffi.abicheck.compare import Change, compare
 from netmem_ffi.errors import KernelInputError
+from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.layout.types import LayoutSet
 
 PRE_NET_IOV = "before 6.12 (no net_iov)"
@@ -51,30 +52,20 @@ def choose_arch(pointer_size: int, endianness: str, hint: str | None = None) -> 
     Raises :class:`KernelInputError` when the hint contradicts the BTF, or no
     known architecture has that word size and byte order.
     """
-    from netmem_ffi.abi import arches as engine
-    from netmem_ffi.layout.host import host_arch
-
-    fits = [m.name for m in engine.MODELS.values() if (m.pointer, m.endianness) == (pointer_size, endianness)]
+    fits = [m.name for m in arches.MODELS.values() if (m.pointer, m.endianness) == (pointer_size, endianness)]
     if hint:
-        arch = engine.normalize_arch(hint)
+        arch = arches.normalize_arch(hint)
         if arch not in fits:
-            model = engine.MODELS[arch]
+            model = arches.MODELS[arch]
             raise KernelInputError(f"the input says {hint} ({model.pointer}-byte, {model.endianness}-endian) "
                                    f"but its BTF is {pointer_size}-byte, {endianness}-endian")
         return ArchChoice(arch, "hint")
-    host = engine.ALIASES.get(host_arch(), host_arch())
+    host = arches.host_arch()
     if host in fits:
         return ArchChoice(host, "host")
     if not fits:
         raise KernelInputError(f"no supported architecture is {pointer_size}-byte {endianness}-endian")
     return ArchChoice(fits[0], "assumed")
-
-
-def model_layouts(profile: str, arch: str) -> LayoutSet:
-    """The model's layouts of *profile* on *arch* (see :func:`netmem_ffi.layout.engine.model_layouts`)."""
-    from netmem_ffi.abi.arches import model_layouts as arch_model
-
-    return arch_model(profile, arch)
 
 
 def shape(layouts: LayoutSet) -> tuple[object, ...] | None:

@@ -296,7 +296,8 @@ def load_side(spec: str | os.PathLike[str]) -> Side:
     file.  Raises :class:`SnapshotError`, :class:`KernelInputError`,
     :class:`UnsupportedArchError` or :class:`NetmemError` naming the operand.
     """
-    from netmem_ffi.abicheck.snapshot import load, model_layouts
+    from netmem_ffi.abicheck.snapshot import load
+    from netmem_ffi.layout.models import model_layouts
 
     text = os.fspath(spec)
     profile, _, arch = text.partition("@")

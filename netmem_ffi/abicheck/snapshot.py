@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from netmem_ffi.abi import registry
+from netmem_ffi.abi.arches import ARCHES, normalize_arch
 from netmem_ffi.errors import SnapshotError
+from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.layout.types import LayoutSet
 
 #: Schema version this module writes and the newest it reads.
@@ -43,7 +45,7 @@ def key(layouts: LayoutSet) -> str:
 
 def _sort_key(layouts: LayoutSet) -> tuple[int, str, int, str]:
     profiles = registry.names()
-    arches = all_arches()
+    arches = ARCHES
     p = layouts.profile or ""
     return (
         profiles.index(p) if p in profiles else len(profiles),
@@ -117,41 +119,13 @@ def _package_version() -> str:
     return __version__
 
 
-def normalize_arch(arch: str) -> str:
-    """*arch* in the engine's spelling (``amd64`` -> ``x86_64``); ``UnsupportedArchError`` otherwise."""
-    from netmem_ffi.layout.engine import normalize_arch as engine_normalize
-
-    return engine_normalize(arch)
-
-
-def model_layouts(profile: str, arch: str | None = None) -> LayoutSet:
-    """The model layouts of *profile* on *arch* (None: the host).
-
-    The compiled module's layouts on the host (the C compiler's truth), the
-    portable engine's elsewhere (:func:`netmem_ffi.layout.engine.model_layouts`).
-    Raises ``UnknownProfileError`` / ``UnsupportedArchError``.
-    """
-    from netmem_ffi.layout.engine import model_layouts as engine_layouts
-
-    return engine_layouts(profile, arch)
-
-
-def all_arches() -> tuple[str, ...]:
-    """Every architecture the portable engine models, in its order."""
-    from netmem_ffi.layout.engine import ARCHES
-
-    return ARCHES
-
-
 def take(profiles: Iterable[str] | None = None, arches: Iterable[str] | None = None) -> Snapshot:
     """A snapshot of *profiles* (default: all) x *arches* (default: the host).
 
     Names are validated (unknown profile: ``UnknownProfileError``; unknown
     architecture: ``UnsupportedArchError``); duplicates are dropped.
     """
-    from netmem_ffi.runtime.profiles import profile as get_profile
-
-    names = list(registry.names()) if profiles is None else [get_profile(p).name for p in profiles]
+    names = list(registry.names()) if profiles is None else [registry.profile_name(p) for p in profiles]
     targets: list[str | None] = [None] if arches is None else [normalize_arch(a) for a in arches]
     pairs = dict.fromkeys((p, a) for p in names for a in targets)
     return from_layouts(model_layouts(p, a) for p, a in pairs)

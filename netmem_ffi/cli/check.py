@@ -9,7 +9,7 @@ from typing import Any
 
 from netmem_ffi.cli.output import EXIT_DIFF, EXIT_INPUT, EXIT_OK, EXIT_USAGE, fail, print_json, use_rich
 
-DEFAULT_SOURCE = "/sys/kernel/btf/vmlinux"  # netmem_ffi.abicheck.check.DEFAULT_SOURCE, without importing it
+from netmem_ffi.abi.arches import RUNNING_KERNEL_BTF as DEFAULT_SOURCE
 #: How a shipped reference kernel is named among the sources (and in the results).
 REFERENCE_PREFIX = "reference:"
 
@@ -55,7 +55,7 @@ def _check_all(names: list[str]) -> list[Any]:
     def one(name: str) -> Any:
         try:
             if name.startswith(REFERENCE_PREFIX):
-                from netmem_ffi.kernel.references import check_reference  # only when asked: it imports more
+                from netmem_ffi.abicheck.check import check_reference
 
                 return check_reference(name.removeprefix(REFERENCE_PREFIX))
             return check_source(name)

@@ -53,11 +53,11 @@ def run(args: argparse.Namespace) -> int:
     from netmem_ffi.layout import engine
     from netmem_ffi.abi import registry
     from netmem_ffi.errors import NetmemError
-    from netmem_ffi.layout.host import host_arch
+    from netmem_ffi.abi.arches import data_model, host_arch
 
     try:
         profile = registry.spec(args.profile or registry.DEFAULT_PROFILE).name
-        model = engine.data_model(args.arch or host_arch())
+        model = data_model(args.arch or host_arch())
         config = (engine.KernelConfig.kernel(model.name, dma_addr_bits=args.dma_addr_bits) if args.kernel_config
                   else engine.KernelConfig(dma_addr_bits=args.dma_addr_bits))
         full = engine.struct_layouts(profile, model.name, config)

@@ -33,6 +33,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from netmem_ffi.abi.arches import ARCHES
     from netmem_ffi.abicheck import snapshot
     from netmem_ffi.errors import NetmemError, SnapshotError, UnknownProfileError, UnsupportedArchError
 
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if args.all_arches:
         if arches:
             return fail("--arch and --all-arches exclude each other", EXIT_USAGE)
-        arches = list(snapshot.all_arches())
+        arches = list(ARCHES)
     try:
         snap = snapshot.take(split_names(args.profile), arches)
     except (UnknownProfileError, UnsupportedArchError) as exc:

@@ -25,14 +25,15 @@ from dataclasses import dataclass, fields
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from netmem_ffi.errors import NetmemError, UnknownReferenceError
+from netmem_ffi.kernel.source import KernelSource
+from netmem_ffi.layout.btf.reader import BTF
+from netmem_ffi.layout.btf.writer import extract
 
-if TYPE_CHECKING:
-    from netmem_ffi.abicheck.check import CheckResult
 
-__all__ = ["Reference", "references", "reference", "names", "make_extract", "check_reference", "INDEX", "DATA_DIR", "SCHEMA"]
+__all__ = ["Reference", "references", "reference", "names", "make_extract", "INDEX", "DATA_DIR", "SCHEMA"]
 
 #: Index file beside the extracts, and its format version.
 INDEX = "index.json"
@@ -73,6 +74,11 @@ class Reference:
     def read(self) -> bytes:
         """The extract's bytes (raw BTF)."""
         return self.path.read_bytes()
+
+    def source(self) -> KernelSource:
+        """This reference as a kernel input: ``reference:NAME``, release and architecture from the index."""
+        name = f"reference:{self.name}"
+        return KernelSource(name, BTF(self.read(), name), self.release, self.arch, "reference")
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -120,21 +126,4 @@ def make_extract(btf: bytes, source: str) -> bytes:
     Deterministic: the same kernel BTF always gives the same bytes (the
     network-tier test relies on it).
     """
-    from netmem_ffi.layout.btf.reader import BTF
-    from netmem_ffi.layout.btf.writer import extract
-
     return extract(BTF(btf, source))
-
-
-def check_reference(ref: Reference | str) -> CheckResult:
-    """``netmem-ffi check`` on a shipped reference kernel (its release and architecture from the index).
-
-    The result's source is ``reference:NAME``; an unknown name raises
-    :class:`UnknownReferenceError`.
-    """
-    from netmem_ffi.layout.btf.reader import BTF
-    from netmem_ffi.abicheck.check import KernelSource, check_kernel
-
-    ref = reference(ref) if isinstance(ref, str) else ref
-    source = f"reference:{ref.name}"
-    return check_kernel(KernelSource(source, BTF(ref.read(), source), ref.release, ref.arch, "reference"))

@@ -38,14 +38,13 @@ options of :class:`KernelConfig`:
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from netmem_ffi.abi import registry
-from netmem_ffi.abi.arches import ALIASES, ARCHES, MODELS, DataModel, data_model, model_layouts, normalize_arch  # noqa: F401
+from netmem_ffi.abi.arches import MODELS, DataModel, data_model, normalize_arch
 from netmem_ffi.layout.cparse import Array, CType, Declarations, Enum, MemberDecl, Pointer, Prim, Record, evaluate, parse
-from netmem_ffi.errors import NetmemValueError, UnknownProfileError
+from netmem_ffi.errors import NetmemValueError
 from netmem_ffi.layout.types import EnumLayout, LayoutSet, Member, StructLayout, flatten, limit_page
 
 
@@ -64,17 +63,10 @@ class KernelConfig:
         return cls(**values)  # type: ignore[arg-type]
 
 
-def _spec(profile: str) -> registry.ProfileSpec:
-    try:
-        return registry.spec(profile)
-    except KeyError as exc:
-        raise UnknownProfileError(str(exc.args[0]), value=profile) from None
-
-
 @functools.lru_cache(maxsize=None)
 def declarations(profile: str) -> Declarations:
     """The parsed declarations of *profile* (parsed once per process)."""
-    spec = _spec(profile)
+    spec = registry.spec(profile)
     return parse(registry.declarations(spec, registry.cdefs_dir()))
 
 
@@ -207,7 +199,7 @@ def struct_layouts(profile: str, arch: str, config: KernelConfig | None = None) 
 
     Raises :class:`UnknownProfileError` / :class:`UnsupportedArchError`.
     """
-    spec = _spec(profile)
+    spec = registry.spec(profile)
     lay = _layouter(spec.name, normalize_arch(arch), config or KernelConfig())
     return {tag: lay.struct(tag) for tag in lay.decls.struct_names()}
 
@@ -224,7 +216,7 @@ def layout_text(text: str, arch: str, config: KernelConfig | None = None) -> dic
 
 def enum_layouts(profile: str, arch: str) -> dict[str, EnumLayout]:
     """Every tagged enum of the profile's cdefs on *arch*, values evaluated for that target."""
-    spec = _spec(profile)
+    spec = registry.spec(profile)
     lay = _layouter(spec.name, normalize_arch(arch), KernelConfig())
     return {tag: lay.enum(tag) for tag in lay.decls.enums}
 
@@ -236,7 +228,7 @@ def layout_set(profile: str, arch: str, config: KernelConfig | None = None) -> L
     ``source`` is ``engine:<arch>``.  Raises :class:`UnknownProfileError`,
     :class:`UnsupportedArchError`, or :class:`NetmemValueError` for a bad config.
     """
-    spec = _spec(profile)
+    spec = registry.spec(profile)
     model = data_model(arch)
     structs = struct_layouts(spec.name, model.name, config)
     enums = enum_layouts(spec.name, model.name)

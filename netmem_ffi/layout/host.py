@@ -7,17 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from netmem_ffi.abi import registry
+from netmem_ffi.abi.arches import host_arch
 from netmem_ffi.layout.types import EnumLayout, LayoutSet, Member, StructLayout, flatten, limit_page
-
-def host_arch() -> str:
-    """The architecture name (SPEC 5 spelling) of this interpreter's machine (``uname -m`` otherwise)."""
-    import os
-
-    from netmem_ffi.abi.arches import ALIASES
-
-    machine = os.uname().machine
-    return ALIASES.get(machine, machine)
-
 
 def _members(ffi: Any, ctype: Any) -> Iterator[Member]:
     # cffi already lists members of anonymous structs/unions with their own

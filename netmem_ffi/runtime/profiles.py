@@ -7,7 +7,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from netmem_ffi.abi import registry
-from netmem_ffi.errors import UnknownProfileError
 from netmem_ffi.layout.types import LayoutSet
 
 if TYPE_CHECKING:
@@ -73,10 +72,7 @@ def profile(name: str) -> Profile:
     """
     if isinstance(name, Profile):
         return name
-    try:
-        spec = registry.spec(name)
-    except KeyError as exc:
-        raise UnknownProfileError(str(exc.args[0]), value=name) from None
+    spec = registry.spec(name)
     if spec.name not in _loaded:
         _loaded[spec.name] = Profile(spec)
     return _loaded[spec.name]
