@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from netmem_ffi.abi.version import __version__
 
 from netmem_ffi.abi.constants import NET_IOV_DMABUF, NET_IOV_IOURING
 from netmem_ffi.errors import *  # noqa: F401,F403

@@ -114,7 +114,7 @@ def _pretty(value: Any, indent: str = "") -> str:
 
 
 def _package_version() -> str:
-    from netmem_ffi import __version__
+    from netmem_ffi.abi.version import __version__
 
     return __version__
 

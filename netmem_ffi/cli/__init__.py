@@ -27,7 +27,7 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
         "(struct netmem_desc, net_iov, net_iov_area, netmem_ref).",
         epilog="exit codes: 0 same/matches, 4 a layout differs, 1 an input could not be read, 2 usage error",
     )
-    from netmem_ffi import __version__
+    from netmem_ffi.abi.version import __version__
 
     parser.add_argument("--version", action="version", version=f"netmem-ffi {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def rows() -> list[dict[str, object]]:
     """One row per profile: name, kernels, summary, net_iov size, asserts, notes, references."""
     from netmem_ffi.abi import registry
-    from netmem_ffi.runtime.profiles import profile
+    from netmem_ffi.layout.models import model_layouts
 
     try:
         from netmem_ffi.kernel.references import references
@@ -30,7 +30,7 @@ def rows() -> list[dict[str, object]]:
         refs = []
     out = []
     for spec in registry.PROFILES:
-        layouts = profile(spec.name).layouts
+        layouts = model_layouts(spec.name)
         out.append({
             "name": spec.name,
             "default": spec.name == registry.DEFAULT_PROFILE,
