@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "_ext"))
 
-from netmem_ffi.abi.version import __version__  # noqa: E402
+from netmem_ffi.abi.version import __version__
 
 project = "netmem_ffi"
 author = "the netmem_ffi authors"

@@ -23,7 +23,7 @@ import pytest
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 PAGES = sorted(p for p in DOCS.glob("*.md"))
 SHELL_LANGUAGES = ("sh", "bash", "console", "shell")
-FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```", re.M | re.S)
+FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 COMMAND = re.compile(r"^(?:\$\s+)?(netmem-ffi\b.*)$")
 STATED_EXIT = re.compile(r"#\s*exit\s+(\d+)\b")
 
@@ -88,7 +88,7 @@ def test_a_command_without_its_exit_code_is_refused() -> None:
 
 @pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=[b.id for b in PYTHON_BLOCKS])
 def test_python_example_runs(block: Block, tmp_path: pathlib.Path) -> None:
-    out = subprocess.run([sys.executable, "-c", block.text], cwd=tmp_path, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", block.text], check=False, cwd=tmp_path, capture_output=True, text=True,
                          timeout=300, stdin=subprocess.DEVNULL)
     assert out.returncode == 0, f"{block.id} failed:\n{block.text}\n{out.stdout}\n{out.stderr}"
     assert "Traceback" not in out.stderr
@@ -101,7 +101,7 @@ def test_shell_example_exits_as_stated(block: Block, tmp_path: pathlib.Path) -> 
     define = f"netmem-ffi() {{ {shlex.quote(sys.executable)} -m netmem_ffi \"$@\"; }}\n"
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
     for line, stated in commands(block):
-        out = subprocess.run(["bash", "-c", define + line], cwd=tmp_path, capture_output=True, text=True,
+        out = subprocess.run(["bash", "-c", define + line], check=False, cwd=tmp_path, capture_output=True, text=True,
                              timeout=300, env=env, stdin=subprocess.DEVNULL)
         assert out.returncode == stated, f"{block.id}: {line!r} exited {out.returncode}:\n{out.stdout}\n{out.stderr}"
         assert "Traceback" not in out.stderr, out.stderr
@@ -117,7 +117,7 @@ needs_sphinx = pytest.mark.skipif(
 
 def _text(path: pathlib.Path) -> str:
     """The visible text of an HTML page, whitespace collapsed."""
-    raw = re.sub(r"<(script|style)\b.*?</\1>", " ", path.read_text(encoding="utf-8"), flags=re.S)
+    raw = re.sub(r"<(script|style)\b.*?</\1>", " ", path.read_text(encoding="utf-8"), flags=re.DOTALL)
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", raw)).split())
 
 
@@ -126,7 +126,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """The HTML site, built from scratch with warnings as errors."""
     out = tmp_path_factory.mktemp("site")
     build = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-E", "-W", "--keep-going", "-q", "-b", "html", str(DOCS), str(out)],
+        [sys.executable, "-m", "sphinx", "-E", "-W", "--keep-going", "-q", "-b", "html", str(DOCS), str(out)], check=False,
         capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
     )
     assert build.returncode == 0, f"sphinx-build -W failed:\n{build.stdout}\n{build.stderr}"

@@ -26,7 +26,7 @@ from netmem_ffi.cli.reference import Command, describe, program
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "netmem_ffi", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "netmem_ffi", *args], check=False, capture_output=True, text=True,
                           timeout=120, stdin=subprocess.DEVNULL)
 
 
@@ -105,9 +105,9 @@ def test_planted_option_and_command_appear() -> None:
 def test_groff_renders_without_warnings(page: str, tmp_path: pathlib.Path) -> None:
     source = tmp_path / "netmem-ffi.1"
     source.write_text(page, encoding="ascii")
-    check = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", str(source)], capture_output=True, text=True)
+    check = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", str(source)], check=False, capture_output=True, text=True)
     assert check.returncode == 0 and check.stderr == "", check.stderr
-    shown = subprocess.run(["groff", "-man", "-Tascii", "-rLL=100n", str(source)], capture_output=True, text=True,
+    shown = subprocess.run(["groff", "-man", "-Tascii", "-rLL=100n", str(source)], check=False, capture_output=True, text=True,
                            env={**os.environ, "GROFF_NO_SGR": "1"})
     text = re.sub(r".\x08", "", shown.stdout)  # overstrike bold/underline
     assert "NETMEM-FFI(1)" in text and "--dma-addr-bits {32,64}" in text
@@ -118,7 +118,7 @@ def test_groff_renders_without_warnings(page: str, tmp_path: pathlib.Path) -> No
 def test_man_reads_it(page: str, tmp_path: pathlib.Path) -> None:
     source = tmp_path / "netmem-ffi.1"
     source.write_text(page, encoding="ascii")
-    shown = subprocess.run(["man", "-l", str(source)], capture_output=True, text=True,
+    shown = subprocess.run(["man", "-l", str(source)], check=False, capture_output=True, text=True,
                            env={**os.environ, "MANWIDTH": "80", "MAN_KEEP_FORMATTING": "0", "PAGER": "cat"})
     assert shown.returncode == 0, shown.stderr
     assert "netmem-ffi completion" in re.sub(r".\x08", "", shown.stdout)
@@ -136,7 +136,7 @@ def complete(script: str, words: list[str], cwd: pathlib.Path | None = None) -> 
         "COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); COMP_LINE=\"$*\"; COMP_POINT=${#COMP_LINE}\n"
         "_netmem_ffi; printf '%s\\n' \"${COMPREPLY[@]}\"\n"
     )
-    out = subprocess.run(["bash", "-c", program_text, "bash", *words], capture_output=True, text=True, cwd=cwd,
+    out = subprocess.run(["bash", "-c", program_text, "bash", *words], check=False, capture_output=True, text=True, cwd=cwd,
                          timeout=60)
     assert out.returncode == 0, out.stderr
     return [w for w in out.stdout.splitlines() if w]
@@ -146,8 +146,8 @@ def complete(script: str, words: list[str], cwd: pathlib.Path | None = None) -> 
 def test_bash_accepts_the_script(bash_script: str, tmp_path: pathlib.Path) -> None:
     path = tmp_path / "netmem-ffi.bash"
     path.write_text(bash_script, encoding="utf-8")
-    assert subprocess.run(["bash", "-n", str(path)], capture_output=True).returncode == 0
-    registered = subprocess.run(["bash", "-c", f"source {path}; complete -p netmem-ffi"], capture_output=True,
+    assert subprocess.run(["bash", "-n", str(path)], check=False, capture_output=True).returncode == 0
+    registered = subprocess.run(["bash", "-c", f"source {path}; complete -p netmem-ffi"], check=False, capture_output=True,
                                 text=True)
     assert registered.stdout.strip() == "complete -F _netmem_ffi netmem-ffi"
 
@@ -197,9 +197,9 @@ needs_zsh = pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not i
 def test_zsh_accepts_the_script(zsh_script: str, tmp_path: pathlib.Path) -> None:
     path = tmp_path / "_netmem-ffi"
     path.write_text(zsh_script, encoding="utf-8")
-    assert subprocess.run(["zsh", "-n", str(path)], capture_output=True).returncode == 0
+    assert subprocess.run(["zsh", "-n", str(path)], check=False, capture_output=True).returncode == 0
     probe = f"autoload -Uz compinit && compinit -u -d {tmp_path}/zcompdump; source {path}; print -r -- $_comps[netmem-ffi]"
-    out = subprocess.run(["zsh", "-f", "-c", probe], capture_output=True, text=True, timeout=60,
+    out = subprocess.run(["zsh", "-f", "-c", probe], check=False, capture_output=True, text=True, timeout=60,
                          env={**os.environ, "HOME": str(tmp_path)})
     assert out.stdout.strip() == "_netmem_ffi", out.stderr
 
@@ -207,7 +207,7 @@ def test_zsh_accepts_the_script(zsh_script: str, tmp_path: pathlib.Path) -> None
 def test_zsh_script_names_every_option(zsh_script: str) -> None:
     root = program()
     for command in root.subcommands:
-        assert re.search(rf"^ +{re.escape(command.name)}\) _arguments ", zsh_script, re.M), command.name
+        assert re.search(rf"^ +{re.escape(command.name)}\) _arguments ", zsh_script, re.MULTILINE), command.name
         for flag in command.option_words():
             assert flag in zsh_script
     assert "--planted-flag[an option added later]:FILE:_files" in zsh(planted())

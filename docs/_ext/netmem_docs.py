@@ -14,9 +14,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import inspect
+from typing import Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import Directive
@@ -26,7 +25,6 @@ from sphinx.util.docutils import SphinxDirective
 
 import netmem_ffi
 from netmem_ffi import errors
-
 from netmem_ffi.abi.arches import host_arch
 from netmem_ffi.cli.profiles import rows
 from netmem_ffi.cli.reference import Argument, Command, program
@@ -103,7 +101,7 @@ class GenerationsDirective(Directive):
     """The generations of include/net/netmem.h, oldest first, as a table."""
 
     has_content = False
-    HEADER = ["profile", "kernels", "what changed", "struct net_iov", "static asserts", "its kernels lacked",
+    HEADER: ClassVar[list[str]] = ["profile", "kernels", "what changed", "struct net_iov", "static asserts", "its kernels lacked",
               "reference kernels"]
 
     def run(self) -> list[nodes.Node]:
