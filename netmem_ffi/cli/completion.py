@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from typing import TYPE_CHECKING
 
-from netmem_ffi.cli.reference import Argument, Command, program, value_words
+if TYPE_CHECKING:
+    from netmem_ffi.cli.reference import Argument, Command
 
 SHELLS = ("bash", "zsh")
 
@@ -46,7 +48,7 @@ def _bash_value_case(command: Command) -> list[str]:
     for option in command.options():
         if not option.takes_value:
             continue
-        words = value_words(option)
+        words = option.value_words()
         if words:
             reply = f"COMPREPLY=($(compgen -W {_words(words)} -- \"$cur\"))"
         elif option.is_file:
@@ -60,7 +62,7 @@ def _bash_value_case(command: Command) -> list[str]:
 
 def _bash_positional(command: Command) -> str:
     """What a word that is not an option completes to: the positionals' words, and files where they are paths."""
-    words = list(dict.fromkeys(w for a in command.positionals() for w in value_words(a)))
+    words = list(dict.fromkeys(w for a in command.positionals() for w in a.value_words()))
     files = any(a.is_file for a in command.positionals())
     parts = [f"COMPREPLY=($(compgen -W {_words(words)} -- \"$cur\"))"] if words else ["COMPREPLY=()"]
     if files:
@@ -115,7 +117,7 @@ def _sq(text: str) -> str:
 
 def _zsh_action(argument: Argument) -> str:
     """The ``_arguments`` action for a value: ``(words)``, ``_files``, both, or nothing."""
-    words = "(" + " ".join(_zsh_escape(w) for w in value_words(argument)) + ")"
+    words = "(" + " ".join(_zsh_escape(w) for w in argument.value_words()) + ")"
     if words == "()":
         return "_files" if argument.is_file else " "
     if argument.is_file:
@@ -174,5 +176,8 @@ def zsh(program: Command) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Here, not at the top: this module is imported on every start, to register its parser.
+    from netmem_ffi.cli.reference import program
+
     sys.stdout.write({"bash": bash, "zsh": zsh}[args.shell](program()))
     return 0

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from netmem_ffi.abi.version import __version__
-from netmem_ffi.cli.reference import Argument, Command, program
+
+if TYPE_CHECKING:
+    from netmem_ffi.cli.reference import Argument, Command
 
 #: Sections at the end of the page: what the parser does not say.
 ENVIRONMENT = (
@@ -98,5 +101,8 @@ def render(program: Command, version: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Here, not at the top: this module is imported on every start, to register its parser.
+    from netmem_ffi.cli.reference import program
+
     sys.stdout.write(render(program(), __version__))
     return 0

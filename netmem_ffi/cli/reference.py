@@ -16,6 +16,7 @@ from typing import NamedTuple
 from netmem_ffi.abi.arches import ARCHES
 from netmem_ffi.abi.registry import STRUCTS, names
 from netmem_ffi.cli import build_parser
+from netmem_ffi.kernel.references import names as reference_names
 
 #: Metavars whose values are paths: completed as file names.
 FILE_METAVARS = frozenset({"FILE", "SOURCE", "OLD", "NEW", "BASELINE", "DIR", "PATH"})
@@ -51,6 +52,20 @@ class Argument(NamedTuple):
     def is_file(self) -> bool:
         """The value is a path (by its metavar)."""
         return self.metavar in FILE_METAVARS
+
+    def value_words(self) -> tuple[str, ...]:
+        """The words a value can be, where they are known: choices, profiles, architectures, references."""
+        if self.choices:
+            return self.choices
+        if self.dest in ("profile", "old", "new"):
+            return names()
+        if self.dest == "arch":
+            return ARCHES
+        if self.dest == "reference":
+            return tuple(reference_names())
+        if self.dest == "structs":
+            return STRUCTS
+        return ()
 
     def synopsis(self) -> str:
         """The argument as a usage line shows it: ``[--profile P]``, ``[SOURCE ...]``, ``OLD``."""
@@ -160,21 +175,3 @@ def describe(parser: argparse.ArgumentParser, path: tuple[str, ...] = (), summar
 def program() -> Command:
     """The whole ``netmem-ffi`` command line, every subcommand included."""
     return describe(build_parser())
-
-
-def value_words(argument: Argument) -> tuple[str, ...]:
-    """The words a value of *argument* can be, where they are known: choices, profiles, architectures, references."""
-    if argument.choices:
-        return argument.choices
-    if argument.dest in ("profile", "old", "new"):
-        return names()
-    if argument.dest == "arch":
-        return ARCHES
-    if argument.dest == "reference":
-        # Here, not at the top: the BTF reader it loads is not needed by the parser modules' startup.
-        from netmem_ffi.kernel.references import names as reference_names
-
-        return tuple(reference_names())
-    if argument.dest == "structs":
-        return STRUCTS
-    return ()
