@@ -27,6 +27,8 @@ extensions = [
 ]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
+# Option names stay as typed: no "--json" turned into an en dash.
+smartquotes = False
 # The notes are kept where their authors edit them and included by notes-*.md.
 exclude_patterns = ["_build", "reliability.md", "architecture.md", "Thumbs.db", ".DS_Store"]
 
@@ -39,5 +41,6 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 nitpicky = False
 
 html_theme = "alabaster"
+html_theme_options = {"page_width": "1180px", "sidebar_width": "230px"}
 html_title = f"netmem_ffi {__version__}"
 html_static_path: list[str] = []

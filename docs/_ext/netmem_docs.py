@@ -31,6 +31,20 @@ from netmem_ffi.cli.profiles import rows
 from netmem_ffi.cli.reference import Argument, Command, program
 
 
+def _synopsis(command: Command, width: int = 88) -> nodes.literal_block:
+    """The usage line, wrapped between arguments the way argparse wraps it (continuations indented)."""
+    words = command.synopsis_words()
+    lines = [words[0]]
+    indent = " " * (len(command.prog) + 1)
+    for word in words[1:]:
+        if len(lines[-1]) + 1 + len(word) > width:
+            lines.append(indent + word)
+        else:
+            lines[-1] += " " + word
+    text = "\n".join(lines)
+    return nodes.literal_block(text, text, language="text")
+
+
 def _paragraph(text: str) -> nodes.paragraph:
     return nodes.paragraph(text, text)
 
@@ -70,7 +84,7 @@ class CliDirective(Directive):
     def _section(self, command: Command) -> nodes.section:
         section = nodes.section(ids=[nodes.make_id("command-" + command.prog)], names=[command.prog])
         section += nodes.title(command.prog, "", nodes.literal(command.prog, command.prog))
-        section += nodes.literal_block(command.synopsis(), command.synopsis(), language="text")
+        section += _synopsis(command)
         section += _paragraph(command.description)
         if command.arguments:
             section += _arguments(command.arguments)
@@ -82,7 +96,7 @@ class CliDirective(Directive):
     def run(self) -> list[nodes.Node]:
         root = program()
         out: list[nodes.Node] = [
-            nodes.literal_block(root.synopsis(), root.synopsis(), language="text"),
+            _synopsis(root),
             _paragraph(root.description),
             _arguments(root.arguments),
         ]
@@ -104,35 +118,47 @@ def _row(cells: list[str]) -> nodes.row:
 
 
 class GenerationsDirective(Directive):
-    """The generations of include/net/netmem.h, oldest first, as a table."""
+    """The generations of include/net/netmem.h, oldest first: a layout table, then what each lacked."""
 
     has_content = False
-    HEADER: ClassVar[list[str]] = ["profile", "kernels", "what changed", "struct net_iov", "static asserts", "its kernels lacked",
-              "reference kernels"]
+    HEADER: ClassVar[list[str]] = ["profile", "kernels", "struct net_iov", "static asserts", "what changed"]
 
-    def run(self) -> list[nodes.Node]:
-        data = rows()
+    def _table(self, data: list[dict[str, Any]]) -> nodes.table:
         group = nodes.tgroup(cols=len(self.HEADER))
-        for width in (8, 8, 30, 22, 6, 18, 12):
+        for width in (9, 9, 30, 7, 45):
             group += nodes.colspec(colwidth=width)
         group += nodes.thead("", _row(self.HEADER))
         body = nodes.tbody()
         for r in data:
             enum = f"; enum net_iov_type {r['enum_size']} B" if r["enum_size"] else ""
-            summary = "; ".join([str(r["summary"]), *r["notes"]])  # type: ignore[list-item]
             body += _row([
-                f"{r['name']} (default)" if r["default"] else str(r["name"]),
-                ", ".join(r["kernels"]),  # type: ignore[arg-type]
-                summary,
-                f"{r['net_iov_size']} B: " + ", ".join(r["net_iov_members"]) + enum,  # type: ignore[arg-type]
+                f"{r['name']} (default)" if r["default"] else r["name"],
+                ", ".join(r["kernels"]),
+                f"{r['net_iov_size']} B: " + ", ".join(r["net_iov_members"]) + enum,
                 str(r["static_asserts"]),
-                ", ".join(r["kernel_lacked"]) or "-",  # type: ignore[arg-type]
-                ", ".join(r["references"]) or "-",  # type: ignore[arg-type]
+                r["summary"],
             ])
         group += body
-        caption = f"netmem ABI generations; layouts of the model on {host_arch()} (the machine that built this page)"
-        table = nodes.table("", nodes.title(caption, caption), group)
-        return [table]
+        caption = f"netmem ABI generations; the model's layouts on {host_arch()} (the machine that built this page)"
+        return nodes.table("", nodes.title(caption, caption), group)
+
+    def _details(self, data: list[dict[str, Any]]) -> nodes.definition_list:
+        listing = nodes.definition_list()
+        for r in data:
+            facts = nodes.bullet_list()
+            lines = [f"its kernels lacked: {', '.join(r['kernel_lacked'])}"] if r["kernel_lacked"] else []
+            lines += [f"note: {note}" for note in r["notes"]]
+            lines.append(f"reference kernels shipped: {', '.join(r['references']) or 'none'}")
+            for line in lines:
+                facts += nodes.list_item("", _paragraph(line))
+            term = nodes.term("", "", nodes.literal(r["name"], r["name"]))
+            listing += nodes.definition_list_item("", term, nodes.definition("", facts))
+        return listing
+
+    def run(self) -> list[nodes.Node]:
+        data = rows()
+        heading = "What each generation's kernels lacked, notes, reference kernels"
+        return [self._table(data), nodes.rubric(heading, heading), self._details(data)]
 
 
 class PublicNamesDirective(SphinxDirective):
