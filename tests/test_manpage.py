@@ -21,6 +21,7 @@ from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import ARCHES
 from netmem_ffi.cli import build_parser
 from netmem_ffi.cli.completion import bash, zsh
+from netmem_ffi.cli.output import EXIT_USAGE
 from netmem_ffi.cli.man import escape, render
 from netmem_ffi.cli.reference import Command, describe, program
 
@@ -161,6 +162,7 @@ def test_bash_accepts_the_script(bash_script: str, tmp_path: pathlib.Path) -> No
     (["netmem-ffi", "check", "--reference", "s390x"], ["s390x-6.12", "s390x-7.2"]),
     (["netmem-ffi", "layout", "-p", "v6.1"], ["v6.12", "v6.15", "v6.16", "v6.17", "v6.19"]),
     (["netmem-ffi", "layout", "--dma-addr-bits", ""], ["32", "64"]),
+    (["netmem-ffi", "layout", "--profile", "=", "v7"], ["v7.2"]),
     (["netmem-ffi", "layout", "--arch", ""], list(ARCHES)),
     (["netmem-ffi", "layout", "net_"], ["net_iov", "net_iov_area"]),
     (["netmem-ffi", "diff", "--format", "j"], ["json", "junit"]),
@@ -216,6 +218,6 @@ def test_zsh_script_names_every_option(zsh_script: str) -> None:
 @pytest.mark.parametrize("args", [("completion", "fish"), ("completion",), ("man", "extra")])
 def test_bad_arguments_are_usage_errors(args: tuple[str, ...]) -> None:
     out = cli(*args)
-    assert out.returncode == 2
+    assert out.returncode == EXIT_USAGE
     assert "Traceback" not in out.stderr and out.stdout == ""
     assert out.stderr.startswith("usage: netmem-ffi") and "error:" in out.stderr

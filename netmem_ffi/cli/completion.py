@@ -85,6 +85,7 @@ def bash(program: Command) -> str:
         "}",
         f"{func}() {{",
         "    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} command='' i",
+        "    [[ $prev == = ]] && prev=${COMP_WORDS[COMP_CWORD-2]}  # --option=value: bash splits at =",
         "    for ((i = 1; i < COMP_CWORD; i++)); do",
         '        [[ ${COMP_WORDS[i]} == -* ]] || { command=${COMP_WORDS[i]}; break; }',
         "    done",
