@@ -21,8 +21,8 @@ from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import ARCHES
 from netmem_ffi.cli import build_parser
 from netmem_ffi.cli.completion import bash, zsh
-from netmem_ffi.cli.output import EXIT_USAGE
 from netmem_ffi.cli.man import escape, render
+from netmem_ffi.cli.output import EXIT_USAGE
 from netmem_ffi.cli.reference import Command, describe, program
 
 
@@ -204,6 +204,51 @@ def test_zsh_accepts_the_script(zsh_script: str, tmp_path: pathlib.Path) -> None
     out = subprocess.run(["zsh", "-f", "-c", probe], check=False, capture_output=True, text=True, timeout=60,
                          env={**os.environ, "HOME": str(tmp_path)})
     assert out.stdout.strip() == "_netmem_ffi", out.stderr
+
+
+#: Runs an interactive zsh in a pseudo-terminal (zsh/zpty), loads the script, types LINE and TAB,
+#: and appends every word the completion offers (compadd, wrapped) to HITS as ``<<w1 w2>>``.
+ZSH_PROBE = r"""
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PS1=''; autoload -Uz compinit; compinit -u -D; source ${(q)1}"
+zpty -w z "compadd () { builtin compadd -O __hits \"\$@\"; print -r -- \"<<\${(j: :)__hits}>>\" >> ${(q)2}; builtin compadd \"\$@\" }"
+zpty -w z "bindkey '^I' complete-word; print -r -- ready >> ${(q)2}"
+for i in {1..200}; do [[ -s $2 ]] && break; sleep 0.05; done
+zpty -w -n z "$3"$'\t'
+for i in {1..200}; do grep -q '<<' $2 && break; sleep 0.05; done
+sleep 0.3
+zpty -d z
+"""
+
+
+def zsh_complete(script: str, line: str, folder: pathlib.Path) -> set[str]:
+    """Every word zsh offers when TAB is pressed after *line*."""
+    (folder / "_netmem-ffi").write_text(script, encoding="utf-8")
+    (folder / "probe.zsh").write_text(ZSH_PROBE, encoding="utf-8")
+    hits = folder / "hits.txt"
+    hits.unlink(missing_ok=True)
+    subprocess.run(["zsh", "-f", str(folder / "probe.zsh"), str(folder / "_netmem-ffi"), str(hits), line],
+                   check=False, capture_output=True, timeout=60, env={**os.environ, "HOME": str(folder)})
+    offered = re.findall(r"<<(.*)>>", hits.read_text(encoding="utf-8") if hits.exists() else "")
+    return {word for group in offered for word in group.split()}
+
+
+@needs_zsh
+@pytest.mark.parametrize("line, expected", [
+    ("netmem-ffi la", {"layout"}),
+    ("netmem-ffi check --", {"--help", "--reference", "--references", "--json"}),
+    ("netmem-ffi layout --profile v6.1", {"v6.12", "v6.15", "v6.16", "v6.17", "v6.19"}),
+    ("netmem-ffi diff v7", {"v7.2"}),
+    ("netmem-ffi completion ", {"bash", "zsh"}),
+])
+def test_zsh_completes(zsh_script: str, line: str, expected: set[str], tmp_path: pathlib.Path) -> None:
+    assert zsh_complete(zsh_script, line, tmp_path) == expected
+
+
+@needs_zsh
+def test_zsh_completes_a_planted_option(tmp_path: pathlib.Path) -> None:
+    assert zsh_complete(zsh(planted()), "netmem-ffi check --pl", tmp_path) == {"--planted-flag"}
 
 
 def test_zsh_script_names_every_option(zsh_script: str) -> None:
