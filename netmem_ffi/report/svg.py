@@ -12,7 +12,10 @@ from __future__ import annotations
 import zlib
 from html import escape
 
-from netmem_ffi.report.overlay import COLUMNS, OverlayRow
+from collections.abc import Collection, Mapping
+
+from netmem_ffi.layout.types import StructLayout
+from netmem_ffi.report.overlay import COLUMNS, overlay
 
 _PALETTE = ("#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5",
             "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f")
@@ -28,8 +31,10 @@ def _colour(label: str) -> str:
     return _PALETTE[zlib.crc32(base.encode()) % len(_PALETTE)] if base else _PALETTE[0]
 
 
-def overlay_svg(rows: list[OverlayRow], *, title: str, hex_offsets: bool = False) -> str:
-    """SVG text of the overlay *rows* (from :func:`netmem_ffi.report.overlay.overlay`)."""
+def overlay_svg(structs: Mapping[str, StructLayout], *, title: str,
+                shown: Mapping[str, Collection[str]] | None = None, hex_offsets: bool = False) -> str:
+    """SVG text of the overlay of *structs* (see :func:`netmem_ffi.report.overlay.overlay`)."""
+    rows = overlay(structs, shown)
     columns = [c for c in COLUMNS if rows and c in rows[0].cells]
     heights = [max(_MIN_ROW, row.size * _PX_PER_BYTE) for row in rows]
     width = _LEFT + len(columns) * (_COL + _GAP) + 20
