@@ -12,7 +12,7 @@ from typing import Any
 
 from netmem_ffi.cli.output import EXIT_INPUT, EXIT_OK, EXIT_USAGE, fail, print_json
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "c")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,8 +36,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    "ELF vmlinux, compressed image, .deb, or reference:NAME for a shipped reference kernel")
     p.add_argument("--hex", action="store_true", help="offsets and sizes in hexadecimal")
     p.add_argument("--format", "-f", choices=FORMATS, default="text",
-                   help="text (pahole style, default) or json ({profile, arch, structs}, the structs in "
-                   "check --json's format)")
+                   help="text (pahole style, default), json ({profile, arch, structs}; a kernel's structs in "
+                   "check --json's format) or c (a compilable C header: the declarations, the kernel's static "
+                   "asserts and the layout pinned on the target)")
     p.add_argument("--json", action="store_const", const="json", dest="format", help="short for --format json")
     p.add_argument("--overlay", action="store_true", help="show the struct page / netmem_desc / net_iov overlay")
     p.add_argument("--svg", metavar="FILE", help="write the overlay as an SVG picture to FILE (- for stdout)")
@@ -87,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         code = _write_svg(args, subj)
         if code or args.svg == "-":
             return code
+    if args.format == "c":
+        return _print_header(args, subj)
     if args.format == "json":
         doc: dict[str, Any] = {"profile": subj.profile, "arch": subj.arch.name}
         if subj.kernel is not None:
@@ -98,6 +101,21 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if names or args.overlay:
         _print_text(subj, [subj.struct(n) for n in names], rows if args.overlay else None, args.hex)
+    return EXIT_OK
+
+
+def _print_header(args: argparse.Namespace, subj: Any) -> int:
+    """``--format c``: the C header on stdout; the exit code."""
+    from netmem_ffi.errors import NetmemError
+    from netmem_ffi.report.cheader import c_header
+
+    if subj.kernel is None and (args.kernel_config or args.dma_addr_bits != 64):
+        return fail("--format c writes the profile's declarations as the kernel spells them; "
+                    "--kernel-config and --dma-addr-bits 32 cannot be expressed in them", EXIT_USAGE)
+    try:
+        sys.stdout.write(c_header(subj, args.structs))
+    except NetmemError as exc:
+        return fail(str(exc), EXIT_USAGE)
     return EXIT_OK
 
 

@@ -12,6 +12,7 @@ static asserts pin) or something else that happens to share the bytes
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from itertools import pairwise
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,7 +94,7 @@ def overlay(structs: Mapping[str, StructLayout],
                 cuts.update((f.offset, f.offset + f.size))
     bounds = sorted(c for c in cuts if c <= total)
     rows = []
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in pairwise(bounds):
         cells, bases = {}, {}
         for name, layout in present.items():
             cells[name], bases[name] = _cell(layout, leaves[name], start, end, shown.get(name))
