@@ -123,7 +123,7 @@ def _write_svg(args: argparse.Namespace, subj: Any) -> int:
     """Write the overlay picture to ``--svg`` (``-``: stdout); the exit code."""
     from netmem_ffi.report.svg import overlay_svg
 
-    text = overlay_svg(subj.overlay_structs(), title=f"struct page / netmem_desc / net_iov: {subj.title}",
+    text = overlay_svg(subj.overlay_structs(), title=subj.title,
                        shown=subj.overlay_members, hex_offsets=args.hex)
     if args.svg == "-":
         sys.stdout.write(text)

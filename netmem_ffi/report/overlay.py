@@ -38,8 +38,16 @@ class OverlayRow:
         return {"offset": self.offset, "size": self.size, **self.cells, "mirrored": self.mirrored}
 
 
-def _leaves(layout: StructLayout) -> list[Field]:
+def leaves(layout: StructLayout) -> list[Field]:
+    """The members that are not expanded into others (``desc`` is not one; ``desc.pp`` is)."""
     return [f for f in layout.fields if not any(g.name.startswith(f.name + ".") for g in layout.fields)]
+
+
+def identity(name: str) -> str:
+    """The field a member is, whatever struct holds it: ``desc.pp`` and page's ``pp`` are ``pp``;
+    netmem_desc's ``_flags`` is page's ``flags`` (:data:`registry.PAGE_MIRROR`)."""
+    base = name.rsplit(".", 1)[-1]
+    return registry.PAGE_MIRROR.get(base, base)
 
 
 def _cell(layout: StructLayout, leaves: list[Field], start: int, end: int,
@@ -56,8 +64,7 @@ def _cell(layout: StructLayout, leaves: list[Field], start: int, end: int,
                 others = True
                 continue
             names.append(f.name if f.offset == start else f"{f.name}+{start - f.offset}")
-            base = f.name.rsplit(".", 1)[-1]
-            bases.add(registry.PAGE_MIRROR.get(base, base))
+            bases.add(identity(f.name))
     if names:
         return " / ".join(names), bases
     if others:
@@ -84,12 +91,12 @@ def overlay(structs: Mapping[str, StructLayout],
     for required in ("page", "net_iov"):
         if required not in present:
             raise KeyError(f"the overlay needs struct {required}")
-    leaves = {name: _leaves(layout) for name, layout in present.items()}
+    members = {name: leaves(layout) for name, layout in present.items()}
     total = max(layout.size for layout in present.values())
     cuts = {0, total}
     for name, layout in present.items():
         cuts.add(layout.size)
-        for f in leaves[name]:
+        for f in members[name]:
             if name not in shown or f.name in shown[name]:
                 cuts.update((f.offset, f.offset + f.size))
     bounds = sorted(c for c in cuts if c <= total)
@@ -97,7 +104,7 @@ def overlay(structs: Mapping[str, StructLayout],
     for start, end in pairwise(bounds):
         cells, bases = {}, {}
         for name, layout in present.items():
-            cells[name], bases[name] = _cell(layout, leaves[name], start, end, shown.get(name))
+            cells[name], bases[name] = _cell(layout, members[name], start, end, shown.get(name))
         niov, page = bases["net_iov"], bases["page"]
         mirrored = bool(niov & page) if niov and page else None
         rows.append(OverlayRow(start, end - start, cells, mirrored))
