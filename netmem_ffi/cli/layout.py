@@ -138,43 +138,66 @@ def _write_svg(args: argparse.Namespace, subj: Any) -> int:
 
 
 def _print_text(subj: Any, layouts: list[Any], rows: list[Any] | None, hex_offsets: bool) -> None:
+    """The structs (pahole style) and the overlay: plain when piped; on a terminal, coloured where it fits.
+
+    A struct or the overlay table wider than the terminal is printed in the
+    plain form (soft-wrapped by the terminal, never cut), so every name,
+    offset and size is there at any width, in the same words as piped.
+    """
     from netmem_ffi.cli.output import use_rich
     from netmem_ffi.report.overlay import overlay_text
     from netmem_ffi.report.pahole import struct_text
 
     texts = [struct_text(layout, cacheline=subj.arch.cacheline, hex_offsets=hex_offsets) for layout in layouts]
+    plain_overlay = None if rows is None else overlay_text(rows, hex_offsets=hex_offsets)
     if not use_rich():
         print(f"/* {subj.title} */\n")
         print("\n".join(texts), end="")
-        if rows is not None:
-            print(("\n" if texts else "") + overlay_text(rows, hex_offsets=hex_offsets), end="")
+        if plain_overlay is not None:
+            print(("\n" if texts else "") + plain_overlay, end="")
         return
     from rich.syntax import Syntax
 
     from netmem_ffi.cli.output import console
 
     out = console()
-    out.print(f"[bold]{subj.title}[/bold]\n")
+    out.print(subj.title, style="bold", markup=False, highlight=False, soft_wrap=True)
+    out.print()
     for text in texts:
-        out.print(Syntax(text, "c", theme="ansi_dark", background_color="default"))
-    if rows is not None:
-        out.print(_overlay_table(rows, hex_offsets))
+        if max(len(line.expandtabs(8)) for line in text.splitlines()) <= out.width:
+            out.print(Syntax(text, "c", theme="ansi_dark", background_color="default", tab_size=8))
+        else:
+            out.print(text, markup=False, highlight=False, soft_wrap=True, end="")
+    if rows is not None and plain_overlay is not None:
+        table = _overlay_table(rows, hex_offsets)
+        if out.measure(table, options=out.options.update_width(1 << 16)).maximum <= out.width:
+            out.print(table)
+        else:
+            out.print(("\n" if texts else "") + plain_overlay, markup=False, highlight=False, soft_wrap=True, end="")
 
 
 def _overlay_table(rows: list[Any], hex_offsets: bool) -> Any:
+    """The overlay as a rich table (columns never wrapped: the caller falls back to text when it is too wide)."""
     from rich.table import Table
 
     from netmem_ffi.report.overlay import COLUMNS
 
     columns = [c for c in COLUMNS if c in rows[0].cells]
-    table = Table(title="struct page / netmem_desc / net_iov overlay")
-    table.add_column("bytes", justify="right")
+    table = Table()
+    table.add_column("bytes", justify="right", no_wrap=True)
     for c in columns:
-        table.add_column(f"struct {c}")
-    table.add_column("aliases page")
+        table.add_column(c, no_wrap=True)
+    table.add_column("aliases page", no_wrap=True)
     for row in rows:
         end = row.offset + row.size - 1
         span = f"{row.offset:#x}-{end:#x}" if hex_offsets else f"{row.offset}-{end}"
         verdict = {True: "[green]yes[/green]", False: "[bold red]NO[/bold red]", None: "-"}[row.mirrored]
-        table.add_row(span, *(row.cells[c] or "-" for c in columns), verdict)
+        table.add_row(span, *(_escape(row.cells[c] or "-") for c in columns), verdict)
     return table
+
+
+def _escape(text: str) -> str:
+    """*text* with rich markup escaped (member names such as ``[0]`` are not styles)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)

@@ -12,8 +12,8 @@ static asserts pin) or something else that happens to share the bytes
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from itertools import pairwise
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from netmem_ffi.abi import registry
