@@ -22,6 +22,7 @@ import pytest
 
 from netmem_ffi.abi import arches, registry
 from netmem_ffi.cli import main
+from netmem_ffi.errors import NetmemValueError
 from netmem_ffi.kernel.references import names as reference_names
 from netmem_ffi.layout.types import StructLayout
 from netmem_ffi.report.cheader import c_header
@@ -202,3 +203,53 @@ def test_json_is_the_short_form(capsys: pytest.CaptureFixture[str]) -> None:
     short = json.loads(capsys.readouterr().out)
     assert main(["layout", "--format", "json", "-p", "v6.15", "-a", "ppc64"]) == 0
     assert json.loads(capsys.readouterr().out) == short
+
+
+# ---- kernels the header must cope with -----------------------------------------------------------
+
+
+def _kernel_file(tmp_path: Path, data: bytes) -> str:
+    path = tmp_path / "kernel.btf"
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_kernel_before_net_iov(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A kernel older than net_iov: its page alone, no kernel asserts; the overlay is a clear input error."""
+    from netmem_ffi.kernel.references import reference
+    from netmem_ffi.layout.btf.writer import extract
+
+    real = reference("amd64-7.2").source().btf
+    source = _kernel_file(tmp_path, extract(real, ["page", "long int", "long unsigned int"]))
+    subject = kernel_subject(source)
+    assert subject.profile is None and list(subject.layouts.structs) == ["page"]
+    assert "no netmem profile matches: no kernel static asserts" in c_header(subject)
+    result = compile_header(subject, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert_same_layout(dict(subject.layouts.structs), tmp_path / "header.o")
+    assert main(["layout", "--kernel", source, "--overlay"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "the overlay needs struct net_iov" in err and len(err.strip().splitlines()) == 1
+
+
+def test_declaration_loops_are_errors() -> None:
+    """A pointer that points at itself, or a struct that holds itself by value, is an error, not a hang."""
+    from netmem_ffi.errors import KernelInputError
+    from netmem_ffi.layout.btf.reader import BTF, BTFMember, BTFType
+    from netmem_ffi.layout.btf.uapi import Kind
+    from netmem_ffi.layout.btf.writer import encode
+    from netmem_ffi.report.cheader import kernel_declarations
+
+    long_int = BTFType(1, Kind.INT, "long unsigned int", 8, extra=64)
+    self_ptr = BTFType(2, Kind.PTR, "", 2)
+    niov = BTFType(3, Kind.STRUCT, "net_iov", 8, members=(BTFMember("p", 2, 0),))
+    with pytest.raises(KernelInputError, match="loops or exceeds"):
+        kernel_declarations(BTF(encode([long_int, self_ptr, niov]), "loop.btf"), ["net_iov"])
+    holder = BTFType(2, Kind.STRUCT, "net_iov", 16, members=(BTFMember("a", 1, 0), BTFMember("self", 2, 64)))
+    with pytest.raises(KernelInputError, match="contains itself by value"):
+        kernel_declarations(BTF(encode([long_int, holder]), "self.btf"), ["net_iov"])
+    with pytest.raises(NetmemValueError, match="no struct, union or enum 'page'"):
+        kernel_declarations(BTF(encode([long_int, holder]), "self.btf"), ["page"])
+    overlapping = BTFType(2, Kind.STRUCT, "net_iov", 8, members=(BTFMember("a", 1, 0), BTFMember("b", 1, 0)))
+    with pytest.raises(KernelInputError, match="member b of struct net_iov overlaps"):
+        kernel_declarations(BTF(encode([long_int, overlapping]), "overlap.btf"), ["net_iov"])

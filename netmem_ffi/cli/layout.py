@@ -83,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
     if args.overlay or args.svg:
         from netmem_ffi.report.overlay import overlay
 
-        rows = overlay(subj.overlay_structs(), subj.overlay_members)
+        try:
+            rows = overlay(subj.overlay_structs(), subj.overlay_members)
+        except KeyError as exc:  # a kernel before 6.12 has no net_iov to overlay
+            return fail(f"{exc.args[0]} ({subj.title})", EXIT_INPUT)
     if args.svg:
         code = _write_svg(args, subj)
         if code or args.svg == "-":
@@ -106,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_header(args: argparse.Namespace, subj: Any) -> int:
     """``--format c``: the C header on stdout; the exit code."""
-    from netmem_ffi.errors import NetmemError
+    from netmem_ffi.errors import KernelInputError, NetmemError
     from netmem_ffi.report.cheader import c_header
 
     if subj.kernel is None and (args.kernel_config or args.dma_addr_bits != 64):
@@ -115,7 +118,7 @@ def _print_header(args: argparse.Namespace, subj: Any) -> int:
     try:
         sys.stdout.write(c_header(subj, args.structs))
     except NetmemError as exc:
-        return fail(str(exc), EXIT_USAGE)
+        return fail(str(exc), EXIT_INPUT if isinstance(exc, KernelInputError) else EXIT_USAGE)
     return EXIT_OK
 
 

@@ -108,8 +108,15 @@ class _Dumper:
             raise self.btf.error(f"type [{t.id}] ({t.name or 'anonymous'}) contains itself by value",
                                  self.btf.where(t.id))
         self.defining.add(t.id)
+        end = 0
         for m in t.members:
             self.require(m.type, True, depth + 1)
+            if t.kind == Kind.STRUCT and not (m.bitfield_size or self._int_bitfield(m.type)):
+                if m.bit_offset < end:
+                    raise self.btf.error(f"member {m.name or '(anonymous)'} of struct {t.name or t.id} overlaps "
+                                         "the member before it: the BTF cannot be written as C",
+                                         self.btf.where(t.id))
+                end = m.bit_offset + 8 * self.btf.size_of(m.type)
         self.defining.discard(t.id)
         if t.name:
             self.defined.add(t.id)
