@@ -64,19 +64,29 @@ def json_of(argv: list[str]) -> object:
     return json.loads(run_cli([*argv, "--json"], "piped"))
 
 
+SUBJECTS = {
+    "model": (["-p", "v6.17", "-a", "x86_64"], "netmem v6.17 on x86_64 (64-bit, little-endian)"),
+    "kernel": (["--kernel", "reference:s390x-7.2"], "kernel reference:s390x-7.2 (7.2."),
+}
+
+
 @pytest.fixture(scope="module")
 def layouts() -> dict[str, object]:
-    doc = json_of(["layout", "-p", "v6.17", "-a", "x86_64"])
-    assert isinstance(doc, dict)
-    return doc
+    docs = {}
+    for name, (argv, _) in SUBJECTS.items():
+        docs[name] = json_of(["layout", *argv])
+    return docs
 
 
+@pytest.mark.parametrize("subject", SUBJECTS)
 @pytest.mark.parametrize("form", FORMS)
-def test_layout_keeps_every_member_offset_and_size(form: int | str, layouts: dict[str, object]) -> None:
-    out = run_cli(["layout", "-p", "v6.17", "-a", "x86_64"], form)
-    structs = layouts["structs"]
+def test_layout_keeps_every_member_offset_and_size(form: int | str, subject: str,
+                                                   layouts: dict[str, dict[str, object]]) -> None:
+    argv, title = SUBJECTS[subject]
+    out = run_cli(["layout", *argv], form)
+    structs = layouts[subject]["structs"]
     assert isinstance(structs, dict)
-    assert "netmem v6.17 on x86_64 (64-bit, little-endian)" in out
+    assert title in out
     for name, layout in structs.items():
         assert f"struct {name} {{" in out
         assert re.search(rf"/\* size: {layout['size']}, cachelines: \d+, members: \d+ \*/", out), name
