@@ -29,6 +29,7 @@ from netmem_ffi.report.cheader import c_header
 from netmem_ffi.report.subject import Subject, kernel_subject, model_subject
 
 RUNNING = arches.RUNNING_KERNEL_BTF
+X86_64 = arches.MODELS["x86_64"]
 CFLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-g", "-x", "c"]
 #: Linked (not -c): the linker applies the DWARF relocations, which pyelftools cannot for every target.
 LINK = ["-nostdlib", "-shared", "-fPIC"]
@@ -244,12 +245,55 @@ def test_declaration_loops_are_errors() -> None:
     self_ptr = BTFType(2, Kind.PTR, "", 2)
     niov = BTFType(3, Kind.STRUCT, "net_iov", 8, members=(BTFMember("p", 2, 0),))
     with pytest.raises(KernelInputError, match="loops or exceeds"):
-        kernel_declarations(BTF(encode([long_int, self_ptr, niov]), "loop.btf"), ["net_iov"])
+        kernel_declarations(BTF(encode([long_int, self_ptr, niov]), "loop.btf"), ["net_iov"], X86_64)
     holder = BTFType(2, Kind.STRUCT, "net_iov", 16, members=(BTFMember("a", 1, 0), BTFMember("self", 2, 64)))
     with pytest.raises(KernelInputError, match="contains itself by value"):
-        kernel_declarations(BTF(encode([long_int, holder]), "self.btf"), ["net_iov"])
+        kernel_declarations(BTF(encode([long_int, holder]), "self.btf"), ["net_iov"], X86_64)
     with pytest.raises(NetmemValueError, match="no struct, union or enum 'page'"):
-        kernel_declarations(BTF(encode([long_int, holder]), "self.btf"), ["page"])
+        kernel_declarations(BTF(encode([long_int, holder]), "self.btf"), ["page"], X86_64)
     overlapping = BTFType(2, Kind.STRUCT, "net_iov", 8, members=(BTFMember("a", 1, 0), BTFMember("b", 1, 0)))
     with pytest.raises(KernelInputError, match="member b of struct net_iov overlaps"):
-        kernel_declarations(BTF(encode([long_int, overlapping]), "overlap.btf"), ["net_iov"])
+        kernel_declarations(BTF(encode([long_int, overlapping]), "overlap.btf"), ["net_iov"], X86_64)
+
+
+def _attribute_kernel() -> bytes:
+    """BTF of three structs plain C cannot lay out: an over-aligned member, a packed one, an over-aligned one."""
+    from netmem_ffi.layout.btf.reader import BTFMember, BTFType
+    from netmem_ffi.layout.btf.uapi import Kind
+    from netmem_ffi.layout.btf.writer import encode
+
+    types = [
+        BTFType(1, Kind.INT, "long unsigned int", 8, extra=64),
+        BTFType(2, Kind.INT, "unsigned int", 4, extra=32),
+        BTFType(3, Kind.INT, "char", 1, extra=8),
+        # pahole's page_type __attribute__((__aligned__(64))): b at 64, struct 128 bytes
+        BTFType(4, Kind.STRUCT, "over_aligned_member", 128, members=(BTFMember("a", 1, 0), BTFMember("b", 2, 512))),
+        # __packed: i right after c
+        BTFType(5, Kind.STRUCT, "packed_pair", 5, members=(BTFMember("c", 3, 0), BTFMember("i", 2, 8))),
+        # ____cacheline_aligned_in_smp struct: one long, 64 bytes
+        BTFType(6, Kind.STRUCT, "over_aligned", 64, members=(BTFMember("a", 1, 0),)),
+        BTFType(7, Kind.STRUCT, "holder", 192, members=(BTFMember("p", 5, 0), BTFMember("o", 6, 64 * 8),
+                                                        BTFMember("tail", 2, 128 * 8))),
+    ]
+    return encode(types)
+
+
+def test_attributes_reproduce_the_btf_offsets(tmp_path: Path) -> None:
+    """Members and records the natural C layout would misplace get aligned/packed attributes, as bpftool does."""
+    from netmem_ffi.layout.btf.layouts import struct_layout
+    from netmem_ffi.layout.btf.reader import BTF
+    from netmem_ffi.report.cheader import kernel_declarations
+
+    btf = BTF(_attribute_kernel(), "attributes.btf")
+    roots = ["over_aligned_member", "holder"]
+    text = kernel_declarations(btf, roots, X86_64)
+    assert "unsigned int b __attribute__((aligned(64)));" in text
+    assert "} __attribute__((packed));" in text and "} __attribute__((aligned(64)));" in text
+    src = tmp_path / "attributes.c"
+    src.write_text(text + "".join(f"struct {name} nm_use_{name};\n" for name in roots))
+    result = subprocess.run([compiler("x86_64"), *CFLAGS, *LINK, str(src), "-o", str(tmp_path / "a.o")],
+                            check=False, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    layouts = {name: struct_layout(btf, btf.find(name, frozenset({4})) or 0)
+               for name in ("over_aligned_member", "packed_pair", "over_aligned", "holder")}
+    assert_same_layout(layouts, tmp_path / "a.o")

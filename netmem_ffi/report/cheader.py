@@ -20,11 +20,14 @@ Define ``NETMEM_NO_LAYOUT_ASSERTS`` to leave the layout asserts out.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 
 from netmem_ffi.abi import registry
+from netmem_ffi.abi.arches import DataModel
 from netmem_ffi.errors import NetmemValueError
-from netmem_ffi.layout.btf.reader import BTF, BTFType
+from netmem_ffi.layout.btf.reader import BTF, BTFMember, BTFType
 from netmem_ffi.layout.btf.uapi import Kind, int_bits
 from netmem_ffi.layout.types import StructLayout
 from netmem_ffi.report.subject import Subject
@@ -55,11 +58,99 @@ def _keyword(t: BTFType) -> str:
     return "union" if t.kind == Kind.UNION or (t.kind == Kind.FWD and t.kflag) else "struct"
 
 
+def _round_up(value: int, align: int) -> int:
+    return -(-value // align) * align
+
+
+def _attribute_alignment(start: int, at: int, natural: int) -> int | None:
+    """The smallest power-of-two alignment >= *natural* that moves *start* to *at* (None: none does)."""
+    align = natural
+    while align <= 1 << 16:
+        if _round_up(start, align) == at:
+            return align
+        align *= 2
+    return None
+
+
+class _Shape(NamedTuple):
+    """How a record must be declared for the C compiler to reproduce the BTF's offsets and size."""
+
+    align: int
+    packed: bool = False
+    member_align: Mapping[int, int] = MappingProxyType({})  # member index -> __attribute__((aligned))
+    record_align: int | None = None
+
+
+class _Alignments:
+    """Natural alignments on the target, and the attributes a record needs (as bpftool infers them)."""
+
+    def __init__(self, btf: BTF, model: DataModel) -> None:
+        self.btf = btf
+        self.model = model
+        self.shapes: dict[int, _Shape] = {}
+
+    def align(self, tid: int, depth: int = 0) -> int:
+        """The alignment of type *tid* inside a struct on the target."""
+        rid = self.btf.resolve(tid)
+        t = self.btf.type(rid) if rid else None
+        if t is None or depth > 64:
+            raise self.btf.error(f"type [{tid}] has no alignment (void, or nesting beyond 64 levels)")
+        if t.kind == Kind.PTR:
+            return self.model.pointer
+        if t.kind == Kind.ARRAY:
+            assert t.array is not None
+            return self.align(t.array[0], depth + 1)
+        if t.kind in _RECORDS:
+            return self.shape(t, depth).align
+        size = t.size_type
+        return self.model.long_long_align if size == 8 else max(1, min(size, 16))
+
+    def _bits(self, m: BTFMember) -> int:
+        return m.bitfield_size or _int_bitfield(self.btf, m.type)
+
+    def shape(self, t: BTFType, depth: int = 0) -> _Shape:
+        """The declaration attributes of STRUCT/UNION *t* (memoized)."""
+        if t.id not in self.shapes:
+            shape = self._layout(t, False, depth)
+            if shape is None:
+                shape = self._layout(t, True, depth) or _Shape(1, True)
+            self.shapes[t.id] = shape
+        return self.shapes[t.id]
+
+    def _layout(self, t: BTFType, packed: bool, depth: int) -> _Shape | None:
+        """Attributes placing every member at its BTF offset (None when the struct must be packed)."""
+        cursor, biggest, member_align = 0, 1, {}
+        for i, m in enumerate(t.members):
+            natural = self.align(m.type, depth + 1)
+            bits = self._bits(m)
+            if bits:
+                biggest = max(biggest, 1 if packed else natural)
+                cursor = max(cursor, -(-(m.bit_offset + bits) // 8)) if t.kind == Kind.STRUCT else cursor
+                continue
+            at = m.bit_offset // 8
+            start = 0 if t.kind == Kind.UNION else cursor
+            align = 1 if packed else natural
+            if _round_up(start, align) > at:
+                return None
+            if _round_up(start, align) < at:
+                found = _attribute_alignment(start, at, align)
+                if found is None:
+                    return None
+                member_align[i], align = found, found
+            biggest = max(biggest, align)
+            cursor = max(cursor, at + self.btf.size_of(m.type))
+        if _round_up(cursor, biggest) == t.size_type:
+            return _Shape(biggest, packed, member_align)
+        record = _attribute_alignment(cursor, t.size_type, biggest)
+        return None if record is None else _Shape(record, packed, member_align, record)
+
+
 class _Dumper:
     """C declarations of BTF types in dependency order (see the module doc)."""
 
-    def __init__(self, btf: BTF) -> None:
+    def __init__(self, btf: BTF, model: DataModel) -> None:
         self.btf = btf
+        self.alignments = _Alignments(btf, model)
         self.forward: dict[str, str] = {}  # "struct page" -> "struct page;" in first-reached order
         self.body: list[str] = []
         self.defined: set[int] = set()
@@ -111,7 +202,7 @@ class _Dumper:
         end = 0
         for m in t.members:
             self.require(m.type, True, depth + 1)
-            if t.kind == Kind.STRUCT and not (m.bitfield_size or self._int_bitfield(m.type)):
+            if t.kind == Kind.STRUCT and not (m.bitfield_size or _int_bitfield(self.btf, m.type)):
                 if m.bit_offset < end:
                     raise self.btf.error(f"member {m.name or '(anonymous)'} of struct {t.name or t.id} overlaps "
                                          "the member before it: the BTF cannot be written as C",
@@ -159,26 +250,34 @@ class _Dumper:
 
     def _record_body(self, t: BTFType, indent: int) -> str:
         pad = "\t" * (indent + 1)
+        shape = self.alignments.shape(t)
         lines = ["{"]
-        for m in t.members:
+        for i, m in enumerate(t.members):
             text = self.declarator(m.type, m.name, indent + 1)
-            bits = m.bitfield_size or self._int_bitfield(m.type)
-            lines.append(f"{pad}{text}{f': {bits}' if bits else ''};")
-        lines.append("\t" * indent + "}")
+            bits = m.bitfield_size or _int_bitfield(self.btf, m.type)
+            aligned = f" __attribute__((aligned({shape.member_align[i]})))" if i in shape.member_align else ""
+            lines.append(f"{pad}{text}{f': {bits}' if bits else ''}{aligned};")
+        close = "\t" * indent + "}"
+        if shape.packed:
+            close += " __attribute__((packed))"
+        if shape.record_align:
+            close += f" __attribute__((aligned({shape.record_align})))"
+        lines.append(close)
         return "\n".join(lines)
-
-    def _int_bitfield(self, tid: int) -> int:
-        """A pre-kind_flag bitfield's width (BTF_INT_BITS narrower than the int), else 0."""
-        t = self.btf.type(self.btf.resolve(tid)) if tid else None
-        if t is None or t.kind != Kind.INT:
-            return 0
-        bits = int_bits(t.extra)
-        return bits if bits != 8 * t.size_type else 0
 
     def _enum_body(self, t: BTFType, indent: int) -> str:
         pad = "\t" * (indent + 1)
         values = [f"{pad}{name} = {_enum_value(value, t.size_type)}," for name, value in t.enumerators]
         return "\n".join(["{", *values, "\t" * indent + "}"])
+
+
+def _int_bitfield(btf: BTF, tid: int) -> int:
+    """A pre-kind_flag bitfield's width (BTF_INT_BITS narrower than the int), else 0."""
+    t = btf.type(btf.resolve(tid)) if tid else None
+    if t is None or t.kind != Kind.INT:
+        return 0
+    bits = int_bits(t.extra)
+    return bits if bits != 8 * t.size_type else 0
 
 
 def _enum_value(value: int, size: int) -> str:
@@ -190,13 +289,17 @@ def _enum_value(value: int, size: int) -> str:
     return f"{value}U" if value >= 1 << 31 else str(value)
 
 
-def kernel_declarations(btf: BTF, roots: Iterable[str]) -> str:
+def kernel_declarations(btf: BTF, roots: Iterable[str], model: DataModel) -> str:
     """C declarations of the structs/unions/enums named *roots* in *btf* and everything they reach.
+
+    Where the target's natural C layout (*model*) would not put a member at
+    its BTF offset, the member gets ``__attribute__((aligned(N)))`` or the
+    record ``packed`` / ``aligned(N)``, as ``bpftool`` infers them.
 
     Raises :class:`NetmemValueError` when a root is not in the BTF, and
     :class:`KernelInputError` on malformed type records.
     """
-    dumper = _Dumper(btf)
+    dumper = _Dumper(btf, model)
     for name in roots:
         tid = btf.find(name, frozenset({*_RECORDS, *_ENUMS}))
         if tid is None:
@@ -240,7 +343,7 @@ def c_header(subject: Subject, structs: Iterable[str] = ()) -> str:
         prelude, decls = _MODEL_PRELUDE, registry.declarations(spec, registry.cdefs_dir())
     else:
         roots = [*names, *(e for e in registry.ENUMS if e in subject.layouts.enums)]
-        prelude, decls = _PRELUDE, kernel_declarations(subject.kernel.btf, roots)
+        prelude, decls = _PRELUDE, kernel_declarations(subject.kernel.btf, roots, subject.arch)
     kernel_asserts = (f"/* the kernel's static asserts of {spec.name} */\n{registry.c_static_asserts(spec)}"
                       if spec else "/* no netmem profile matches: no kernel static asserts */\n")
     pinned = [subject.layouts.structs.get(n) or subject.struct(n) for n in names]

@@ -49,7 +49,7 @@ FONT_FAMILY = "DejaVu Sans Mono, monospace"
 #: Advance width of every DejaVu Sans Mono glyph, in em (1233/2048), rounded up.
 ADVANCE = 0.603
 FONT, TITLE_FONT = 12, 14
-PAD, ROW_MIN, PX_PER_BYTE, GAP, LANE_MIN, LANE_MAX = 6, 22, 5, 18, 96, 200
+PAD, ROW_MIN, PX_PER_BYTE, GAP, LANE_MIN, LANE_MAX = 6, 22, 5, 18, 96, 240
 #: 24 distinct light colours, successive ones far apart in hue (12 hues, two lightnesses);
 #: field identities take them in order of first appearance.
 PALETTE = tuple(_hsl(150 * i % 360, 0.75 if i % 24 < 12 else 0.6, 0.82 if i % 24 < 12 else 0.66) for i in range(24))
