@@ -55,9 +55,9 @@ def _subject(args: argparse.Namespace) -> Any:
     from netmem_ffi.report import subject
 
     if args.kernel:
-        if args.profile or args.arch or args.kernel_config:
-            raise ValueError("--kernel shows the kernel's own layouts: it takes no --profile, --arch or "
-                             "--kernel-config")
+        if args.profile or args.arch or args.kernel_config or args.dma_addr_bits != 64:
+            raise ValueError("--kernel shows the kernel's own layouts: it takes no --profile, --arch, "
+                             "--kernel-config or --dma-addr-bits")
         return subject.kernel_subject(args.kernel)
     from netmem_ffi.abi import registry
     from netmem_ffi.abi.arches import host_arch
