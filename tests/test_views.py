@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 
 import netmem_ffi
-from netmem_ffi.layout import engine
 from netmem_ffi.abi import registry
-from netmem_ffi.layout import views
 from netmem_ffi.errors import NetmemValueError
 from netmem_ffi.kernel.references import names as reference_names
+from netmem_ffi.layout import engine, views
 from netmem_ffi.layout.types import LayoutSet, StructLayout
 from netmem_ffi.report.subject import kernel_subject
 
