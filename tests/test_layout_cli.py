@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from netmem_ffi.layout import engine
-
-from netmem_ffi.abi import registry
+from netmem_ffi.abi import arches, registry
 from netmem_ffi.cli import main
+from netmem_ffi.kernel.references import names as reference_names
+from netmem_ffi.kernel.references import reference
+from netmem_ffi.layout import engine
 from netmem_ffi.report.overlay import overlay
 from netmem_ffi.report.pahole import struct_text
-from netmem_ffi.abi import arches
+from netmem_ffi.report.subject import kernel_subject
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -130,3 +131,80 @@ def test_text_equals_pahole(arch: str, cc: str, tmp_path: Path) -> None:
                                     capture_output=True, text=True).stdout
             ours = struct_text(engine.struct_layouts(profile, arch)[name], cacheline=64)
             assert normalized(ours) == normalized(theirs), (profile, arch, name)
+
+
+# ---- the kernel's own layouts (--kernel) ------------------------------------------------------
+
+RUNNING = arches.RUNNING_KERNEL_BTF
+KERNELS = [f"reference:{name}" for name in reference_names()] + [RUNNING]
+
+
+def _needs(source: str) -> None:
+    if source == RUNNING and not Path(RUNNING).is_file():
+        pytest.skip(f"no running kernel BTF at {RUNNING}")
+
+
+def _btf_file(source: str) -> str:
+    return str(reference(source.removeprefix("reference:")).path) if source.startswith("reference:") else source
+
+
+@pytest.mark.parametrize("source", KERNELS)
+def test_kernel_json_equals_check(capsys: pytest.CaptureFixture[str], source: str) -> None:
+    _needs(source)
+    code, out, _ = run(capsys, "--kernel", source, "--json")
+    assert code == 0
+    doc = json.loads(out)
+    check_argv = ["--reference", source.removeprefix("reference:")] if source.startswith("reference:") else [source]
+    assert main(["check", "--json", *check_argv]) in (0, 4)
+    checked = json.loads(capsys.readouterr().out)
+    assert doc["structs"] == checked["structs"]
+    assert doc["profile"] == checked["profile"] and doc["arch"] == checked["kernel"]["arch"]
+    assert doc["source"] == checked["source"]
+
+
+@pytest.mark.parametrize("source", KERNELS)
+def test_kernel_text_equals_pahole(source: str) -> None:
+    """The kernel's own net_iov and net_iov_area read as pahole reads the same BTF."""
+    _needs(source)
+    if shutil.which("pahole") is None:
+        pytest.skip("needs pahole (apt: dwarves)")
+    subject = kernel_subject(source)
+    for name in ("net_iov", "net_iov_area"):
+        if name not in subject.layouts.structs:
+            continue
+        theirs = subprocess.run(["pahole", "-F", "btf", f"--cacheline_size={subject.arch.cacheline}", "-C", name,
+                                 _btf_file(source)], check=True,
+                                capture_output=True, text=True).stdout
+        ours = struct_text(subject.struct(name), cacheline=subject.arch.cacheline)
+        assert normalized(ours) == normalized(theirs), (source, name)
+
+
+def test_kernel_text_overlay_and_any_struct(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--kernel", "reference:amd64-6.12", "--overlay", "callback_head")
+    assert code == 0
+    assert "kernel reference:amd64-6.12 (6.12." in out and "profile v6.12" in out
+    assert "struct callback_head {" in out and re.search(r"func;\s+/\*\s+8\s+8 \*/", out)
+    row = next(line for line in out.splitlines() if line.startswith("24-31"))
+    assert "mapping / _pp_mapping_pad" in row and "owner" in row and row.rstrip().endswith("NO")
+
+
+@pytest.mark.parametrize(
+    "argv,code,message",
+    [(["--kernel", "/nonexistent.btf"], 1, "/nonexistent.btf: cannot read"),
+     (["--kernel", "reference:nosuch"], 2, "unknown reference kernel 'nosuch'"),
+     (["--kernel", "reference:amd64-7.2", "nosuch"], 2, "unknown struct 'nosuch'; the kernel's BTF"),
+     (["--kernel", "reference:amd64-7.2", "--arch", "i386"], 2, "takes no --profile, --arch"),
+     (["--kernel", "reference:amd64-7.2", "--dma-addr-bits", "32"], 2, "--kernel-config or --dma-addr-bits")],
+)
+def test_kernel_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], code: int,
+                                    message: str) -> None:
+    got, out, err = run(capsys, *argv)
+    assert got == code and out == ""
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_kernel_input_garbage_is_an_input_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.btf"
+    bad.write_bytes(b"\x9f\xeb\x01\x00" + b"\xff" * 40)
+    got, out, err = run(capsys, "--kernel", str(bad))
+    assert got == 1 and out == "" and str(bad) in err and len(err.strip().splitlines()) == 1

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 import netmem_ffi
-from netmem_ffi.layout import engine
 from netmem_ffi.abi import registry
-from netmem_ffi.layout import views
 from netmem_ffi.errors import NetmemValueError
+from netmem_ffi.kernel.references import names as reference_names
+from netmem_ffi.layout import engine, views
 from netmem_ffi.layout.types import LayoutSet, StructLayout
+from netmem_ffi.report.subject import kernel_subject
 
 PROFILES = registry.names()
 
@@ -208,3 +209,21 @@ def test_bitfields_are_refused_by_name() -> None:
     bits = LayoutSet(layouts.arch, 8, "little", {"bits": layout})
     with pytest.raises(NetmemValueError, match="'flag' is a bitfield"):
         views.construct_struct(bits, "bits")
+
+
+@pytest.mark.parametrize("ref", reference_names())
+def test_views_of_a_kernels_own_layouts(ref: str) -> None:
+    """`layout --kernel`'s layouts (a kernel as read, any byte order and word size) give working views."""
+    layouts = kernel_subject(f"reference:{ref}").layouts
+    layout = layouts.struct("net_iov")
+    cls = views.ctypes_struct(layouts, "net_iov")
+    for f in layout.fields:
+        assert ctypes_offset(cls, f.name) == (f.offset, f.size), (ref, f.name)
+    values = values_for(layouts, "net_iov", seed=len(ref))
+    if isinstance(values.get("desc"), dict) and set(values["desc"]) & set(values):
+        values.update(values["desc"])  # the union mirror shares the desc bytes: same values
+    view = views.construct_struct(layouts, "net_iov")
+    raw = view.build(values)
+    assert len(raw) == layout.size and strip(view.parse(raw)) == values
+    owner = layout.field("owner")
+    assert raw[owner.offset: owner.offset + owner.size] == values["owner"].to_bytes(owner.size, layouts.endianness)

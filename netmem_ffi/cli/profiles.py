@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "profiles",
         help="list the netmem ABI generations, what changed, and the kernels that carry them",
@@ -17,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def rows() -> list[dict[str, object]]:
+def rows() -> list[dict[str, Any]]:
     """One row per profile: name, kernels, summary, net_iov size, asserts, notes, references."""
     from netmem_ffi.abi import registry
     from netmem_ffi.layout.models import model_layouts
@@ -47,20 +48,23 @@ def rows() -> list[dict[str, object]]:
     return out
 
 
-def _plain(data: list[dict[str, object]]) -> None:
+def lines(data: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The listing as (text, style) lines: the same words piped and on a terminal (which adds the styles)."""
+    out: list[tuple[str, str]] = []
     for r in data:
         default = " (default)" if r["default"] else ""
         enum = f", enum net_iov_type {r['enum_size']} B" if r["enum_size"] else ""
-        print(f"{r['name']}{default}  kernels {', '.join(r['kernels'])}  "  # type: ignore[arg-type]
-              f"net_iov {r['net_iov_size']} B{enum}  static asserts {r['static_asserts']}")
-        print(f"    {r['summary']}")
-        print(f"    members: {', '.join(r['net_iov_members'])}")  # type: ignore[arg-type]
+        head = (f"{r['name']}{default}  kernels {', '.join(r['kernels'])}  "
+                f"net_iov {r['net_iov_size']} B{enum}  static asserts {r['static_asserts']}")
+        out.append((head, "bold"))
+        out.append((f"    {r['summary']}", ""))
+        out.append((f"    members: {', '.join(r['net_iov_members'])}", ""))
         if r["kernel_lacked"]:
-            print(f"    its kernels lacked: {', '.join(r['kernel_lacked'])}")  # type: ignore[arg-type]
-        for note in r["notes"]:  # type: ignore[attr-defined]
-            print(f"    note: {note}")
+            out.append((f"    its kernels lacked: {', '.join(r['kernel_lacked'])}", "dim"))
+        out.extend((f"    note: {note}", "italic") for note in r["notes"])
         if r["references"]:
-            print(f"    reference kernels: {', '.join(r['references'])}")  # type: ignore[arg-type]
+            out.append((f"    reference kernels: {', '.join(r['references'])}", "cyan"))
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,19 +75,11 @@ def run(args: argparse.Namespace) -> int:
         print_json(data)
         return 0
     if not use_rich():
-        _plain(data)
+        for text, _ in lines(data):
+            print(text)
         return 0
-    from rich.table import Table
-
-    table = Table(title="netmem ABI generations (include/net/netmem.h)", show_lines=True)
-    for col in ("profile", "kernels", "what changed", "net_iov", "asserts", "reference kernels"):
-        table.add_column(col, overflow="fold")
-    for r in data:
-        name = f"{r['name']} (default)" if r["default"] else str(r["name"])
-        members = ", ".join(r["net_iov_members"])  # type: ignore[arg-type]
-        enum = f"; enum {r['enum_size']} B" if r["enum_size"] else ""
-        table.add_row(name, ", ".join(r["kernels"]), str(r["summary"]),  # type: ignore[arg-type]
-                      f"{r['net_iov_size']} B: {members}{enum}", str(r["static_asserts"]),
-                      ", ".join(r["references"]) or "-")  # type: ignore[arg-type]
-    console().print(table)
+    out = console()
+    for text, style in lines(data):
+        # soft wrap: the terminal folds long lines; nothing is cut or re-worded at any width
+        out.print(text, style=style or None, markup=False, highlight=False, soft_wrap=True)
     return 0

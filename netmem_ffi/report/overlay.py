@@ -11,8 +11,9 @@ static asserts pin) or something else that happens to share the bytes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from netmem_ffi.abi import registry
@@ -20,6 +21,8 @@ from netmem_ffi.layout.types import Field, StructLayout
 
 #: The structs of the overlay, left to right.
 COLUMNS = ("page", "netmem_desc", "net_iov")
+#: The cell of bytes covered only by members an overlay does not name.
+OTHER_MEMBERS = "(other members)"
 
 
 @dataclass(frozen=True)
@@ -35,50 +38,73 @@ class OverlayRow:
         return {"offset": self.offset, "size": self.size, **self.cells, "mirrored": self.mirrored}
 
 
-def _leaves(layout: StructLayout) -> list[Field]:
+def leaves(layout: StructLayout) -> list[Field]:
+    """The members that are not expanded into others (``desc`` is not one; ``desc.pp`` is)."""
     return [f for f in layout.fields if not any(g.name.startswith(f.name + ".") for g in layout.fields)]
 
 
-def _cell(layout: StructLayout, leaves: list[Field], start: int, end: int) -> tuple[str, set[str]]:
-    """Label of the members covering [start, end) and their page-side names."""
-    names, bases = [], set()
+def identity(name: str) -> str:
+    """The field a member is, whatever struct holds it: ``desc.pp`` and page's ``pp`` are ``pp``;
+    netmem_desc's ``_flags`` is page's ``flags`` (:data:`registry.PAGE_MIRROR`)."""
+    base = name.rsplit(".", 1)[-1]
+    return registry.PAGE_MIRROR.get(base, base)
+
+
+def _cell(layout: StructLayout, leaves: list[Field], start: int, end: int,
+          shown: Collection[str] | None = None) -> tuple[str, set[str]]:
+    """Label of the members covering [start, end) and their page-side names.
+
+    Only members in *shown* (all when None) are named; bytes that only others
+    cover are "(other members)".
+    """
+    names, bases, others = [], set(), False
     for f in leaves:
         if f.offset < end and start < f.offset + f.size:
+            if shown is not None and f.name not in shown:
+                others = True
+                continue
             names.append(f.name if f.offset == start else f"{f.name}+{start - f.offset}")
-            base = f.name.rsplit(".", 1)[-1]
-            bases.add(registry.PAGE_MIRROR.get(base, base))
+            bases.add(identity(f.name))
     if names:
         return " / ".join(names), bases
+    if others:
+        return OTHER_MEMBERS, bases
     if start >= layout.size:
         return "", bases
     last = max((f.offset + f.size for f in leaves), default=0)
     return ("(padding)" if start >= last else "(hole)"), bases
 
 
-def overlay(structs: Mapping[str, StructLayout]) -> list[OverlayRow]:
+def overlay(structs: Mapping[str, StructLayout],
+            shown: Mapping[str, Collection[str]] | None = None) -> list[OverlayRow]:
     """Rows of the page / netmem_desc / net_iov overlay over the largest of the three.
 
     *structs* maps struct names to layouts (``engine.struct_layouts`` or a
     LayoutSet's ``structs``); the structs of :data:`COLUMNS` that are present
-    become columns.  Raises ``KeyError`` when ``page`` or ``net_iov`` is missing.
+    become columns.  *shown* limits, per struct, the members named in its cells
+    (a kernel's full ``struct page`` has a dozen union alternatives netmem never
+    touches); bytes only the others cover read "(other members)".  Raises
+    ``KeyError`` when ``page`` or ``net_iov`` is missing.
     """
+    shown = shown or {}
     present = {name: structs[name] for name in COLUMNS if name in structs}
     for required in ("page", "net_iov"):
         if required not in present:
             raise KeyError(f"the overlay needs struct {required}")
-    leaves = {name: _leaves(layout) for name, layout in present.items()}
+    members = {name: leaves(layout) for name, layout in present.items()}
     total = max(layout.size for layout in present.values())
     cuts = {0, total}
     for name, layout in present.items():
         cuts.add(layout.size)
-        for f in leaves[name]:
-            cuts.update((f.offset, f.offset + f.size))
+        for f in members[name]:
+            if name not in shown or f.name in shown[name]:
+                cuts.update((f.offset, f.offset + f.size))
     bounds = sorted(c for c in cuts if c <= total)
     rows = []
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in pairwise(bounds):
         cells, bases = {}, {}
         for name, layout in present.items():
-            cells[name], bases[name] = _cell(layout, leaves[name], start, end)
+            cells[name], bases[name] = _cell(layout, members[name], start, end, shown.get(name))
         niov, page = bases["net_iov"], bases["page"]
         mirrored = bool(niov & page) if niov and page else None
         rows.append(OverlayRow(start, end - start, cells, mirrored))
