@@ -130,15 +130,21 @@ def test_man_reads_it(page: str, tmp_path: pathlib.Path) -> None:
 needs_bash = pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 
 
-def complete(script: str, words: list[str], cwd: pathlib.Path | None = None) -> list[str]:
-    """What bash offers for the last of *words* (as when TAB is pressed after them)."""
+def bash_words(line: str) -> list[str]:
+    """*line* split as bash splits it for completion: at blanks, and ``=`` / ``:`` as words of their own."""
+    words = re.findall(r"[=:]+|[^\s=:]+", line)
+    return [*words, ""] if not line or line[-1].isspace() else words
+
+
+def complete(script: str, line: str, cwd: pathlib.Path | None = None) -> list[str]:
+    """What bash offers when TAB is pressed at the end of *line*."""
     program_text = (
         f"{script}\n"
-        "COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); COMP_LINE=\"$*\"; COMP_POINT=${#COMP_LINE}\n"
+        'COMP_LINE=$1; COMP_POINT=${#COMP_LINE}; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))\n'
         "_netmem_ffi; printf '%s\\n' \"${COMPREPLY[@]}\"\n"
     )
-    out = subprocess.run(["bash", "-c", program_text, "bash", *words], check=False, capture_output=True, text=True, cwd=cwd,
-                         timeout=60)
+    out = subprocess.run(["bash", "-c", program_text, "bash", line, *bash_words(line)], check=False,
+                         capture_output=True, text=True, cwd=cwd, timeout=60)
     assert out.returncode == 0, out.stderr
     return [w for w in out.stdout.splitlines() if w]
 
@@ -154,42 +160,45 @@ def test_bash_accepts_the_script(bash_script: str, tmp_path: pathlib.Path) -> No
 
 
 @needs_bash
-@pytest.mark.parametrize("words, expected", [
-    (["netmem-ffi", "la"], ["layout"]),
-    (["netmem-ffi", "c"], ["check", "completion"]),
-    (["netmem-ffi", "--v"], ["--version"]),
-    (["netmem-ffi", "check", "--"], ["--help", "--reference", "--references", "--json"]),
-    (["netmem-ffi", "check", "--reference", "s390x"], ["s390x-6.12", "s390x-7.2"]),
-    (["netmem-ffi", "layout", "-p", "v6.1"], ["v6.12", "v6.15", "v6.16", "v6.17", "v6.19"]),
-    (["netmem-ffi", "layout", "--dma-addr-bits", ""], ["32", "64"]),
-    (["netmem-ffi", "layout", "--profile", "=", "v7"], ["v7.2"]),
-    (["netmem-ffi", "layout", "--arch", ""], list(ARCHES)),
-    (["netmem-ffi", "layout", "net_"], ["net_iov", "net_iov_area"]),
-    (["netmem-ffi", "diff", "--format", "j"], ["json", "junit"]),
-    (["netmem-ffi", "completion", ""], ["bash", "zsh"]),
-    (["netmem-ffi", "profiles", "--json", "--"], ["--help", "--json"]),
+@pytest.mark.parametrize("line, expected", [
+    ("netmem-ffi la", ["layout"]),
+    ("netmem-ffi c", ["check", "completion"]),
+    ("netmem-ffi --v", ["--version"]),
+    ("netmem-ffi check --", ["--help", "--reference", "--references", "--json"]),
+    ("netmem-ffi check --reference s390x", ["s390x-6.12", "s390x-7.2"]),
+    ("netmem-ffi layout -p v6.1", ["v6.12", "v6.15", "v6.16", "v6.17", "v6.19"]),
+    ("netmem-ffi layout --dma-addr-bits ", ["32", "64"]),
+    ("netmem-ffi layout --profile=v7", ["v7.2"]),
+    ("netmem-ffi layout --arch ", list(ARCHES)),
+    ("netmem-ffi layout net_", ["net_iov", "net_iov_area"]),
+    ("netmem-ffi layout --kernel reference:s390", ["s390x-6.12", "s390x-7.2"]),
+    ("netmem-ffi diff --format j", ["json", "junit"]),
+    ("netmem-ffi completion ", ["bash", "zsh"]),
+    ("netmem-ffi profiles --json --", ["--help", "--json"]),
 ])
-def test_bash_completes(bash_script: str, words: list[str], expected: list[str]) -> None:
-    assert complete(bash_script, words) == expected
+def test_bash_completes(bash_script: str, line: str, expected: list[str]) -> None:
+    assert complete(bash_script, line) == expected
 
 
 @needs_bash
 def test_bash_completes_files_where_a_path_goes(bash_script: str, tmp_path: pathlib.Path) -> None:
     (tmp_path / "vmlinux.btf").write_bytes(b"")
     (tmp_path / "base.json").write_text("{}")
-    assert complete(bash_script, ["netmem-ffi", "check", "vm"], tmp_path) == ["vmlinux.btf"]
-    assert complete(bash_script, ["netmem-ffi", "snapshot", "-o", "ba"], tmp_path) == ["base.json"]
-    diff_words = complete(bash_script, ["netmem-ffi", "diff", ""], tmp_path)
+    assert complete(bash_script, "netmem-ffi check vm", tmp_path) == ["vmlinux.btf"]
+    assert complete(bash_script, "netmem-ffi snapshot -o ba", tmp_path) == ["base.json"]
+    diff_words = complete(bash_script, "netmem-ffi diff ", tmp_path)
     assert set(registry.names()) | {"vmlinux.btf", "base.json"} == set(diff_words)
-    assert complete(bash_script, ["netmem-ffi", "bench", "--only", ""], tmp_path) == []
+    assert complete(bash_script, "netmem-ffi bench --only ", tmp_path) == []
+    kernels = complete(bash_script, "netmem-ffi layout --kernel ", tmp_path)
+    assert {"reference:amd64-7.2", "vmlinux.btf"} <= set(kernels)
 
 
 @needs_bash
 def test_bash_completes_a_planted_option() -> None:
     script = bash(planted())
-    assert complete(script, ["netmem-ffi", "check", "--pl"]) == ["--planted-flag"]
-    assert complete(script, ["netmem-ffi", "planted"]) == ["planted-command"]
-    assert complete(script, ["netmem-ffi", "planted-command", "--colour", "r"]) == ["red"]
+    assert complete(script, "netmem-ffi check --pl") == ["--planted-flag"]
+    assert complete(script, "netmem-ffi planted") == ["planted-command"]
+    assert complete(script, "netmem-ffi planted-command --colour r") == ["red"]
 
 
 needs_zsh = pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed (Debian: zsh)")

@@ -48,26 +48,24 @@ def _bash_value_case(command: Command) -> list[str]:
     for option in command.options():
         if not option.takes_value:
             continue
-        words = option.value_words()
-        if words:
-            reply = f"COMPREPLY=($(compgen -W {_words(words)} -- \"$cur\"))"
-        elif option.is_file:
-            reply = "_netmem_ffi_files"
-        else:
-            reply = "COMPREPLY=()"
+        reply = _bash_reply(option.value_words(), option.is_file)
         lines.append(f"                {'|'.join(option.flags)}) {reply}; return ;;")
     lines.append("            esac")
     return lines
 
 
-def _bash_positional(command: Command) -> str:
-    """What a word that is not an option completes to: the positionals' words, and files where they are paths."""
-    words = list(dict.fromkeys(w for a in command.positionals() for w in a.value_words()))
-    files = any(a.is_file for a in command.positionals())
+def _bash_reply(words: tuple[str, ...] | list[str], files: bool) -> str:
+    """Set COMPREPLY to the *words* matching ``$cur``, and the file names too when *files*."""
     parts = [f"COMPREPLY=($(compgen -W {_words(words)} -- \"$cur\"))"] if words else ["COMPREPLY=()"]
     if files:
         parts.append("_netmem_ffi_files append")
     return "; ".join(parts)
+
+
+def _bash_positional(command: Command) -> str:
+    """What a word that is not an option completes to: the positionals' words, and files where they are paths."""
+    words = list(dict.fromkeys(w for a in command.positionals() for w in a.value_words()))
+    return _bash_reply(words, any(a.is_file for a in command.positionals()))
 
 
 def bash(program: Command) -> str:
@@ -84,11 +82,20 @@ def bash(program: Command) -> str:
         "    return 0",
         "}",
         f"{func}() {{",
-        "    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} command='' i",
-        "    [[ $prev == = ]] && prev=${COMP_WORDS[COMP_CWORD-2]}  # --option=value: bash splits at =",
+        "    # bash splits words at = and : too; take the whole word up to the cursor, and the one before it",
+        "    local line=${COMP_LINE:0:COMP_POINT} cur prev head command='' i",
+        "    cur=${line##*[[:space:]]}",
+        '    head=${line%"$cur"}; head=${head%"${head##*[![:space:]]}"}; prev=${head##*[[:space:]]}',
+        '    [[ $cur == --*=* ]] && { prev=${cur%%=*}; cur=${cur#*=}; }',
         "    for ((i = 1; i < COMP_CWORD; i++)); do",
         '        [[ ${COMP_WORDS[i]} == -* ]] || { command=${COMP_WORDS[i]}; break; }',
         "    done",
+        f"    {func}_reply",
+        "    # bash replaces only what follows the last colon of the word (reference:NAME)",
+        '    [[ $cur == *:* ]] && COMPREPLY=("${COMPREPLY[@]#"${cur%"${cur##*:}"}"}")',
+        "    return 0",
+        "}",
+        f"{func}_reply() {{  # sees the caller's cur, prev and command",
         '    case "$command" in',
         f"        '') COMPREPLY=($(compgen -W {_words(top)} -- \"$cur\")) ;;",
     ]
@@ -102,7 +109,7 @@ def bash(program: Command) -> str:
             "            fi",
             "            ;;",
         ]
-    lines += ["    esac", "    return 0", "}", f"complete -F {func} {program.prog}"]
+    lines += ["    esac", "}", f"complete -F {func} {program.prog}"]
     return "\n".join(lines) + "\n"
 
 

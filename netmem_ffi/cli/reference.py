@@ -63,6 +63,8 @@ class Argument(NamedTuple):
             return ARCHES
         if self.dest == "reference":
             return tuple(reference_names())
+        if self.dest == "kernel":
+            return tuple(f"reference:{name}" for name in reference_names())
         if self.dest == "structs":
             return STRUCTS
         return ()
