@@ -197,9 +197,9 @@ def test_cli_all_arches(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        (["snapshot", "--profile", "v5.4"], 2, "unknown netmem profile 'v5.4'"),
-        (["snapshot", "--arch", "vax"], 2, "unsupported architecture 'vax'"),
-        (["snapshot", "--arch", "i386", "--all-arches"], 2, "exclude each other"),
+        (["snapshot", "--profile", "v5.4"], 3, "unknown netmem profile 'v5.4'"),
+        (["snapshot", "--arch", "vax"], 3, "unsupported architecture 'vax'"),
+        (["snapshot", "--arch", "i386", "--all-arches"], 3, "exclude each other"),
         (["snapshot", "-o", "/nonexistent-dir/x.json"], 1, "cannot write snapshot"),
     ],
 )
