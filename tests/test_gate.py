@@ -95,6 +95,15 @@ def test_unreadable_inputs_or_their_bit_and_update_writes_nothing(kernel: tuple[
     assert base.read_bytes() == before
 
 
+def test_a_moved_field_and_a_missing_kernel_or_their_bits(kernel: tuple[str, Path], v72: LayoutSet,
+                                                          tmp_path: Path) -> None:
+    path, base = kernel
+    write_kernel(path, with_member_moved(v72, "net_iov", "owner", 8))
+    result = gate.gate(base, [path, str(tmp_path / "missing.btf")])
+    assert result.exit_code == verdict.ERROR | verdict.CHANGE | verdict.INCOMPATIBLE == 13
+    assert [p.status for p in result.diff.pairs] == ["changed"]
+
+
 def test_missing_and_broken_baselines(tmp_path: Path) -> None:
     missing = gate.gate(tmp_path / "none.json")
     assert missing.exit_code == 1 and "does not exist" in missing.diff.errors[0].message

@@ -13,7 +13,8 @@ and whose :attr:`~GateResult.exit_code` is abidiff's bit mask
   (``profiles`` / ``arches`` narrow them).
 
 An input that cannot be read is an :class:`~netmem_ffi.abicheck.diff.InputError`
-in the result (bit 1), never an exception.  ``update=True`` writes what was read
+in the result (bit 1, OR-ed with the bits of the kernels that were read), never
+an exception.  ``update=True`` writes what was read
 to the baseline instead, and only when every input was read (bad input changes
 nothing).
 """
@@ -101,7 +102,9 @@ def _match(candidates: list[LayoutSet], kernel: LayoutSet) -> LayoutSet | None:
     return on_arch[0] if len(on_arch) == 1 else None
 
 
-def _kernel_pairs(base: snapshot.Snapshot, kernels: list[LayoutSet], policy: Policy) -> tuple[PairDiff, ...]:
+def _kernel_pairs(base: snapshot.Snapshot, kernels: list[LayoutSet], policy: Policy,
+                  removed: bool = True) -> tuple[PairDiff, ...]:
+    """Each kernel against its baseline entry; with *removed*, the entries no kernel paired with as removed."""
     remaining = list(base.layouts)
     pairs = []
     for kernel in kernels:
@@ -109,7 +112,7 @@ def _kernel_pairs(base: snapshot.Snapshot, kernels: list[LayoutSet], policy: Pol
         if old is not None:
             remaining.remove(old)
         pairs.append(diff_sets(old, kernel, policy, name=f"{kernel.source} ({snapshot.key(kernel)})"))
-    for old in remaining:
+    for old in remaining if removed else ():  # not when a kernel was unreadable: it may have been that one
         pairs.append(diff_sets(old, None, policy, name=f"{old.source} ({snapshot.key(old)})"))
     return tuple(pairs)
 
@@ -133,13 +136,13 @@ def gate(baseline: str | os.PathLike[str], kernels: Sequence[str | os.PathLike[s
         return _update(path, names, label, profiles, arches, policy)
     base = _read_baseline(path, names)
     sets, errors = _read_kernels(names or ())
-    if isinstance(base, InputError) or errors:
-        found = [base] if isinstance(base, InputError) else []
-        return GateResult(path, unreadable(path, label, found + errors, policy))
+    if isinstance(base, InputError):
+        return GateResult(path, unreadable(path, label, [base, *errors], policy))
     base = base.select(profiles, arches)
     if names is None:
         return GateResult(path, diff(base, _model(base, profiles, arches), policy, old_label=path, new_label=label))
-    return GateResult(path, DiffResult(path, label, _kernel_pairs(base, sets, policy), policy))
+    pairs = _kernel_pairs(base, sets, policy, removed=not errors)
+    return GateResult(path, DiffResult(path, label, pairs, policy, tuple(errors)))
 
 
 def _update(path: str, names: list[str] | None, label: str, profiles: Sequence[str] | None,

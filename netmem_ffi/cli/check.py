@@ -33,6 +33,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="check a reference kernel shipped in the package (repeatable; `netmem-ffi profiles` "
                    "lists them); works without the running kernel's BTF")
     p.add_argument("--references", action="store_true", help="check every shipped reference kernel")
+    p.add_argument("--or-references", action="store_true",
+                   help="with no SOURCE: when the running kernel has no BTF (and only then), check the shipped "
+                   "reference kernels instead, with a notice on stderr; a running kernel that mismatches still fails")
     p.add_argument("--json", action="store_true", help="print JSON (see below)")
     p.set_defaults(run=run)
     return p
@@ -182,9 +185,16 @@ def run(args: argparse.Namespace) -> int:
         except UnknownReferenceError as exc:
             return fail(str(exc), EXIT_USAGE)
     names = sources(args)
+    if names == [DEFAULT_SOURCE] and not os.path.exists(DEFAULT_SOURCE) and args.or_references:
+        from netmem_ffi.kernel.references import names as reference_names
+
+        print(f"netmem-ffi: notice: the running kernel has no BTF ({DEFAULT_SOURCE} is absent); checking the "
+              "reference kernels shipped with netmem-ffi instead", file=sys.stderr)
+        names = [REFERENCE_PREFIX + n for n in reference_names()]
     if names == [DEFAULT_SOURCE] and not os.path.exists(DEFAULT_SOURCE):
         return fail(f"the running kernel has no BTF ({DEFAULT_SOURCE} is absent); check the kernels shipped "
-                    "with netmem-ffi instead: netmem-ffi check --reference NAME, or --references for all")
+                    "with netmem-ffi instead: netmem-ffi check --reference NAME, --references for all, or "
+                    "--or-references to fall back to them only where the running kernel has no BTF")
     results = _check_all(names)
     if args.json:
         objs = [_error_dict(n, r) if isinstance(r, Exception) else r.to_dict() for n, r in zip(names, results)]

@@ -96,7 +96,7 @@ def emit(result: Any, fmt: str, output: str | None) -> int:
 
     for error in result.errors:
         fail(error.message)
-    if result.errors and output is None and fmt == "text":
+    if result.errors and not result.pairs and output is None and fmt == "text":
         return int(result.exit_code)
     if output is None and fmt == "text" and use_rich():
         from rich.text import Text
