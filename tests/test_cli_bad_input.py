@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from netmem_ffi.abicheck import snapshot
+
+
 @dataclass(frozen=True)
 class Case:
     args: tuple[str, ...]
@@ -28,7 +30,7 @@ class Case:
     names: str = ""  # a text the error line must contain (the bad value); "{dir}" is the files' folder
 
 
-def case(*args: str, exit: int | tuple[int, ...] = 1, names: str = "") -> Case:  # noqa: A002
+def case(*args: str, exit: int | tuple[int, ...] = 1, names: str = "") -> Case:
     return Case(args, frozenset((exit,) if isinstance(exit, int) else exit), names)
 
 

@@ -10,18 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netmem_ffi.abicheck import diff
-
-from netmem_ffi.report import formats
-
 from netmem_ffi.abi import registry
-
-from netmem_ffi.abicheck import snapshot
+from netmem_ffi.abicheck import diff, snapshot, verdict
 from netmem_ffi.cli import main
-from netmem_ffi.abicheck import verdict
-from netmem_ffi.errors import KernelInputError, NetmemError, NetmemValueError, UnsupportedArchError
-from netmem_ffi.layout.types import EnumLayout, LayoutSet, StructLayout
+from netmem_ffi.errors import (
+    KernelInputError,
+    NetmemError,
+    NetmemValueError,
+    UnsupportedArchError,
+)
 from netmem_ffi.layout.models import model_layouts
+from netmem_ffi.layout.types import EnumLayout, LayoutSet, StructLayout
+from netmem_ffi.report import formats
 
 
 def _with_struct(ls: LayoutSet, struct: StructLayout) -> LayoutSet:

@@ -81,7 +81,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("downstream-venv")
     wheels = d / "wheels"
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, timeout=900)
+                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, timeout=900, check=False)
     assert build.returncode == 0, build.stderr[-3000:]
     (wheel,) = wheels.glob("netmem_ffi-*.whl")
     env = d / "venv"
@@ -92,7 +92,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # the current environment's packages (cffi, construct, rich, pytest ...) after the venv's own
     Path(site, "current-site-packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     install = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-                             capture_output=True, text=True, timeout=300)
+                             capture_output=True, text=True, timeout=300, check=False)
     assert install.returncode == 0, install.stderr[-3000:]
     where = subprocess.run([str(python), "-c", "import netmem_ffi; print(netmem_ffi.__file__)"], cwd=d,
                            capture_output=True, text=True, check=True).stdout
@@ -104,7 +104,8 @@ def _shell(script: str, cwd: Path, venv: Path) -> subprocess.CompletedProcess[st
     env = {**os.environ, **{k: str(v) for k, v in _gate_job()["env"].items()},
            "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "NO_COLOR": "1"}
     env.pop("PYTHONPATH", None)
-    return subprocess.run(["bash", "-e", "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(["bash", "-e", "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
 
 
 def _steps(project: Path, venv: Path) -> dict[str, subprocess.CompletedProcess[str]]:

@@ -12,7 +12,11 @@ from sarif_schema import SCHEMA
 
 from netmem_ffi.abicheck import diff, gate, snapshot, verdict
 from netmem_ffi.cli import main
-from netmem_ffi.errors import NetmemValueError, UnknownProfileError, UnsupportedArchError
+from netmem_ffi.errors import (
+    NetmemValueError,
+    UnknownProfileError,
+    UnsupportedArchError,
+)
 from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.layout.types import LayoutSet
 from netmem_ffi.report import formats, github

@@ -13,7 +13,6 @@ import pytest
 from btf_support import need_vmlinux
 
 import netmem_ffi.abicheck.gate  # noqa: F401
-
 from netmem_ffi.abi import arches
 from netmem_ffi.abicheck import snapshot
 from netmem_ffi.pytest_plugin import GATE_NODEID

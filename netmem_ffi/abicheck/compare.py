@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from netmem_ffi.layout.types import EnumLayout, Field, LayoutSet, StructLayout
 
+
 class Change(NamedTuple):
     """One difference between an old and a new layout set."""
 

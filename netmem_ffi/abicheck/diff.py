@@ -353,5 +353,17 @@ def load_side(spec: str | os.PathLike[str]) -> Side:
     return load(text) if is_json else read_kernel(text)
 
 
-__all__ = ["Policy", "InputError", "MemberRow", "PairDiff", "PairGroup", "DiffResult", "Side", "diff",
-           "diff_sets", "unreadable", "member_rows", "load_side"]
+__all__ = [
+    "DiffResult",
+    "InputError",
+    "MemberRow",
+    "PairDiff",
+    "PairGroup",
+    "Policy",
+    "Side",
+    "diff",
+    "diff_sets",
+    "load_side",
+    "member_rows",
+    "unreadable",
+]

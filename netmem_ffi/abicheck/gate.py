@@ -29,7 +29,14 @@ from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import ARCHES, normalize_arch
 from netmem_ffi.abicheck import snapshot, verdict
 from netmem_ffi.abicheck.compare import DIFF, Policy
-from netmem_ffi.abicheck.diff import DiffResult, InputError, PairDiff, diff, diff_sets, unreadable
+from netmem_ffi.abicheck.diff import (
+    DiffResult,
+    InputError,
+    PairDiff,
+    diff,
+    diff_sets,
+    unreadable,
+)
 from netmem_ffi.errors import NetmemError, NetmemValueError, SnapshotError
 from netmem_ffi.layout.types import LayoutSet
 
@@ -161,4 +168,4 @@ def _update(path: str, names: list[str] | None, label: str, profiles: Sequence[s
     return GateResult(path, diff(current, current, policy, old_label=path, new_label=label), current)
 
 
-__all__ = ["GateResult", "gate", "update_command", "MODEL_LABEL"]
+__all__ = ["MODEL_LABEL", "GateResult", "gate", "update_command"]

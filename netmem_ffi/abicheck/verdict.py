@@ -57,5 +57,15 @@ def describe(bits: int) -> str:
     return ", ".join(words) or "same"
 
 
-__all__ = ["SAME", "ERROR", "USAGE_ERROR", "USAGE", "CHANGE", "INCOMPATIBLE", "TABLE",
-           "of_changes", "of_check", "describe"]
+__all__ = [
+    "CHANGE",
+    "ERROR",
+    "INCOMPATIBLE",
+    "SAME",
+    "TABLE",
+    "USAGE",
+    "USAGE_ERROR",
+    "describe",
+    "of_changes",
+    "of_check",
+]

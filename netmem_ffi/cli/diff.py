@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from netmem_ffi.cli.output import EXIT_TABLE, EXIT_USAGE, add_report_args, emit, fail, report_format
+from netmem_ffi.cli.output import (
+    EXIT_TABLE,
+    EXIT_USAGE,
+    add_report_args,
+    emit,
+    fail,
+    report_format,
+)
 
 
 def add_parser(subparsers: Any) -> None:

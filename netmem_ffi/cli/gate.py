@@ -7,7 +7,15 @@ import sys
 from typing import Any
 
 from netmem_ffi.cli.diff import add_policy_args, policy
-from netmem_ffi.cli.output import EXIT_INPUT, EXIT_TABLE, EXIT_USAGE, add_report_args, emit, fail, report_format
+from netmem_ffi.cli.output import (
+    EXIT_INPUT,
+    EXIT_TABLE,
+    EXIT_USAGE,
+    add_report_args,
+    emit,
+    fail,
+    report_format,
+)
 from netmem_ffi.cli.snapshot import split_names
 
 
@@ -36,7 +44,12 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from netmem_ffi.abicheck.gate import gate, update_command
-    from netmem_ffi.errors import NetmemValueError, SnapshotError, UnknownProfileError, UnsupportedArchError
+    from netmem_ffi.errors import (
+        NetmemValueError,
+        SnapshotError,
+        UnknownProfileError,
+        UnsupportedArchError,
+    )
 
     fmt = report_format(args)
     if fmt is None:

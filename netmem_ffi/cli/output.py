@@ -17,8 +17,19 @@ from netmem_ffi.abicheck.verdict import SAME as EXIT_OK
 from netmem_ffi.abicheck.verdict import TABLE as EXIT_TABLE
 from netmem_ffi.abicheck.verdict import USAGE as EXIT_USAGE
 
-__all__ = ["EXIT_OK", "EXIT_INPUT", "EXIT_USAGE", "EXIT_DIFF", "EXIT_INCOMPATIBLE", "EXIT_TABLE",
-           "fail", "print_json", "use_rich", "console", "write_report"]
+__all__ = [
+    "EXIT_DIFF",
+    "EXIT_INCOMPATIBLE",
+    "EXIT_INPUT",
+    "EXIT_OK",
+    "EXIT_TABLE",
+    "EXIT_USAGE",
+    "console",
+    "fail",
+    "print_json",
+    "use_rich",
+    "write_report",
+]
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> int:

@@ -6,7 +6,14 @@ import argparse
 import sys
 from typing import Any
 
-from netmem_ffi.cli.output import EXIT_INPUT, EXIT_OK, EXIT_TABLE, EXIT_USAGE, fail, print_json
+from netmem_ffi.cli.output import (
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_TABLE,
+    EXIT_USAGE,
+    fail,
+    print_json,
+)
 
 
 def split_names(values: list[str] | None) -> list[str] | None:
@@ -54,7 +61,12 @@ def _kernels(sources: list[str]) -> Any:
 def run(args: argparse.Namespace) -> int:
     from netmem_ffi.abi.arches import ARCHES
     from netmem_ffi.abicheck import snapshot
-    from netmem_ffi.errors import NetmemError, SnapshotError, UnknownProfileError, UnsupportedArchError
+    from netmem_ffi.errors import (
+        NetmemError,
+        SnapshotError,
+        UnknownProfileError,
+        UnsupportedArchError,
+    )
 
     arches = split_names(args.arch)
     if args.kernel and (arches or args.all_arches or args.profile):
