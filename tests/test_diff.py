@@ -351,3 +351,20 @@ def test_cli_text_on_a_terminal_is_styled(monkeypatch: pytest.MonkeyPatch, capsy
     plain = formats.render_text(diff.diff(diff.load_side("v6.19"), diff.load_side("v7.2"), old_label="v6.19",
                                           new_label="v7.2"))
     assert all(line.strip() in out for line in plain.splitlines())
+
+
+@pytest.mark.parametrize("fmt", ["junit", "markdown", "github", "text"])
+def test_cli_unreadable_side_still_writes_the_report(fmt: str, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "garbage.json"
+    junk.write_bytes(b"\x00\x01not json")
+    out = tmp_path / f"report.{fmt}"
+    assert main(["diff", str(junk), "v7.2", "--format", fmt, "-o", str(out)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("netmem-ffi: error: ") and "not a netmem-ffi snapshot" in line
+    text = out.read_text()
+    assert "not a netmem-ffi snapshot" in text
+    if fmt == "junit":
+        root = ET.fromstring(text)
+        (error,) = root.iter("error")
+        assert root.attrib["errors"] == "1" and str(junk) in error.attrib["message"]

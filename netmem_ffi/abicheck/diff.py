@@ -17,7 +17,7 @@ but do not, unless the :class:`Policy` says so.  The exit status is
 bit 1 when an input could not be read (:attr:`DiffResult.errors`).  Pairs whose
 changes are identical on several architectures form one :class:`PairGroup`.
 
->>> from netmem_ffi import diff
+>>> from netmem_ffi.abicheck import diff
 >>> result = diff.diff(diff.load_side("v6.19"), diff.load_side("v7.2"))
 >>> [c.describe() for c in result.pairs[0].changes if c.kind == "member_moved"]
 ['struct net_iov.owner: moved from offset 48 to 56', 'struct net_iov.type: moved from offset 56 to 48']
