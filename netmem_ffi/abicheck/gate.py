@@ -157,8 +157,8 @@ def _update(path: str, names: list[str] | None, label: str, profiles: Sequence[s
     """Write what *names* (or the model) give now to the baseline; nothing when an input is unreadable."""
     if names is None:
         old = _read_baseline(path, None) if not (profiles and arches) else None
-        keep = isinstance(old, snapshot.Snapshot) and all(ls.profile for ls in old.layouts)
-        current = _model(old if keep else None, profiles, arches)  # type: ignore[arg-type]
+        like = old if isinstance(old, snapshot.Snapshot) and all(ls.profile for ls in old.layouts) else None
+        current = _model(like, profiles, arches)  # the pairs of a readable model baseline, else all
     else:
         sets, errors = _read_kernels(names)
         if errors:
