@@ -255,7 +255,7 @@ class _Reader:
         self.optional(d, "profile", where, str)  # null: a kernel of no recognised generation
         if d["endianness"] not in ("little", "big"):
             raise self.error(f"{where}.endianness: expected 'little' or 'big', found {d['endianness']!r}")
-        where = f"{where} ({d['profile']}@{d['arch']})"
+        where = f"{where} ({d.get('profile')}@{d['arch']})"
         for sname, s in self.get(d, "structs", dict, where).items():
             self.struct(s, f"{where}.structs.{sname}")
         for ename, e in self.get(d, "enums", dict, where).items():
