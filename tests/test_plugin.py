@@ -184,7 +184,7 @@ def test_baseline_updated_is_printed_once(plain: pytest.Pytester) -> None:
 def test_fixture_gates_on_a_baseline_of_its_own(pytester: pytest.Pytester) -> None:
     base = _baseline(pytester.path / "own.json", ["v6.17"], ["ppc64"])
     member, _, _ = _drift(base, struct="netmem_desc", member=2)
-    pytester.makepyfile(test_gate=f"""
+    pytester.makepyfile(test_own_baseline=f"""
         def test_gate(netmem_layout_gate):
             netmem_layout_gate.check({str(base)!r})
 
