@@ -6,16 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from netmem_ffi.cli import output
 from netmem_ffi.cli.diff import add_policy_args, policy
-from netmem_ffi.cli.output import (
-    EXIT_INPUT,
-    EXIT_TABLE,
-    EXIT_USAGE,
-    add_report_args,
-    emit,
-    fail,
-    report_format,
-)
 from netmem_ffi.cli.snapshot import split_names
 
 
@@ -29,7 +21,7 @@ def add_parser(subparsers: Any) -> None:
         "path, else of the same profile@arch, else the only one on its architecture. --update records the "
         "baseline on purpose (`netmem-ffi gate BASELINE --kernel build/vmlinux --update`); nothing is written "
         "when an input cannot be read.",
-        epilog=EXIT_TABLE + ".",
+        epilog=output.EXIT_TABLE + ".",
     )
     p.add_argument("baseline", metavar="BASELINE", help="the committed snapshot file")
     p.add_argument("--kernel", action="append", metavar="SOURCE",
@@ -37,7 +29,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--update", action="store_true", help="write the current layouts to BASELINE instead")
     p.add_argument("--profile", action="append", metavar="P", help="model profiles (repeatable or comma-separated)")
     p.add_argument("--arch", action="append", metavar="A", help="architectures (repeatable or comma-separated)")
-    add_report_args(p)
+    output.add_report_args(p)
     add_policy_args(p)
     p.set_defaults(run=run)
 
@@ -51,23 +43,23 @@ def run(args: argparse.Namespace) -> int:
         UnsupportedArchError,
     )
 
-    fmt = report_format(args)
+    fmt = output.report_format(args)
     if fmt is None:
-        return EXIT_USAGE
+        return output.EXIT_USAGE
     if args.kernel and (args.profile or args.arch):
-        return fail("--kernel gates kernels; --profile and --arch choose model pairs", EXIT_USAGE)
+        return output.fail("--kernel gates kernels; --profile and --arch choose model pairs", output.EXIT_USAGE)
     try:
         result = gate(args.baseline, args.kernel, profiles=split_names(args.profile), arches=split_names(args.arch),
                       policy=policy(args), update=args.update)
     except (UnknownProfileError, UnsupportedArchError, NetmemValueError) as exc:
-        return fail(str(exc), EXIT_USAGE)
+        return output.fail(str(exc), output.EXIT_USAGE)
     except SnapshotError as exc:
-        return fail(str(exc), EXIT_INPUT)
+        return output.fail(str(exc), output.EXIT_INPUT)
     if result.updated is not None:
         print(f"{args.baseline}: baseline updated ({', '.join(result.updated.keys())})")
         return result.exit_code
-    code = emit(result.diff, fmt, args.output)
-    if code & ~EXIT_INPUT:
+    code = output.emit(result.diff, fmt, args.output)
+    if code & ~output.EXIT_INPUT:
         print(f"If the change is intended, record it: {update_command(args.baseline, args.kernel)}",
               file=sys.stderr)
     return code
