@@ -97,8 +97,8 @@ def test_svg_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "argv,code,message",
-    [(["nosuch"], 2, "unknown struct 'nosuch'"), (["--arch", "mips"], 2, "unsupported architecture 'mips'"),
-     (["--profile", "v9.9"], 2, "unknown netmem profile 'v9.9'"),
+    [(["nosuch"], 3, "unknown struct 'nosuch'"), (["--arch", "mips"], 3, "unsupported architecture 'mips'"),
+     (["--profile", "v9.9"], 3, "unknown netmem profile 'v9.9'"),
      (["--svg", "/nonexistent-dir/x.svg"], 1, "cannot write /nonexistent-dir/x.svg")],
 )
 def test_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], code: int, message: str) -> None:
