@@ -191,10 +191,10 @@ def test_kernel_text_overlay_and_any_struct(capsys: pytest.CaptureFixture[str]) 
 @pytest.mark.parametrize(
     "argv,code,message",
     [(["--kernel", "/nonexistent.btf"], 1, "/nonexistent.btf: cannot read"),
-     (["--kernel", "reference:nosuch"], 2, "unknown reference kernel 'nosuch'"),
-     (["--kernel", "reference:amd64-7.2", "nosuch"], 2, "unknown struct 'nosuch'; the kernel's BTF"),
-     (["--kernel", "reference:amd64-7.2", "--arch", "i386"], 2, "takes no --profile, --arch"),
-     (["--kernel", "reference:amd64-7.2", "--dma-addr-bits", "32"], 2, "--kernel-config or --dma-addr-bits")],
+     (["--kernel", "reference:nosuch"], 3, "unknown reference kernel 'nosuch'"),
+     (["--kernel", "reference:amd64-7.2", "nosuch"], 3, "unknown struct 'nosuch'; the kernel's BTF"),
+     (["--kernel", "reference:amd64-7.2", "--arch", "i386"], 3, "takes no --profile, --arch"),
+     (["--kernel", "reference:amd64-7.2", "--dma-addr-bits", "32"], 3, "--kernel-config or --dma-addr-bits")],
 )
 def test_kernel_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], code: int,
                                     message: str) -> None:
