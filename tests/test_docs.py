@@ -166,7 +166,8 @@ def test_api_reference_documents_the_public_names(site: pathlib.Path) -> None:
         if not name.startswith("_"):
             assert f'id="netmem_ffi.{name}"' in page or f'id="netmem_ffi.errors.{name}"' in page, name
     for name in ("abicheck.check.check_source", "abicheck.snapshot.take", "abicheck.diff.diff",
-                 "layout.models.model_layouts", "kernel.source.read_source", "abi.registry.ProfileSpec"):
+                 "layout.models.model_layouts", "kernel.source.read_source", "abi.registry.ProfileSpec",
+                 "abicheck.gate.gate", "abicheck.verdict.describe"):
         assert f'id="netmem_ffi.{name}"' in page, name
 
 
