@@ -15,8 +15,8 @@ from typing import Any
 
 from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING
 from netmem_ffi.abi.version import __version__
+from netmem_ffi import errors
 from netmem_ffi.errors import *  # noqa: F403 - every error class, by errors.__all__
-from netmem_ffi.errors import __all__ as _error_names
 from netmem_ffi.runtime.memory import DmaDevice, NetIov
 from netmem_ffi.runtime.profiles import API, DEFAULT_PROFILE, Profile, profile, profiles
 
@@ -46,7 +46,6 @@ __all__ = [
     "NET_IOV",
     "NET_IOV_DMABUF",
     "NET_IOV_IOURING",
-    *_error_names,
     # memory (netmem_ffi.runtime.memory; NetIovArea and PageMap of the default profile)
     "NetIovArea",
     "NetIov",
@@ -109,3 +108,4 @@ __all__ = [
     "page_pool_set_dma_addr_netmem",
     "netmem_kind",
 ]
+__all__ += errors.__all__

@@ -53,6 +53,7 @@ class Helpers(RefcountPath):
     def __init__(self, rt: Runtime) -> None:
         super().__init__(rt)
         self._niov_kind = int(rt.lib.NM_KIND_NIOV)
+        self._pp_ref_count_offset = int(rt.ffi.offsetof("struct page", "pp_ref_count"))
 
     def _kind(self, netmem: object) -> int:
         """``NM_KIND_NIOV`` or ``NM_KIND_PAGE`` for a ref this runtime owns; raises a RefError subclass otherwise."""
@@ -147,7 +148,7 @@ class Helpers(RefcountPath):
     def netmem_get_pp_ref_count_ref(self, netmem: int) -> int:
         """``&netmem_to_nmdesc(netmem)->pp_ref_count``: the counter's address."""
         self._kind(netmem)
-        return (netmem & ~NET_IOV) + self.runtime.ffi.offsetof("struct page", "pp_ref_count")
+        return (netmem & ~NET_IOV) + self._pp_ref_count_offset
 
     def netmem_is_pref_nid(self, netmem: int, pref_nid: int) -> bool:
         """``page_to_nid(page) == pref_nid``; always true for a net_iov (the provider decides)."""
