@@ -42,11 +42,12 @@ class Runtime:
         self.lib: Any = module.lib
         self.module_file = str(module.__file__)
         lib, ffi = self.lib, self.ffi
-        #: Memory the C runtime works in but Python owns (page frames, area blocks):
-        #: mmap'ed by C, freed when the last Python reference to it goes.
-        self.block_allocator = ffi.new_allocator(
+        #: Page frames: Python-owned memory the C runtime works in, mmap'ed by C (zeroed)
+        #: and unmapped when the last Python reference to it goes.
+        self.frames_allocator = ffi.new_allocator(
             alloc=lib.nm_frames_alloc, free=lib.nm_frames_free, should_clear_after_alloc=False)
-        self._copy_allocator = ffi.new_allocator(should_clear_after_alloc=False)
+        #: Area blocks and ref copies: Python-owned, not cleared (the C side writes every byte it reads).
+        self.raw_allocator = ffi.new_allocator(should_clear_after_alloc=False)
         #: The ``NM_F_*`` field numbers of nm_load/nm_update, by name (``"PP"``, ``"HEAD"`` ...).
         self.fields: dict[str, int] = {n[len("NM_F_"):]: getattr(lib, n) for n in dir(lib) if n.startswith("NM_F_")}
         self.messages: dict[int, tuple[type[errors.NetmemError], str]] = {
@@ -180,7 +181,7 @@ class Runtime:
             raise
 
     def _copy_buffer(self, source: Any, n: int) -> tuple[Any, int]:
-        copy = self._copy_allocator("netmem_ref[]", n)
+        copy = self.raw_allocator("netmem_ref[]", n)
         self.ffi.memmove(copy, source, n * 8)
         return copy, n
 

@@ -262,8 +262,10 @@ class NetIovArea(_CMemory):
         """The Python-owned block holding the area's C state (and its niovs, unless adopted)."""
         rt = self.runtime
         size = int(rt.lib.nm_area_block_size(num, provider, with_niovs))
+        if size == 0:
+            rt.check(rt.lib.NM_E_INVAL, num, "NetIovArea of")
         try:
-            return rt.block_allocator("char[]", size)
+            return rt.raw_allocator("char[]", size)
         except MemoryError:
             raise errors.NetmemMemoryError(f"NetIovArea of {num} niovs could not be allocated", num) from None
 
@@ -380,7 +382,7 @@ class PageMap(_CMemory):
         # The frames are Python-owned memory: views of page contents (frame())
         # keep them alive, so a view that outlives close() never reads freed memory.
         try:
-            self._frames_owner = rt.block_allocator("char[]", (num + 1) * page_size)
+            self._frames_owner = rt.frames_allocator("char[]", (num + 1) * page_size)
         except MemoryError:
             raise errors.NetmemMemoryError(f"PageMap of {num} pages: frames could not be allocated", num) from None
         owner_addr = int(rt.ffi.cast("uintptr_t", self._frames_owner))
