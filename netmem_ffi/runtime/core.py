@@ -16,13 +16,13 @@ import ctypes
 import importlib
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from netmem_ffi import errors
 from netmem_ffi.abi import registry
 from netmem_ffi.runtime import validate
 
-__all__ = ["Runtime", "runtime", "loaded", "RefOp"]
+__all__ = ["Runtime", "runtime", "loaded", "once", "RefOp"]
 
 #: ``get_netmem`` / ``put_netmem``: one ref in, nothing out (compiled, METH_O).
 RefOp = Callable[[int], None]
@@ -186,8 +186,22 @@ class Runtime:
         return copy, n
 
 
+_T = TypeVar("_T")
+_LOCK = threading.RLock()  # re-entered: a profile loads its runtime inside once()
+
+
+def once(cache: dict[str, _T], key: str, make: Callable[[], _T]) -> _T:
+    """``cache[key]``, made by ``make()`` the first time, once even when threads race for it."""
+    found = cache.get(key)
+    if found is None:
+        with _LOCK:
+            found = cache.get(key)
+            if found is None:
+                found = cache[key] = make()
+    return found
+
+
 _RUNTIMES: dict[str, Runtime] = {}
-_LOCK = threading.Lock()
 
 
 def runtime(name: str) -> Runtime:
@@ -196,13 +210,7 @@ def runtime(name: str) -> Runtime:
     Raises :class:`UnknownProfileError` listing the valid names.
     """
     spec = registry.spec(name)
-    found = _RUNTIMES.get(spec.name)
-    if found is None:
-        with _LOCK:
-            found = _RUNTIMES.get(spec.name)
-            if found is None:
-                found = _RUNTIMES[spec.name] = Runtime(spec)
-    return found
+    return once(_RUNTIMES, spec.name, lambda: Runtime(spec))
 
 
 def loaded() -> tuple[Runtime, ...]:

@@ -9,7 +9,6 @@ typed method (inherited from :class:`~netmem_ffi.runtime.helpers.Helpers`),
 
 from __future__ import annotations
 
-import threading
 from functools import cached_property
 from typing import Any
 
@@ -82,7 +81,6 @@ API: tuple[str, ...] = (
 )
 
 _loaded: dict[str, Profile] = {}
-_LOCK = threading.Lock()
 
 
 def profile(name: str | Profile) -> Profile:
@@ -94,13 +92,7 @@ def profile(name: str | Profile) -> Profile:
     if isinstance(name, Profile):
         return name
     spec = registry.spec(name)
-    found = _loaded.get(spec.name)
-    if found is None:
-        with _LOCK:
-            found = _loaded.get(spec.name)
-            if found is None:
-                found = _loaded[spec.name] = Profile(spec)
-    return found
+    return core.once(_loaded, spec.name, lambda: Profile(spec))
 
 
 def profiles() -> tuple[Profile, ...]:
