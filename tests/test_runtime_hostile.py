@@ -251,7 +251,7 @@ def test_niov_cdata_used_after_close_reads_live_memory(v72: nm.Profile, kind: in
     owner = cdata.owner
     area.close()
     with pytest.raises(nm.ClosedError):
-        niov.cdata
+        _ = niov.cdata
     del area, niov
     gc.collect()
     churn = [v72.NetIovArea(8, kind) for _ in range(20)]  # reuse of freed memory would show here

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import inspect
 import pathlib
-import shutil
 import subprocess
 import sys
 import textwrap

@@ -14,7 +14,7 @@ from __future__ import annotations
 import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn, Self
 
 from netmem_ffi import errors
 from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, PAGE_SHIFT
@@ -22,8 +22,6 @@ from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.core import Runtime
 
 __all__ = ["NetIov", "NetIovArea", "PageMap", "DmaDevice", "bind_memory"]
-
-_Self = TypeVar("_Self", bound="_CMemory")
 
 #: Python-owned memory the C runtime works in (a PageMap's frames, an area's
 #: block, an adopted buffer), by the address of its open map or area.  It lives
@@ -94,7 +92,7 @@ class _CMemory:
         _HELD.pop(_handle_key(rt, self._handle), None)
         self._handle = None
 
-    def __enter__(self: _Self) -> _Self:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
