@@ -12,7 +12,6 @@ helpers, profiles) reaches C only through a Runtime.
 from __future__ import annotations
 
 import array
-import ctypes
 import importlib
 import threading
 from collections.abc import Callable
@@ -104,6 +103,8 @@ class Runtime:
 
     def _fast_entry_points(self) -> dict[str, RefOp]:
         """The METH_O builtins of ``cdefs/netmem_py.c``, bound to this runtime's error mapping."""
+        import ctypes  # here, not at the top: ``import netmem_ffi`` stays cheap (no ctypes)
+
         bind = ctypes.PyDLL(self.module_file).nm_py_bind
         bind.argtypes = [ctypes.py_object, ctypes.py_object]
         bind.restype = ctypes.py_object

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import array
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn, Self
 
 from netmem_ffi import errors
@@ -448,16 +447,19 @@ class PageMap(_CMemory):
         return f"<PageMap {self.runtime.name} {self.num_pages} pages {state}>"
 
 
-@dataclass
 class DmaDevice:
     """A recording DMA device: ``unmap_page()`` calls are kept in ``unmapped`` for inspection."""
 
-    name: str = "netmem-ffi-dma"
-    unmapped: list[tuple[int, int, int, int]] = field(default_factory=list)
+    def __init__(self, name: str = "netmem-ffi-dma") -> None:
+        self.name = name
+        self.unmapped: list[tuple[int, int, int, int]] = []
 
     def unmap_page(self, addr: int, size: int, dir: int, attrs: int = 0) -> None:  # noqa: A002
         """``dma_unmap_page_attrs(dev, addr, size, dir, attrs)``: records the call."""
         self.unmapped.append((addr, size, dir, attrs))
+
+    def __repr__(self) -> str:
+        return f"DmaDevice(name={self.name!r}, unmapped={self.unmapped!r})"
 
 
 def bind_memory(rt: Runtime) -> tuple[type[NetIovArea], type[PageMap]]:
