@@ -294,7 +294,7 @@ class NetIovArea(_CMemory):
         if index < 0:
             index += self.num_niovs
         if not 0 <= index < self.num_niovs:
-            raise IndexError(f"niov index {index} out of range for an area of {self.num_niovs}")
+            raise errors.NetmemIndexError(f"niov index {index} out of range for an area of {self.num_niovs}", index)
         self._require_open()
         return NetIov(self, index)
 
