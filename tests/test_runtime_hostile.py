@@ -156,6 +156,7 @@ for _ in range(FORKS):
         with nm.NetIovArea(4) as mine:
             nm.get_netmem(mine[0].netmem); nm.put_netmem(mine[0].netmem)
         nm.get_netmem(refs[5]); nm.put_netmem(refs[5])
+        nm.profile("v6.12").NetIovArea(2).close()  # a profile the parent never loaded
         # fork() waited for in-flight batches: the copy holds whole batches only
         os._exit(0 if (area.binding_refcount - 1) % len(refs) == 0 else 3)
     deadline = time.monotonic() + 5

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import array
 import importlib
+import os
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -189,6 +190,15 @@ class Runtime:
 
 _T = TypeVar("_T")
 _LOCK = threading.RLock()  # re-entered: a profile loads its runtime inside once()
+
+
+def _fresh_lock_in_child() -> None:
+    """After fork() the child's only thread starts with a free load lock (as the C runtime's lock)."""
+    global _LOCK
+    _LOCK = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
 def once(cache: dict[str, _T], key: str, make: Callable[[], _T]) -> _T:
