@@ -86,13 +86,21 @@ static int nm_page_load(const struct nm_ref *r, int field, unsigned long *out)
 	}
 }
 
-int nm_load(netmem_ref n, int field, unsigned long *out)
+static int nm_load_locked(netmem_ref n, int field, unsigned long *out)
 {
 	struct nm_ref r;
+	int rc = nm_resolve(n, NULL, &r);
+
+	if (rc)
+		return rc;
+	return r.kind == NM_KIND_NIOV ? nm_niov_load(&r, field, out) : nm_page_load(&r, field, out);
+}
+
+int nm_load(netmem_ref n, int field, unsigned long *out)
+{
 	int rc;
 
-	NM_READ_LOCKED(rc = nm_resolve(n, NULL, &r);
-		       if (!rc) rc = r.kind == NM_KIND_NIOV ? nm_niov_load(&r, field, out) : nm_page_load(&r, field, out));
+	NM_READ_LOCKED(rc = nm_load_locked(n, field, out));
 	return rc;
 }
 
@@ -161,17 +169,27 @@ static void nm_niov_init(struct net_iov *niov, struct nm_area *a, int type)
 #endif
 }
 
-/* net_iov_init() of a niov with its own area's owner (@owner must be nm_area_owner() of it). */
-int nm_net_iov_init(netmem_ref n, uintptr_t owner, int type)
+static int nm_net_iov_init_locked(netmem_ref n, uintptr_t owner, int type)
 {
 	struct net_iov *niov;
 	struct nm_area *a;
+	int rc = nm_resolve_niov(n, NULL, &niov, &a, NULL);
+
+	if (rc)
+		return rc;
+	if (owner != (uintptr_t)&a->owner)
+		return NM_E_INVAL;
+	nm_niov_init(niov, a, type);
+	return 0;
+}
+
+/* net_iov_init() of a niov with its own area's owner (@owner must be nm_area_owner() of it). */
+int nm_net_iov_init(netmem_ref n, uintptr_t owner, int type)
+{
 	int rc;
 
 	if (type != NET_IOV_DMABUF_ID && type != NET_IOV_IOURING_ID)
 		return NM_E_INVAL;
-	NM_READ_LOCKED(rc = nm_resolve_niov(n, NULL, &niov, &a, NULL);
-		       if (!rc && owner != (uintptr_t)&a->owner) rc = NM_E_INVAL;
-		       if (!rc) nm_niov_init(niov, a, type));
+	NM_READ_LOCKED(rc = nm_net_iov_init_locked(n, owner, type));
 	return rc;
 }

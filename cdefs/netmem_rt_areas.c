@@ -134,12 +134,20 @@ int nm_area_outstanding(struct nm_area *a, size_t *out)
 	return 0;
 }
 
+static int nm_area_close_locked(struct nm_area *a)
+{
+	if (nm_area_refs_held(a))
+		return NM_E_BUSY;
+	nm_unregister(a);
+	return 0;
+}
+
 /* Unregister the area; its block stays the caller's (nothing here frees it). */
 int nm_area_close(struct nm_area *a)
 {
-	int rc = 0;
+	int rc;
 
-	NM_WRITE_LOCKED(if (nm_area_refs_held(a)) rc = NM_E_BUSY; else nm_unregister(a));
+	NM_WRITE_LOCKED(rc = nm_area_close_locked(a));
 	return rc;
 }
 
