@@ -173,7 +173,11 @@ class PublicNamesDirective(SphinxDirective):
                 continue
             value = getattr(netmem_ffi, name)
             if inspect.isclass(value):
-                lines += [f".. autoclass:: netmem_ffi.{name}", "   :members:", ""]
+                # a member that is itself a public name (Profile.NetIov) is documented once, at the top
+                again = sorted(set(vars(value)) & set(netmem_ffi.__all__))
+                lines += [f".. autoclass:: netmem_ffi.{name}", "   :members:"]
+                lines += [f"   :exclude-members: {', '.join(again)}"] if again else []
+                lines.append("")
             elif callable(value):
                 lines += [f".. autofunction:: netmem_ffi.{name}", ""]
             else:  # a constant: its value, not the docstring of its type
