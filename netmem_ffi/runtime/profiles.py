@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from functools import cached_property
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from netmem_ffi.abi import registry
@@ -25,11 +26,17 @@ class Profile:
     """
 
     runtime: Runtime  # set by runtime.bind() on first use of a runtime name
+    #: True for a generation derived from a kernel (runtime.derived), not the registry's.
+    derived: bool = False
+    #: The kernel input a derived profile came from; None for the registry's.
+    source: str | None = None
 
-    def __init__(self, spec: registry.ProfileSpec) -> None:
+    def __init__(self, spec: registry.ProfileSpec, module: ModuleType | None = None) -> None:
+        """Bind *spec* to its compiled module: ``netmem_ffi.<spec.module>``, or *module* when given."""
         self.spec = spec
         self.name = spec.name
-        module = importlib.import_module(f"netmem_ffi.{spec.module}")
+        if module is None:
+            module = importlib.import_module(f"netmem_ffi.{spec.module}")
         self.ffi: Any = module.ffi
         self.lib: Any = module.lib
         self.module_file = str(module.__file__)
