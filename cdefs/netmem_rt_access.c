@@ -45,7 +45,7 @@ static int nm_niov_load(struct net_iov *niov, struct nm_area *a, size_t idx, int
 	switch (field) {
 	case NM_F_WORD0:
 	case NM_F_WORD3:
-		*out = __atomic_load_n(nm_word(niov, field), NM_RELAXED);
+		*out = __atomic_load_n(nm_word(NM_D(niov), field), NM_RELAXED);
 		return 0;
 	case NM_F_PP_MAGIC:
 		*out = __atomic_load_n(&NM_D(niov)->pp_magic, NM_RELAXED);
@@ -151,7 +151,7 @@ int nm_update(netmem_ref n, int field, unsigned long keep_mask, unsigned long or
 		struct nm_area *a;
 
 		rc = nm_resolve_niov(n, NULL, &niov, &a, NULL);
-		base = niov;
+		base = NM_D(niov);
 	} else {
 		struct page *pg;
 		struct nm_pagemap *m;

@@ -70,7 +70,7 @@ class Derivation(NamedTuple):
     def type_hash(self) -> str:
         """SHA-256 of the kernel's netmem type information as the runtime compiles it (piece and spec)."""
         digest = hashlib.sha256(self.text.encode())
-        digest.update(repr(self.spec._replace(name="", kernels=(), summary="", notes=())).encode())
+        digest.update(repr(self.spec._replace(name="", kernels=(), summary="", notes=(), cdefs=self.spec.cdefs[1:])).encode())
         return digest.hexdigest()
 
     def declarations(self, cdefs_dir: str | None = None) -> str:

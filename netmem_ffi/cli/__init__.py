@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from netmem_ffi.cli.output import EXIT_INPUT, EXIT_USAGE, fail
 
-COMMANDS = ("check", "layout", "profiles", "snapshot", "diff", "bench")
+COMMANDS = ("check", "layout", "profiles", "snapshot", "diff", "derive", "bench")
 
 
 def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
