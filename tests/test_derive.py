@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -11,10 +12,12 @@ from pathlib import Path
 import pytest
 import test_helpers
 import test_refcount
+from btf_support import VMLINUX, need_vmlinux
 
 import netmem_ffi
 from netmem_ffi.abi import registry
 from netmem_ffi.abicheck.asserts import evaluate_all
+from netmem_ffi.abicheck.check import check_source
 from netmem_ffi.abicheck.derive import derive_generation, derive_source, read_kernel
 from netmem_ffi.cli import main
 from netmem_ffi.cli.output import EXIT_USAGE
@@ -221,8 +224,19 @@ def test_derive_writes_a_piece_that_compiles_and_an_entry_equal_to_the_spec(tmp_
     builder.check_source(gen.spec, registry.declarations(gen.spec, registry.cdefs_dir(),
                                                          pieces={gen.piece: piece.read_text()}))
     entry = (tmp_path / "out" / "registry_v7_4.py").read_text()
-    loaded = eval(entry, vars(registry))  # noqa: S307 - our own generated text
+    loaded = eval(entry, vars(registry))
     assert loaded == gen.spec and loaded.cdefs == ("net_iov_v7_4.h", "owners.h")
+
+
+def test_derive_never_overwrites_another_generation(tmp_path: Path, capsys) -> None:
+    assert main(["derive", "reference:amd64-7.2", "-o", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["name"] == "v7.2" and out["spec"]["desc_member"] and len(out["written"]) == 2
+    assert main(["derive", "reference:amd64-7.2", "-o", str(tmp_path)]) == 0  # same content: idempotent
+    assert main(["derive", "reference:amd64-6.12", "-o", str(tmp_path), "--name", "v7.2"]) == 1
+    assert "net_iov_v7_2.h exists with other content" in capsys.readouterr().err
+    assert "struct netmem_desc desc;" in (tmp_path / "cdefs" / "net_iov_v7_2.h").read_text()
+    assert "owners.h" in (tmp_path / "registry_v7_2.py").read_text()
 
 
 def test_derive_input_errors_are_one_line(tmp_path: Path, capsys) -> None:
@@ -242,6 +256,19 @@ def test_check_names_derive_for_an_unknown_layout(tmp_path: Path, capsys) -> Non
     assert "netmem-ffi derive" in last and "netmem_ffi.profile_for_kernel" in last
     assert main(["check", "--reference", "amd64-7.2"]) == 0
     assert "derive" not in capsys.readouterr().out
+
+
+def test_running_kernel(cache: Path) -> None:
+    need_vmlinux()
+    result = check_source()
+    found = netmem_ffi.profile_for_kernel()
+    assert found.derived != result.match
+    prof = netmem_ffi.profile_for_kernel(derive=True)
+    assert prof.derived and prof.source == VMLINUX
+    kernel = result.layouts.struct("net_iov")
+    assert prof.ffi.sizeof("struct net_iov") == kernel.size
+    assert [(f.name, f.offset, f.size) for f in prof.layouts.struct("net_iov").fields] == [
+        (f.name, f.offset, f.size) for f in kernel.fields]
 
 
 def test_derivation_of_a_kernel_read_once(cache: Path) -> None:
