@@ -43,3 +43,19 @@ def without_net_iov(layouts: LayoutSet) -> LayoutSet:
     """A kernel before 6.12: only struct page."""
     return LayoutSet(layouts.arch, layouts.pointer_size, layouts.endianness,
                      {"page": layouts.structs["page"]}, {}, None, "pre-6.12")
+
+
+def write_kernel(path: os.PathLike[str] | str, layouts: LayoutSet) -> str:
+    """A synthesized kernel: raw BTF declaring *layouts*, written to *path*."""
+    from netmem_ffi.layout.btf.writer import synthesize
+
+    with open(path, "wb") as fh:
+        fh.write(synthesize(layouts))
+    return os.fspath(path)
+
+
+def with_member_moved(layouts: LayoutSet, struct: str, member: str, delta: int) -> LayoutSet:
+    """*layouts* with one member of *struct* moved by *delta* bytes (a kernel build that moved a field)."""
+    s = layouts.structs[struct]
+    fields = tuple(f._replace(offset=f.offset + delta) if f.name == member else f for f in s.fields)
+    return layouts._replace(structs={**layouts.structs, struct: s._replace(fields=fields)})

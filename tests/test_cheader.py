@@ -194,7 +194,7 @@ def test_cli_format_c(capsys: pytest.CaptureFixture[str]) -> None:
     (["-f", "c", "--kernel", "reference:amd64-7.2", "nosuch"], "unknown struct 'nosuch'"),
 ])
 def test_cli_format_c_errors(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
-    assert main(["layout", *argv]) == 2
+    assert main(["layout", *argv]) == 3
     out, err = capsys.readouterr()
     assert out == "" and message in err and len(err.strip().splitlines()) == 1
 

@@ -63,12 +63,12 @@ def test_moved_member_is_a_mismatch(tmp_path: Path) -> None:
     result = check_source(write(tmp_path, "moved", bad))
     assert result.detection.profile == "v7.2" and not result.match
     assert {c.kind for c in result.mismatches} == {"member_moved"}
-    assert main(["check", str(tmp_path / "moved.btf")]) == 4
+    assert main(["check", str(tmp_path / "moved.btf")]) == 12  # differs (4), incompatibly (8)
 
 
-def test_transient_is_unknown_exit_4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_transient_is_unknown_exit_12(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "pagenetpp", transient_layouts(TRANSIENTS["PageNetpp"]))
-    assert main(["check", "--json", path]) == 4
+    assert main(["check", "--json", path]) == 12
     d = json.loads(capsys.readouterr().out)
     assert d["profile"] is None and d["match"] is False and d["status"] == "unknown"
     assert d["nearest_profile"] and d["mismatches"]
@@ -79,6 +79,22 @@ def test_before_612_exit_4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["check", path]) == 4
     out = capsys.readouterr().out
     assert "before 6.12" in out
+
+
+@pytest.mark.parametrize(("kernels", "code"), [
+    (["old"], 4), (["old", "missing"], 5), (["moved", "missing"], 13), (["old", "moved"], 12),
+    (["v619", "missing"], 1), (["v619"], 0),
+])
+def test_sources_or_their_bits(tmp_path: Path, kernels: list[str], code: int) -> None:
+    """abidiff's bits OR-ed over the sources: a pre-6.12 kernel with a missing file exits 4 | 1."""
+    model = model_layouts("v6.19", "x86_64")
+    write(tmp_path, "old", without_net_iov(model))
+    write(tmp_path, "v619", model)
+    area = model.struct("net_iov_area")
+    moved = area._replace(fields=tuple(f._replace(offset=f.offset + 8) if f.name == "base_virtual" else f
+                                       for f in area.fields))
+    write(tmp_path, "moved", model._replace(structs={**model.structs, "net_iov_area": moved}))
+    assert main(["check", *(str(tmp_path / f"{k}.btf") for k in kernels)]) == code
 
 
 def test_unreadable_exit_1_no_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,17 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netmem_ffi.abicheck import diff
-
-from netmem_ffi.report import formats
-
 from netmem_ffi.abi import registry
-
-from netmem_ffi.abicheck import snapshot
+from netmem_ffi.abicheck import diff, snapshot, verdict
 from netmem_ffi.cli import main
-from netmem_ffi.errors import KernelInputError, NetmemError, UnsupportedArchError
-from netmem_ffi.layout.types import EnumLayout, LayoutSet, StructLayout
+from netmem_ffi.errors import (
+    KernelInputError,
+    NetmemError,
+    NetmemValueError,
+    UnsupportedArchError,
+)
 from netmem_ffi.layout.models import model_layouts
+from netmem_ffi.layout.types import EnumLayout, LayoutSet, StructLayout
+from netmem_ffi.report import formats
 
 
 def _with_struct(ls: LayoutSet, struct: StructLayout) -> LayoutSet:
@@ -59,7 +60,7 @@ def test_owner_type_swap_is_reported_as_two_moves(swap: diff.DiffResult, v619: L
     assert moved == {m: (old.offsetof(m), new.offsetof(m)) for m in ("owner", "type")}
     assert (old.offsetof("owner"), old.offsetof("type")) == (new.offsetof("type"), new.offsetof("owner"))
     assert old.size == new.size  # a size check alone cannot see it
-    assert swap.breaking and swap.exit_code == diff.EXIT_BREAK
+    assert swap.breaking and swap.exit_code == verdict.CHANGE | verdict.INCOMPATIBLE == 12
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown"])
@@ -74,7 +75,7 @@ def test_swap_reads_in_one_side_by_side_view(swap: diff.DiffResult, fmt: str, v6
 
 def test_same_layouts_exit_zero(v72: LayoutSet) -> None:
     result = diff.diff(v72, v72)
-    assert not result.changed and result.exit_code == diff.EXIT_SAME
+    assert not result.changed and result.exit_code == verdict.SAME
     assert [p.status for p in result.pairs] == ["same"]
 
 
@@ -83,8 +84,20 @@ def test_rename_is_reported_but_breaks_only_when_asked() -> None:
     default = diff.diff(old, new)
     renames = [c for _, c in default.changes() if c.kind == "member_renamed"]
     assert [(c.old, c.new) for c in renames] == [("__unused_padding", "type")]
-    assert default.exit_code == 0 and default.changed
-    assert diff.diff(old, new, diff.Options(renames_break=True)).exit_code == 4
+    assert default.exit_code == verdict.CHANGE and default.changed
+    assert diff.diff(old, new, diff.Policy(renames_break=True)).exit_code == 12
+
+
+def test_rename_and_type_change_on_one_member_are_both_reported() -> None:
+    """v6.16 renamed net_iov's __unused_padding to type and made it an enum: two changes, one row."""
+    pair = diff.diff(model_layouts("v6.15"), model_layouts("v6.16")).pairs[0]
+    on_type = {c.kind: c for c in pair.changes if c.member == "type"}
+    assert set(on_type) == {"member_renamed", "member_type"}
+    assert (on_type["member_type"].old, on_type["member_type"].new) == ("unsigned long", "enum net_iov_type")
+    (row,) = [r for r in pair.rows("net_iov") if r.changes]
+    assert row.name == "__unused_padding -> type" and {c.kind for c in row.changes} == set(on_type)
+    assert "renamed __unused_padding -> type, type unsigned long -> enum net_iov_type" in formats.render_text(
+        diff.diff(model_layouts("v6.15"), model_layouts("v6.16")))
 
 
 @pytest.mark.parametrize(
@@ -93,7 +106,7 @@ def test_rename_is_reported_but_breaks_only_when_asked() -> None:
 )
 def test_enumerator_additions(v72: LayoutSet, extra: tuple[str, int], flag: bool, breaking: bool) -> None:
     new = _with_enum(v72, (*v72.enums["net_iov_type"].values, extra))
-    result = diff.diff(v72, new, diff.Options(enum_additions_break=flag))
+    result = diff.diff(v72, new, diff.Policy(enum_additions_break=flag))
     (change,) = [c for _, c in result.changes()]
     assert (change.kind, change.member, change.new) == ("enumerator_added", extra[0], extra[1])
     assert result.breaking is breaking
@@ -104,7 +117,7 @@ def test_struct_appears_without_break_and_disappears_with_one(v72: LayoutSet) ->
     appeared, gone = diff.diff(fewer, v72), diff.diff(v72, fewer)
     assert [(c.kind, c.breaking) for _, c in appeared.changes()] == [("struct_added", False)]
     assert [(c.kind, c.breaking) for _, c in gone.changes()] == [("struct_removed", True)]
-    assert (appeared.exit_code, gone.exit_code) == (0, 4)
+    assert (appeared.exit_code, gone.exit_code) == (4, 12)
 
 
 def test_resize_and_struct_size(v72: LayoutSet) -> None:
@@ -126,7 +139,7 @@ def test_any_moved_member_is_found_and_breaks(profile: str, data: st.DataObject)
     assert [(c.kind, c.container, c.member) for _, c in result.changes()] == [
         ("member_moved", f"struct {struct}", member)
     ]
-    assert result.exit_code == 4
+    assert result.exit_code == 12
     (row,) = [r for r in result.pairs[0].rows(struct) if r.changes]
     assert row.old is not None and row.new is not None and row.new.offset - row.old.offset == delta
 
@@ -166,7 +179,7 @@ def test_single_set_against_a_snapshot_compares_its_own_pair() -> None:
 def test_json_report_is_the_result(swap: diff.DiffResult) -> None:
     doc = json.loads(formats.render(swap, "json"))
     assert doc == json.loads(json.dumps(swap.to_dict()))
-    assert doc["exit_code"] == 4 and doc["summary"]["breaking"] == sum(c.breaking for _, c in swap.changes())
+    assert doc["exit_code"] == 12 and doc["summary"]["breaking"] == sum(c.breaking for _, c in swap.changes())
     rows = {r["member"]: r for r in doc["pairs"][0]["members"]["net_iov"]}
     assert rows["owner"]["changes"] == ["member_moved"]
 
@@ -231,9 +244,11 @@ def test_markdown_escapes_cells(v72: LayoutSet) -> None:
     assert "int \\| char" in md
 
 
-def test_unknown_format_is_a_value_error(swap: diff.DiffResult) -> None:
-    with pytest.raises(ValueError, match="yaml"):
+def test_library_misuse_is_a_netmem_error(swap: diff.DiffResult) -> None:
+    with pytest.raises(NetmemValueError, match="yaml"):
         formats.render(swap, "yaml")
+    with pytest.raises(NetmemValueError, match="at least one layout set"):
+        diff.diff_sets(None, None)
 
 
 def test_load_side_errors(tmp_path: Path) -> None:
@@ -256,18 +271,18 @@ def baseline(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("argv", "code"),
     [
-        (["v6.19", "v7.2"], 4),
+        (["v6.19", "v7.2"], 12),
         (["v7.2", "v7.2@amd64"], 0),
-        (["v6.15", "v6.16"], 0),
-        (["v6.15", "v6.16", "--renames-break"], 4),
+        (["v6.15", "v6.16"], 4),
+        (["v6.15", "v6.16", "--renames-break"], 12),
         (["{base}", "{base}"], 0),
         (["{base}", "v7.2"], 0),
-        (["{base}", "v7.2@i386"], 4),
+        (["{base}", "v7.2@i386"], 12),
         (["v9.9", "v7.2"], 1),
-        (["v7.2@vax", "v7.2"], 2),
-        (["v7.2", "v7.2", "--format", "yaml"], 2),
-        (["v7.2", "v7.2", "--json", "--format", "junit"], 2),
-        (["v7.2"], 2),
+        (["v7.2@vax", "v7.2"], 3),
+        (["v7.2", "v7.2", "--format", "yaml"], 3),
+        (["v7.2", "v7.2", "--json", "--format", "junit"], 3),
+        (["v7.2"], 3),
     ],
 )
 def test_cli_exit_codes(argv: list[str], code: int, baseline: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -275,10 +290,10 @@ def test_cli_exit_codes(argv: list[str], code: int, baseline: Path, capsys: pyte
     assert "Traceback" not in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("fmt", ["text", "json", "junit", "markdown"])
+@pytest.mark.parametrize("fmt", formats.FORMATS)
 def test_cli_output_file(fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / f"report.{fmt}"
-    assert main(["diff", "v6.19", "v7.2", "--format", fmt, "-o", str(out)]) == 4
+    assert main(["diff", "v6.19", "v7.2", "--format", fmt, "-o", str(out)]) == 12
     captured = capsys.readouterr()
     assert "layout break" in captured.err and captured.out == ""
     expected = formats.render(diff.diff(diff.load_side("v6.19"), diff.load_side("v7.2"), old_label="v6.19",
@@ -287,7 +302,7 @@ def test_cli_output_file(fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_cli_text_shows_swap(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["diff", "v6.19", "v7.2"]) == 4
+    assert main(["diff", "v6.19", "v7.2"]) == 12
     out = capsys.readouterr().out
     assert "owner" in out and "type" in out and "layout break" in out
 
@@ -304,14 +319,21 @@ def test_cli_kernel_source(capsys: pytest.CaptureFixture[str]) -> None:
     golden = Path(__file__).parent / "golden" / "layouts.json"
     code = main(["diff", str(golden), str(btf), "--json"])
     doc = json.loads(capsys.readouterr().out)
-    assert code == doc["exit_code"] and code in (0, 4)
+    assert code == doc["exit_code"] and code in (0, 4, 12)
     if kernel.profile is not None:  # a recognised kernel is compared with its own pair of the snapshot
         assert [p["pair"] for p in doc["pairs"]] == [snapshot.key(kernel)]
 
 
-@pytest.mark.parametrize(("content", "message"), [(b"\x00garbage" * 8, "no BTF found"), (b'{"schema": 99}', "newer")])
-def test_cli_unreadable_sides(tmp_path: Path, content: bytes, message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    junk = tmp_path / "junk"
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("junk", b"\x00garbage" * 8, "no BTF found"),
+    ("junk", b'{"schema": 99}', "newer"),
+    ("garbage.json", b"\x00garbage" * 8, "not a netmem-ffi snapshot"),
+    ("list.json", b"[1, 2]", "not a netmem-ffi snapshot"),
+    ("other", b'{"name": "something else"}', "not a netmem-ffi snapshot"),
+])
+def test_cli_unreadable_sides(tmp_path: Path, name: str, content: bytes, message: str,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / name
     junk.write_bytes(content)
     assert main(["diff", str(junk), "v7.2"]) == 1
     err = capsys.readouterr().err
@@ -319,15 +341,30 @@ def test_cli_unreadable_sides(tmp_path: Path, content: bytes, message: str, caps
 
 
 def test_cli_text_on_a_terminal_is_styled(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from netmem_ffi.cli import diff as cli_diff
     from netmem_ffi.cli import output
 
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setattr(output, "use_rich", lambda stream=None: True)
-    monkeypatch.setattr(cli_diff, "use_rich", lambda stream=None: True)
-    assert main(["diff", "v6.19", "v7.2"]) == 4
+    assert main(["diff", "v6.19", "v7.2"]) == 12
     out = capsys.readouterr().out
     assert "\x1b[" in out
     plain = formats.render_text(diff.diff(diff.load_side("v6.19"), diff.load_side("v7.2"), old_label="v6.19",
                                           new_label="v7.2"))
     assert all(line.strip() in out for line in plain.splitlines())
+
+
+@pytest.mark.parametrize("fmt", ["junit", "markdown", "github", "text"])
+def test_cli_unreadable_side_still_writes_the_report(fmt: str, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "garbage.json"
+    junk.write_bytes(b"\x00\x01not json")
+    out = tmp_path / f"report.{fmt}"
+    assert main(["diff", str(junk), "v7.2", "--format", fmt, "-o", str(out)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("netmem-ffi: error: ") and "not a netmem-ffi snapshot" in line
+    text = out.read_text()
+    assert "not a netmem-ffi snapshot" in text
+    if fmt == "junit":
+        root = ET.fromstring(text)
+        (error,) = root.iter("error")
+        assert root.attrib["errors"] == "1" and str(junk) in error.attrib["message"]

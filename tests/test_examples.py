@@ -42,7 +42,6 @@ def test_io_uring_zcrx() -> None:
     assert "user refs now: 0" in out
 
 
-# layout_gate.py takes a baseline argument; tests/test_plugin.py runs it.
-@pytest.mark.parametrize("path", sorted(p.name for p in EXAMPLES.glob("*.py") if p.name != "layout_gate.py"))
+@pytest.mark.parametrize("path", sorted(p.name for p in EXAMPLES.glob("*.py")))
 def test_every_example_runs(path: str) -> None:
     run(path)

@@ -97,8 +97,8 @@ def test_svg_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "argv,code,message",
-    [(["nosuch"], 2, "unknown struct 'nosuch'"), (["--arch", "mips"], 2, "unsupported architecture 'mips'"),
-     (["--profile", "v9.9"], 2, "unknown netmem profile 'v9.9'"),
+    [(["nosuch"], 3, "unknown struct 'nosuch'"), (["--arch", "mips"], 3, "unsupported architecture 'mips'"),
+     (["--profile", "v9.9"], 3, "unknown netmem profile 'v9.9'"),
      (["--svg", "/nonexistent-dir/x.svg"], 1, "cannot write /nonexistent-dir/x.svg")],
 )
 def test_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], code: int, message: str) -> None:
@@ -191,10 +191,10 @@ def test_kernel_text_overlay_and_any_struct(capsys: pytest.CaptureFixture[str]) 
 @pytest.mark.parametrize(
     "argv,code,message",
     [(["--kernel", "/nonexistent.btf"], 1, "/nonexistent.btf: cannot read"),
-     (["--kernel", "reference:nosuch"], 2, "unknown reference kernel 'nosuch'"),
-     (["--kernel", "reference:amd64-7.2", "nosuch"], 2, "unknown struct 'nosuch'; the kernel's BTF"),
-     (["--kernel", "reference:amd64-7.2", "--arch", "i386"], 2, "takes no --profile, --arch"),
-     (["--kernel", "reference:amd64-7.2", "--dma-addr-bits", "32"], 2, "--kernel-config or --dma-addr-bits")],
+     (["--kernel", "reference:nosuch"], 3, "unknown reference kernel 'nosuch'"),
+     (["--kernel", "reference:amd64-7.2", "nosuch"], 3, "unknown struct 'nosuch'; the kernel's BTF"),
+     (["--kernel", "reference:amd64-7.2", "--arch", "i386"], 3, "takes no --profile, --arch"),
+     (["--kernel", "reference:amd64-7.2", "--dma-addr-bits", "32"], 3, "--kernel-config or --dma-addr-bits")],
 )
 def test_kernel_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], code: int,
                                     message: str) -> None:

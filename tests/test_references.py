@@ -128,7 +128,7 @@ def test_cli_check_all_references_one_row_each() -> None:
 
 def test_cli_unknown_reference_is_a_usage_error() -> None:
     done = _cli("--reference", "no-such-kernel")
-    assert done.returncode == 2  # like an unknown profile name
+    assert done.returncode == 3  # like an unknown profile name: a usage error (abidiff ERROR|USAGE_ERROR)
     assert "no-such-kernel" in done.stderr and NAMES[0] in done.stderr
     assert "Traceback" not in done.stderr
 

@@ -197,9 +197,9 @@ def test_cli_all_arches(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        (["snapshot", "--profile", "v5.4"], 2, "unknown netmem profile 'v5.4'"),
-        (["snapshot", "--arch", "vax"], 2, "unsupported architecture 'vax'"),
-        (["snapshot", "--arch", "i386", "--all-arches"], 2, "exclude each other"),
+        (["snapshot", "--profile", "v5.4"], 3, "unknown netmem profile 'v5.4'"),
+        (["snapshot", "--arch", "vax"], 3, "unsupported architecture 'vax'"),
+        (["snapshot", "--arch", "i386", "--all-arches"], 3, "exclude each other"),
         (["snapshot", "-o", "/nonexistent-dir/x.json"], 1, "cannot write snapshot"),
     ],
 )
@@ -207,3 +207,17 @@ def test_cli_errors(argv: list[str], code: int, message: str, capsys: pytest.Cap
     assert main(argv) == code
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("profile", [None, "absent"])
+def test_a_kernel_of_no_recognised_profile_round_trips(profile: str | None, tmp_path: Path) -> None:
+    doc = snapshot.take(["v7.2"], ["x86_64"]).to_dict()
+    if profile is None:
+        doc["layouts"][0]["profile"] = None
+    else:
+        del doc["layouts"][0]["profile"]
+    snap = snapshot.from_dict(doc, "k.json")
+    assert snap.layouts[0].profile is None and snap.keys() == ("unrecognized@x86_64",)
+    doc["layouts"][0]["profile"] = 7
+    with pytest.raises(SnapshotError, match=r"layouts\[0\]\.profile: expected a string"):
+        snapshot.from_dict(doc, "k.json")

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from netmem_ffi.abi import registry
 from netmem_ffi.abicheck.asserts import AssertResult, evaluate_all
 from netmem_ffi.layout.btf.layouts import layout_set
-from netmem_ffi.abicheck.compare import Change, compare
+from netmem_ffi.abicheck.compare import CHECK, Change, compare
 from netmem_ffi.abicheck.detect import MATCH, PRE_6_12, ArchChoice, Detection, choose_arch, detect_profile
 from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.kernel.references import Reference, reference
@@ -97,11 +97,6 @@ class CheckResult(NamedTuple):
         }
 
 
-def _counts(change: Change) -> bool:
-    """Whether a change is a mismatch: breaking, and not the config-dependent size of struct page."""
-    return change.breaking and not (change.kind == "struct_size" and change.container == "struct page")
-
-
 def check_kernel(kernel: KernelSource) -> CheckResult:
     """Detect, compare and evaluate the asserts for a kernel already read."""
     layouts, arch = _layouts(kernel)
@@ -110,12 +105,12 @@ def check_kernel(kernel: KernelSource) -> CheckResult:
     if detection.status == PRE_6_12 or name is None:
         return CheckResult(kernel.source, kernel.release, kernel.kind, arch, layouts, detection, None)
     model = model_layouts(name, arch.arch)
-    changes = compare(model, layouts, compare_align=False)
+    changes = compare(model, layouts, compare_align=False, policy=CHECK)
     return CheckResult(
         kernel.source, kernel.release, kernel.kind, arch, layouts, detection, model,
         asserts=tuple(evaluate_all(registry.spec(name), layouts)),
-        mismatches=tuple(c for c in changes if _counts(c)),
-        notes=tuple(c for c in changes if not _counts(c)),
+        mismatches=tuple(c for c in changes if c.breaking),
+        notes=tuple(c for c in changes if not c.breaking),
     )
 
 

@@ -1,7 +1,8 @@
 """Layout diff: old vs new layout sets, classified like abidiff, ready to report.
 
 :mod:`netmem_ffi.abicheck.compare` finds the changes; this module decides which of them
-break the ABI (:class:`Options`), pairs up the layout sets of two snapshots by
+break the ABI (through :class:`~netmem_ffi.abicheck.compare.Policy`, the one
+place that decides), pairs up the layout sets of two snapshots by
 ``profile@arch``, builds the side-by-side member view reports show, and turns
 command-line operands (a snapshot file, a profile name such as ``v6.19`` or
 ``v6.19@i386``, a kernel's BTF / vmlinux / image) into layout sets.
@@ -11,14 +12,17 @@ removed, a struct or enum size change, a changed or removed enumerator, and a
 struct, enum or (profile, arch) pair that disappeared break the ABI.  A member
 renamed in place, a type respelled at the same size, an enumerator appended
 after the existing ones, and a struct, enum or pair that appeared are reported
-but do not, unless :class:`Options` says so.
+but do not, unless the :class:`Policy` says so.  The exit status is
+:mod:`netmem_ffi.abicheck.verdict`'s: 4 for any change, 12 when one breaks, with
+bit 1 when an input could not be read (:attr:`DiffResult.errors`).  Pairs whose
+changes are identical on several architectures form one :class:`PairGroup`.
 
->>> from netmem_ffi import diff
+>>> from netmem_ffi.abicheck import diff
 >>> result = diff.diff(diff.load_side("v6.19"), diff.load_side("v7.2"))
 >>> [c.describe() for c in result.pairs[0].changes if c.kind == "member_moved"]
 ['struct net_iov.owner: moved from offset 48 to 56', 'struct net_iov.type: moved from offset 56 to 48']
 >>> result.exit_code
-4
+12
 """
 
 from __future__ import annotations
@@ -26,34 +30,25 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from netmem_ffi.abi import registry
-from netmem_ffi.abicheck.compare import Change, compare
-from netmem_ffi.errors import KernelInputError, NetmemError
+from netmem_ffi.abicheck import verdict
+from netmem_ffi.abicheck.compare import DIFF, Change, Policy, compare
+from netmem_ffi.abicheck.snapshot import Snapshot, key, load, read_kernel
+from netmem_ffi.errors import KernelInputError, NetmemError, NetmemValueError
+from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.layout.types import Field, LayoutSet, StructLayout
-from netmem_ffi.abicheck.snapshot import Snapshot, key
-
-EXIT_SAME = 0
-EXIT_BREAK = 4
 
 
-@dataclass(frozen=True)
-class Options:
-    """Which reported changes count as a break beyond abidiff's defaults."""
+class InputError(NamedTuple):
+    """An input that could not be read: what was named and why (a report renders it as an error)."""
 
-    renames_break: bool = False
-    enum_additions_break: bool = False
+    source: str
+    message: str
 
-    def breaking(self, change: Change) -> bool:
-        """Whether *change* breaks the ABI under these options."""
-        if change.kind in ("struct_added", "enum_added"):
-            return False
-        if change.kind == "member_renamed":
-            return self.renames_break
-        if change.kind == "enumerator_added":
-            return self.enum_additions_break or change.breaking
-        return change.breaking
+    def to_dict(self) -> dict[str, str]:
+        return {"source": self.source, "error": self.message}
 
 
 @dataclass(frozen=True)
@@ -117,9 +112,12 @@ class PairDiff:
     old: LayoutSet | None
     new: LayoutSet | None
     changes: tuple[Change, ...]
+    name: str | None = None  # a label of its own (a kernel gated against its baseline)
 
     @property
     def label(self) -> str:
+        if self.name is not None:
+            return self.name
         old, new = (None if s is None else key(s) for s in (self.old, self.new))
         if old == new or new is None:
             return str(old)
@@ -168,14 +166,49 @@ class PairDiff:
         }
 
 
-def diff_sets(old: LayoutSet | None, new: LayoutSet | None, options: Options = Options()) -> PairDiff:
-    """Diff two layout sets (either may be None: a pair present on one side only)."""
-    if old is None and new is None:
-        raise ValueError("diff_sets needs at least one layout set")
-    a = old if old is not None else _empty_like(new)  # type: ignore[arg-type]
-    b = new if new is not None else _empty_like(old)  # type: ignore[arg-type]
-    changes = tuple(c._replace(breaking=options.breaking(c)) for c in compare(a, b))
-    return PairDiff(old, new, changes)
+def diff_sets(old: LayoutSet | None, new: LayoutSet | None, policy: Policy = DIFF,
+              name: str | None = None) -> PairDiff:
+    """Diff two layout sets (either may be None: a pair present on one side only).
+
+    Raises :class:`NetmemValueError` when both are None.
+    """
+    if old is None:
+        if new is None:
+            raise NetmemValueError("diff_sets needs at least one layout set, got two None")
+        old_side, new_side = _empty_like(new), new
+    else:
+        old_side, new_side = old, new if new is not None else _empty_like(old)
+    return PairDiff(old, new, tuple(compare(old_side, new_side, policy=policy)), name)
+
+
+@dataclass(frozen=True)
+class PairGroup:
+    """Pairs whose changes are identical, differing only in architecture: reported once."""
+
+    pairs: tuple[PairDiff, ...]
+
+    @property
+    def first(self) -> PairDiff:
+        return self.pairs[0]
+
+    @property
+    def label(self) -> str:
+        """``v6.19@x86_64 -> v7.2@x86_64`` for one pair, ``v6.19 -> v7.2 on x86_64, arm64`` for several."""
+        if len(self.pairs) == 1:
+            return self.first.label
+        sides = [None if s is None else str(s.profile or "unrecognized") for s in (self.first.old, self.first.new)]
+        names = sides[0] if sides[0] == sides[1] or sides[1] is None else \
+            sides[1] if sides[0] is None else f"{sides[0]} -> {sides[1]}"
+        return f"{names} on {', '.join(self.arches)}"
+
+    @property
+    def arches(self) -> list[str]:
+        return [(p.new or p.old).arch for p in self.pairs]  # type: ignore[union-attr]
+
+
+def _group_key(pair: PairDiff) -> tuple[object, ...]:
+    profiles = tuple(None if s is None else s.profile for s in (pair.old, pair.new))
+    return pair.name, profiles, pair.status, tuple(c.key() for c in pair.changes)
 
 
 @dataclass(frozen=True)
@@ -185,7 +218,8 @@ class DiffResult:
     old_label: str
     new_label: str
     pairs: tuple[PairDiff, ...]
-    options: Options = field(default_factory=Options)
+    policy: Policy = field(default_factory=Policy)
+    errors: tuple[InputError, ...] = ()
 
     @property
     def breaking(self) -> bool:
@@ -198,8 +232,17 @@ class DiffResult:
 
     @property
     def exit_code(self) -> int:
-        """0: same or only non-breaking changes; 4: a break (abidiff/stgdiff convention)."""
-        return EXIT_BREAK if self.breaking else EXIT_SAME
+        """abidiff's bits (:mod:`~netmem_ffi.abicheck.verdict`): 0 same, 4 changed, 12 broken, | 1 unreadable input."""
+        bits = verdict.of_changes(c for _, c in self.changes())
+        return bits | (verdict.ERROR if self.errors else verdict.SAME)
+
+    def groups(self) -> list[PairGroup]:
+        """The changed pairs, those with identical changes on several architectures grouped, in order."""
+        by_key: dict[tuple[object, ...], list[PairDiff]] = {}
+        for p in self.pairs:
+            if p.status != "same":
+                by_key.setdefault(_group_key(p), []).append(p)
+        return [PairGroup(tuple(ps)) for ps in by_key.values()]
 
     def changes(self) -> Iterator[tuple[PairDiff, Change]]:
         for p in self.pairs:
@@ -219,12 +262,13 @@ class DiffResult:
         return {
             "old": self.old_label,
             "new": self.new_label,
-            "options": {"renames_break": self.options.renames_break,
-                        "enum_additions_break": self.options.enum_additions_break},
+            "options": {"renames_break": self.policy.renames_break,
+                        "enum_additions_break": self.policy.enum_additions_break},
             "breaking": self.breaking,
             "changed": self.changed,
             "exit_code": self.exit_code,
             "summary": self.summary(),
+            "errors": [e.to_dict() for e in self.errors],
             "pairs": [p.to_dict() for p in self.pairs],
         }
 
@@ -250,7 +294,7 @@ def _focus(sets: tuple[LayoutSet, ...], other: Side) -> tuple[LayoutSet, ...]:
     return sets
 
 
-def diff(old: Side, new: Side, options: Options = Options(), *,
+def diff(old: Side, new: Side, policy: Policy = DIFF, *,
          old_label: str | None = None, new_label: str | None = None) -> DiffResult:
     """Diff two sides.
 
@@ -263,42 +307,37 @@ def diff(old: Side, new: Side, options: Options = Options(), *,
     olds, news = _focus(_sets(old), new), _focus(_sets(new), old)
     pairs: tuple[PairDiff, ...]
     if len(olds) == 1 and len(news) == 1:
-        pairs = (diff_sets(olds[0], news[0], options),)
+        pairs = (diff_sets(olds[0], news[0], policy),)
     else:
         old_by = {key(s): s for s in olds}
         new_by = {key(s): s for s in news}
         keys = list(old_by) + [k for k in new_by if k not in old_by]
-        pairs = tuple(diff_sets(old_by.get(k), new_by.get(k), options) for k in keys)
-    return DiffResult(old_label or _label(old), new_label or _label(new), pairs, options)
+        pairs = tuple(diff_sets(old_by.get(k), new_by.get(k), policy) for k in keys)
+    return DiffResult(old_label or _label(old), new_label or _label(new), pairs, policy)
 
 
-def _looks_like_json(path: str) -> bool:
+def unreadable(old_label: str, new_label: str, errors: Iterable[InputError], policy: Policy = DIFF) -> DiffResult:
+    """The result of a diff whose inputs could not all be read: no pairs, the errors (exit 1)."""
+    return DiffResult(old_label, new_label, (), policy, tuple(errors))
+
+
+def _is_json(path: str) -> bool:
+    """Whether a file is meant as a snapshot: named ``*.json`` or starting like a JSON document."""
+    if path.lower().endswith(".json"):
+        return True
     with open(path, "rb") as fh:
-        return fh.read(64).lstrip()[:1] == b"{"
-
-
-def kernel_layouts(path: str) -> LayoutSet:
-    """A kernel source's layouts (raw BTF, vmlinux, image, .deb), labelled with its detected profile.
-
-    The profile is None when the kernel's net_iov matches no generation exactly
-    (nothing is guessed).  Raises :class:`KernelInputError` naming the file.
-    """
-    from netmem_ffi.abicheck.check import check_source
-
-    checked = check_source(path)
-    return checked.layouts._replace(profile=checked.detection.profile)
+        return fh.read(64).lstrip()[:1] in (b"{", b"[")
 
 
 def load_side(spec: str | os.PathLike[str]) -> Side:
     """A diff operand: a profile name (``v6.19``, ``v6.19@i386``), a snapshot file or a kernel source.
 
     A profile name wins over a file of the same name; write ``./v6.19`` for the
-    file.  Raises :class:`SnapshotError`, :class:`KernelInputError`,
-    :class:`UnsupportedArchError` or :class:`NetmemError` naming the operand.
+    file.  A file named ``*.json`` or starting like JSON is read as a snapshot
+    (``SnapshotError`` "not a netmem-ffi snapshot" when it is not one).  Raises
+    :class:`SnapshotError`, :class:`KernelInputError`, :class:`UnsupportedArchError`
+    or :class:`NetmemError` naming the operand.
     """
-    from netmem_ffi.abicheck.snapshot import load
-    from netmem_ffi.layout.models import model_layouts
-
     text = os.fspath(spec)
     profile, _, arch = text.partition("@")
     if profile in registry.names():
@@ -308,11 +347,23 @@ def load_side(spec: str | os.PathLike[str]) -> Side:
         raise NetmemError(f"{text!r} is neither an existing file (snapshot or kernel) nor a profile "
                           f"({valid}, optionally @ARCH)", value=text)
     try:
-        is_json = _looks_like_json(text)
+        is_json = _is_json(text)
     except OSError as exc:
         raise KernelInputError(f"cannot read: {exc.strerror or exc}", text) from None
-    return load(text) if is_json else kernel_layouts(text)
+    return load(text) if is_json else read_kernel(text)
 
 
-__all__ = ["Options", "MemberRow", "PairDiff", "DiffResult", "Side", "diff", "diff_sets",
-           "member_rows", "load_side", "kernel_layouts", "EXIT_SAME", "EXIT_BREAK"]
+__all__ = [
+    "DiffResult",
+    "InputError",
+    "MemberRow",
+    "PairDiff",
+    "PairGroup",
+    "Policy",
+    "Side",
+    "diff",
+    "diff_sets",
+    "load_side",
+    "member_rows",
+    "unreadable",
+]

@@ -1,8 +1,10 @@
 """Layout snapshots: versioned JSON of chosen profiles x architectures.
 
 A snapshot is the baseline a CI gate compares against (``netmem-ffi snapshot``,
-``netmem-ffi diff``, the pytest plugin).  It holds one :class:`LayoutSet` per
-(profile, architecture) pair, in a stable order (profiles oldest first, then
+``netmem-ffi gate``, ``netmem-ffi diff``, the pytest plugin).  It holds one
+:class:`LayoutSet` per (profile, architecture) pair of the model, or per kernel
+read (:func:`take_kernels`: the kernel's detected profile, or none, and its
+source as named), in a stable order (profiles oldest first, then
 architectures in the engine's order), with the schema version and the
 package version that wrote it, and no timestamps, so that the same model
 always writes the same bytes::
@@ -28,6 +30,7 @@ from typing import Any
 
 from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import ARCHES, normalize_arch
+from netmem_ffi.abicheck.check import check_source
 from netmem_ffi.errors import SnapshotError
 from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.layout.types import LayoutSet
@@ -43,7 +46,7 @@ def key(layouts: LayoutSet) -> str:
     return f"{layouts.profile or 'unrecognized'}@{layouts.arch}"
 
 
-def _sort_key(layouts: LayoutSet) -> tuple[int, str, int, str]:
+def _sort_key(layouts: LayoutSet) -> tuple[int, str, int, str, str]:
     profiles = registry.names()
     arches = ARCHES
     p = layouts.profile or ""
@@ -52,6 +55,7 @@ def _sort_key(layouts: LayoutSet) -> tuple[int, str, int, str]:
         p,
         arches.index(layouts.arch) if layouts.arch in arches else len(arches),
         layouts.arch,
+        layouts.source,
     )
 
 
@@ -138,6 +142,23 @@ def retake(base: Snapshot, profiles: Iterable[str] | None = None, arches: Iterab
     return take(profiles, arches)
 
 
+def read_kernel(source: str | os.PathLike[str]) -> LayoutSet:
+    """A kernel's layouts (raw BTF, vmlinux, image, .deb), labelled with its detected profile and its source.
+
+    The profile is None when the kernel's net_iov matches no generation exactly
+    (nothing is guessed); the source is *source* as given, so that a baseline
+    recorded from ``build/vmlinux`` pairs with the next build's ``build/vmlinux``.
+    Raises :class:`KernelInputError` naming the file.
+    """
+    checked = check_source(source)
+    return checked.layouts._replace(profile=checked.detection.profile, source=os.fspath(source))
+
+
+def take_kernels(sources: Iterable[str | os.PathLike[str]]) -> Snapshot:
+    """A snapshot of kernels' layouts (see :func:`read_kernel`); the first unreadable one raises."""
+    return from_layouts(read_kernel(s) for s in dict.fromkeys(os.fspath(s) for s in sources))
+
+
 def from_layouts(layouts: Iterable[LayoutSet]) -> Snapshot:
     """A snapshot of layout sets in stable order (from the model, or e.g. kernels' BTF)."""
     return Snapshot(tuple(sorted(layouts, key=_sort_key)), _package_version())
@@ -163,7 +184,7 @@ def load(path: str | os.PathLike[str]) -> Snapshot:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SnapshotError(f"{name}: not a snapshot: not UTF-8 text (byte {exc.start})", value=name) from None
+        raise SnapshotError(f"{name}: not a netmem-ffi snapshot: not UTF-8 text (byte {exc.start})", value=name) from None
     return loads(text, name)
 
 
@@ -172,7 +193,7 @@ def loads(text: str, name: str = "<string>") -> Snapshot:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SnapshotError(f"{name}: not a snapshot: bad JSON at line {exc.lineno} column {exc.colno}: "
+        raise SnapshotError(f"{name}: not a netmem-ffi snapshot: bad JSON at line {exc.lineno} column {exc.colno}: "
                             f"{exc.msg}", value=name) from None
     except RecursionError:
         raise SnapshotError(f"{name}: not a snapshot: JSON nested too deeply", value=name) from None
@@ -185,11 +206,11 @@ def from_dict(doc: Any, name: str = "<snapshot>") -> Snapshot:
     reader.check_header(doc)
     layouts = tuple(reader.layout_set(d, f"layouts[{i}]")
                     for i, d in enumerate(reader.get(doc, "layouts", list, "top level")))
-    seen: set[str] = set()
-    for ls in layouts:
-        if key(ls) in seen:
+    seen: set[tuple[str, str]] = set()
+    for ls in layouts:  # two kernels of one profile@arch differ by their source
+        if (key(ls), ls.source) in seen:
             raise reader.error(f"duplicate layouts for {key(ls)}")
-        seen.add(key(ls))
+        seen.add((key(ls), ls.source))
     return Snapshot(layouts, str(doc.get("netmem_ffi", "unknown")), doc["schema"], name)
 
 
@@ -229,11 +250,12 @@ class _Reader:
             raise self.error(f"unknown snapshot schema {schema} (this netmem_ffi reads 1..{SCHEMA})")
 
     def layout_set(self, d: Any, where: str) -> LayoutSet:
-        for k, t in (("profile", str), ("arch", str), ("pointer_size", int), ("endianness", str)):
+        for k, t in (("arch", str), ("pointer_size", int), ("endianness", str)):
             self.get(d, k, t, where)
+        self.optional(d, "profile", where, str)  # null: a kernel of no recognised generation
         if d["endianness"] not in ("little", "big"):
             raise self.error(f"{where}.endianness: expected 'little' or 'big', found {d['endianness']!r}")
-        where = f"{where} ({d['profile']}@{d['arch']})"
+        where = f"{where} ({d.get('profile')}@{d['arch']})"
         for sname, s in self.get(d, "structs", dict, where).items():
             self.struct(s, f"{where}.structs.{sname}")
         for ename, e in self.get(d, "enums", dict, where).items():
@@ -252,7 +274,7 @@ class _Reader:
             for k in ("bit_offset", "bit_size"):
                 self.optional(f, k, f"{where}.fields[{i}]")
 
-    def optional(self, d: dict[str, Any], k: str, where: str) -> None:
-        """An optional integer key (absent or null is fine)."""
+    def optional(self, d: dict[str, Any], k: str, where: str, t: type = int) -> None:
+        """An optional key of type *t* (absent or null is fine)."""
         if d.get(k) is not None:
-            self.get(d, k, int, where)
+            self.get(d, k, t, where)

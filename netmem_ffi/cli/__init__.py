@@ -3,8 +3,10 @@
 Each command lives in ``netmem_ffi/cli/<command>.py`` with two functions:
 ``add_parser(subparsers)`` (declare arguments; keep imports light so that
 ``--help`` and ``check --json`` start fast) and ``run(args) -> int`` (the exit
-code).  Exit codes follow abidiff/stgdiff: 0 same/matches, 4 a layout
-differs, 1 an input could not be read, 2 usage error.
+code).  Exit codes are abidiff's bit mask, defined once in
+:mod:`netmem_ffi.abicheck.verdict`: 0 same/matches, bit 1 an input could not
+be read, 3 usage error (argparse's included), bit 4 a layout differs, bit 8
+the difference is incompatible (12); several inputs OR their bits.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from netmem_ffi.cli.output import EXIT_INPUT, EXIT_USAGE, fail
+from netmem_ffi.cli.output import EXIT_INPUT, EXIT_TABLE, EXIT_USAGE, fail
 
-COMMANDS = ("check", "layout", "profiles", "snapshot", "diff", "derive", "bench")
+COMMANDS = ("check", "layout", "profiles", "snapshot", "diff", "gate", "derive", "bench")
 
 
 def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
@@ -25,7 +27,7 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
         prog="netmem-ffi",
         description="Cross-check, model and gate the Linux kernel's netmem ABI "
         "(struct netmem_desc, net_iov, net_iov_area, netmem_ref).",
-        epilog="exit codes: 0 same/matches, 4 a layout differs, 1 an input could not be read, 2 usage error",
+        epilog=EXIT_TABLE,
     )
     from netmem_ffi.abi.version import __version__
 
@@ -34,6 +36,14 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
     for name in commands:
         module = importlib.import_module(f"{__name__}.{name}")
         module.add_parser(sub)
+    return parser
+
+
+def _command_parser(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser:
+    """The parser of *command* (the top parser when there is none)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]  # type: ignore[no-any-return]
     return parser
 
 
@@ -48,8 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_requested(argv))
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # reported by the command's own parser, with its usage (argparse would show the top one)
+            _command_parser(parser, getattr(args, "command", None)).error(
+                f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (its 2 becomes abidiff's 3)
         return int(exc.code or 0) if exc.code in (0, None) else EXIT_USAGE
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)

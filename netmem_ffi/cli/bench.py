@@ -32,7 +32,7 @@ def _fmt(x: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from netmem_ffi.bench import Bench, Figure
-    from netmem_ffi.cli.output import console, fail, print_json, use_rich
+    from netmem_ffi.cli.output import EXIT_USAGE, console, fail, print_json, use_rich
 
     bench = Bench(quick=args.quick)
     groups = {n.split("_", 1)[1]: n for n in bench.names()}
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if args.only:
         unknown = [o for o in args.only if o not in groups]
         if unknown:
-            return fail(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(groups)}", 2)
+            return fail(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(groups)}", EXIT_USAGE)
         only = [groups[o] for o in args.only]
     selected = only or bench.names()
     figures: list[Figure] = []

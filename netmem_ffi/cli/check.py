@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from netmem_ffi.cli.output import EXIT_DIFF, EXIT_INPUT, EXIT_OK, EXIT_USAGE, fail, print_json, use_rich
+from netmem_ffi.cli.output import EXIT_INPUT, EXIT_TABLE, EXIT_USAGE, fail, print_json, use_rich
 
 from netmem_ffi.abi.arches import RUNNING_KERNEL_BTF as DEFAULT_SOURCE
 #: How a shipped reference kernel is named among the sources (and in the results).
@@ -24,14 +24,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "evaluate the kernel's own static asserts on the kernel's own types.",
         epilog="--json prints one object for one SOURCE and a list of objects for several (keys: source, "
         "kernel {release, arch, pointer_size, endianness}, profile, match, status, structs, enums, asserts, "
-        "mismatches, notes). Exit codes: 0 every kernel matches, 4 a layout differs or is unrecognized "
-        "(including kernels before 6.12, which have no net_iov), 1 an input could not be read, 2 usage.",
+        "mismatches, notes). A kernel that differs from its model exits 12; one of no recognised generation "
+        "without an incompatible difference (a kernel before 6.12, which has no net_iov) exits 4. "
+        + EXIT_TABLE + ".",
     )
     p.add_argument("sources", nargs="*", metavar="SOURCE", help=f"kernel input (default: {DEFAULT_SOURCE})")
     p.add_argument("--reference", action="append", default=[], metavar="NAME",
                    help="check a reference kernel shipped in the package (repeatable; `netmem-ffi profiles` "
                    "lists them); works without the running kernel's BTF")
     p.add_argument("--references", action="store_true", help="check every shipped reference kernel")
+    p.add_argument("--or-references", action="store_true",
+                   help="with no SOURCE: when the running kernel has no BTF (and only then), check the shipped "
+                   "reference kernels instead, with a notice on stderr; a running kernel that mismatches still fails")
     p.add_argument("--json", action="store_true", help="print JSON (see below)")
     p.set_defaults(run=run)
     return p
@@ -79,9 +83,16 @@ def _check_all(names: list[str]) -> list[Any]:
 
 
 def _exit_code(results: list[Any]) -> int:
-    if any(isinstance(r, Exception) for r in results):
-        return EXIT_INPUT
-    return EXIT_OK if all(r.match for r in results) else EXIT_DIFF
+    """abidiff's bits OR-ed over the sources: 1 unreadable, 4 differs, 8 incompatible (mismatch, failed assert)."""
+    from netmem_ffi.abicheck.verdict import of_check
+
+    bits = 0
+    for r in results:
+        if isinstance(r, Exception):
+            bits |= EXIT_INPUT
+        else:
+            bits |= of_check(r.match, bool(r.mismatches) or not all(a.ok for a in r.asserts))
+    return bits
 
 
 def _error_dict(name: str, exc: Exception) -> dict[str, Any]:
@@ -174,9 +185,16 @@ def run(args: argparse.Namespace) -> int:
         except UnknownReferenceError as exc:
             return fail(str(exc), EXIT_USAGE)
     names = sources(args)
+    if names == [DEFAULT_SOURCE] and not os.path.exists(DEFAULT_SOURCE) and args.or_references:
+        from netmem_ffi.kernel.references import names as reference_names
+
+        print(f"netmem-ffi: notice: the running kernel has no BTF ({DEFAULT_SOURCE} is absent); checking the "
+              "reference kernels shipped with netmem-ffi instead", file=sys.stderr)
+        names = [REFERENCE_PREFIX + n for n in reference_names()]
     if names == [DEFAULT_SOURCE] and not os.path.exists(DEFAULT_SOURCE):
         return fail(f"the running kernel has no BTF ({DEFAULT_SOURCE} is absent); check the kernels shipped "
-                    "with netmem-ffi instead: netmem-ffi check --reference NAME, or --references for all")
+                    "with netmem-ffi instead: netmem-ffi check --reference NAME, --references for all, or "
+                    "--or-references to fall back to them only where the running kernel has no BTF")
     results = _check_all(names)
     if args.json:
         objs = [_error_dict(n, r) if isinstance(r, Exception) else r.to_dict() for n, r in zip(names, results)]

@@ -1,4 +1,4 @@
-"""``netmem-ffi snapshot``: write a versioned JSON snapshot of profiles x architectures."""
+"""``netmem-ffi snapshot``: write a versioned JSON snapshot of profiles x architectures, or of kernels."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ import argparse
 import sys
 from typing import Any
 
-from netmem_ffi.cli.output import EXIT_INPUT, EXIT_OK, EXIT_USAGE, fail, print_json
+from netmem_ffi.cli.output import (
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_TABLE,
+    EXIT_USAGE,
+    fail,
+    print_json,
+)
 
 
 def split_names(values: list[str] | None) -> list[str] | None:
@@ -19,11 +26,16 @@ def split_names(values: list[str] | None) -> list[str] | None:
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "snapshot",
-        help="write a versioned JSON snapshot of chosen profiles x architectures",
-        description="Write the model layouts of the chosen profiles on the chosen architectures as a "
-        "versioned JSON snapshot (stable ordering, no timestamps), the baseline of `netmem-ffi diff` "
-        "and the pytest plugin. Default: every profile on the host.",
+        help="write a versioned JSON snapshot of chosen profiles x architectures, or of kernels",
+        description="Write the model layouts of the chosen profiles on the chosen architectures, or with "
+        "--kernel the layouts of kernels (each labelled with its detected profile and its source), as a "
+        "versioned JSON snapshot (stable ordering, no timestamps), the baseline of `netmem-ffi gate`, "
+        "`netmem-ffi diff` and the pytest plugin. Default: every profile on the host. Nothing is written "
+        "when a kernel cannot be read.",
+        epilog=EXIT_TABLE + ".",
     )
+    p.add_argument("--kernel", action="append", metavar="SOURCE",
+                   help="record this kernel's layouts (repeatable): raw BTF, ELF vmlinux, image or .deb")
     p.add_argument("--profile", action="append", metavar="P", help="profile (repeatable or comma-separated)")
     p.add_argument("--arch", action="append", metavar="A", help="architecture (repeatable or comma-separated)")
     p.add_argument("--all-arches", action="store_true", help="every architecture the layout engine models")
@@ -32,22 +44,45 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(run=run)
 
 
+def _kernels(sources: list[str]) -> Any:
+    """The snapshot of *sources*, or the exit bits after one error line per unreadable kernel."""
+    from netmem_ffi.abicheck import snapshot
+    from netmem_ffi.errors import NetmemError
+
+    sets, code = [], EXIT_OK
+    for source in dict.fromkeys(sources):
+        try:
+            sets.append(snapshot.read_kernel(source))
+        except NetmemError as exc:
+            code |= fail(str(exc), EXIT_INPUT)
+    return code or snapshot.from_layouts(sets)
+
+
 def run(args: argparse.Namespace) -> int:
     from netmem_ffi.abi.arches import ARCHES
     from netmem_ffi.abicheck import snapshot
-    from netmem_ffi.errors import NetmemError, SnapshotError, UnknownProfileError, UnsupportedArchError
+    from netmem_ffi.errors import (
+        NetmemError,
+        SnapshotError,
+        UnknownProfileError,
+        UnsupportedArchError,
+    )
 
     arches = split_names(args.arch)
+    if args.kernel and (arches or args.all_arches or args.profile):
+        return fail("--kernel records kernels; --profile, --arch and --all-arches choose model pairs", EXIT_USAGE)
     if args.all_arches:
         if arches:
             return fail("--arch and --all-arches exclude each other", EXIT_USAGE)
         arches = list(ARCHES)
     try:
-        snap = snapshot.take(split_names(args.profile), arches)
+        snap = _kernels(args.kernel) if args.kernel else snapshot.take(split_names(args.profile), arches)
     except (UnknownProfileError, UnsupportedArchError) as exc:
         return fail(str(exc), EXIT_USAGE)
     except NetmemError as exc:
         return fail(str(exc), EXIT_INPUT)
+    if isinstance(snap, int):
+        return snap
     if not args.output:
         sys.stdout.write(snap.dumps())
         return EXIT_OK

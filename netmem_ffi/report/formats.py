@@ -1,30 +1,40 @@
-"""Renderings of a :class:`~netmem_ffi.abicheck.diff.DiffResult`: text, JSON, JUnit XML, markdown.
+"""Renderings of a :class:`~netmem_ffi.abicheck.diff.DiffResult`: text, JSON, JUnit XML, markdown, SARIF, GitHub.
 
-Every format reads the same result; none recomputes a comparison.
+Every format reads the same result; none recomputes a comparison.  An input
+that could not be read (:attr:`DiffResult.errors`) appears in every format.
 
-* ``text`` — for a terminal or a CI log: per pair, the struct and enum
-  changes, and for each changed struct a side-by-side member table (old
-  offset/size, new offset/size, what happened), so that a swap such as
-  ``owner`` 48→56 / ``type`` 56→48 reads in one view.
-* ``json`` — :meth:`DiffResult.to_dict`.
+* ``text`` — for a terminal or a CI log: per group of pairs with identical
+  changes ("v6.19 -> v7.2 on x86_64, arm64"), the struct and enum changes, and
+  for each changed struct a side-by-side member table (old offset/size, new
+  offset/size, what happened), so that a swap such as ``owner`` 48→56 /
+  ``type`` 56→48 reads in one view.
+* ``json`` — :meth:`DiffResult.to_dict` (every pair, ``old``/``new`` as
+  ``{offset, size, type}`` objects).
 * ``junit`` — one ``<testsuite>`` per (profile, arch) pair, one ``<testcase>``
-  per struct and per enum; a ``<failure>`` carries the breaking changes,
-  ``<system-out>`` the non-breaking ones.
-* ``markdown`` — a pull-request comment: verdict, then per changed pair a
+  per struct and per enum (classnames without dots: Jenkins splits on them); a
+  ``<failure>`` carries the breaking changes, ``<system-out>`` the
+  non-breaking ones, an ``<error>`` each unreadable input.  Any member name
+  gives valid XML (characters XML cannot carry are written as ``\\xNN``).
+* ``markdown`` — a pull-request comment: verdict, then per changed group a
   table of the changed members and bullets for struct and enum changes.
+* ``sarif`` — SARIF 2.1.0 (:mod:`netmem_ffi.report.sarif`), ``github`` —
+  workflow annotations (:mod:`netmem_ffi.report.github`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from xml.etree import ElementTree as ET
 
 from netmem_ffi.abicheck.compare import Change
 from netmem_ffi.abicheck.diff import DiffResult, MemberRow, PairDiff
+from netmem_ffi.errors import NetmemValueError
 from netmem_ffi.layout.types import Field
+from netmem_ffi.report import github, sarif
 
-FORMATS = ("text", "json", "junit", "markdown")
+FORMATS = ("text", "json", "junit", "markdown", "sarif", "github")
 
 #: Styles of text lines, for a rich console (None: plain).
 STYLE_BREAK = "bold red"
@@ -65,6 +75,11 @@ def _n(count: int, noun: str) -> str:
 def verdict(result: DiffResult) -> str:
     """One line: what the diff found and the exit code it maps to."""
     s = result.summary()
+    if result.errors:
+        unread = _n(len(result.errors), "input")
+        if not result.pairs:
+            return f"error: {unread} could not be read (exit {result.exit_code})"
+        return f"error: {unread} could not be read; the rest compared (exit {result.exit_code})"
     if result.breaking:
         return (f"layout break: {s['breaking']} breaking of {_n(s['changes'], 'change')} in "
                 f"{s['pairs_changed']} of {_n(s['pairs'], 'pair')} (exit {result.exit_code})")
@@ -103,16 +118,17 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str) ->
 def text_lines(result: DiffResult) -> Iterator[tuple[str, str | None]]:
     """The text report as (line, rich style) pairs."""
     yield f"netmem layout diff: {result.old_label} -> {result.new_label}", STYLE_HEAD
+    for error in result.errors:
+        yield f"error: {error.message}", STYLE_BREAK
     same = [p.label for p in result.pairs if p.status == "same"]
-    for pair in result.pairs:
-        if pair.status == "same":
-            continue
+    for group in result.groups():
+        pair = group.first
         n_break = sum(c.breaking for c in pair.changes)
         yield "", None
         if pair.status in _ONE_SIDED:
-            yield f"{pair.label}: {_one_sided(pair)}", STYLE_BREAK if n_break else STYLE_NOTE
+            yield f"{group.label}: {_one_sided(pair)}", STYLE_BREAK if n_break else STYLE_NOTE
             continue
-        yield f"{pair.label}: {_n(len(pair.changes), 'change')}, {n_break} breaking", STYLE_BREAK if n_break else STYLE_NOTE
+        yield f"{group.label}: {_n(len(pair.changes), 'change')}, {n_break} breaking", STYLE_BREAK if n_break else STYLE_NOTE
         for container in pair.containers():
             changes = pair.changes_of(container)
             if not changes:
@@ -133,7 +149,7 @@ def text_lines(result: DiffResult) -> Iterator[tuple[str, str | None]]:
         yield "", None
         yield f"same: {', '.join(same)}", STYLE_OK
     yield "", None
-    yield verdict(result), STYLE_BREAK if result.breaking else STYLE_OK
+    yield verdict(result), STYLE_BREAK if result.breaking or result.errors else STYLE_OK
 
 
 def render_text(result: DiffResult) -> str:
@@ -144,30 +160,65 @@ def render_json(result: DiffResult) -> str:
     return json.dumps(result.to_dict(), indent=2) + "\n"
 
 
+#: Characters XML 1.0 cannot carry (C0 controls but tab, CR, LF; surrogates; U+FFFE/U+FFFF).
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_safe(text: str) -> str:
+    """*text* with every character XML cannot carry written as ``\\xNN`` (so any member name is valid XML)."""
+    return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _classname(label: str) -> str:
+    """A JUnit classname without dots (Jenkins splits classnames on them): ``v6_19@x86_64``."""
+    return label.replace(".", "_")
+
+
+def _junit_pair(root: ET.Element, pair: PairDiff) -> dict[str, int]:
+    suite = ET.SubElement(root, "testsuite", name=pair.label)
+    counts = {"tests": 0, "failures": 0, "errors": 0}
+    for container in pair.containers():
+        changes = pair.changes_of(container)
+        case = ET.SubElement(suite, "testcase", classname=_classname(pair.label), name=container, time="0")
+        counts["tests"] += 1
+        breaking = [c for c in changes if c.breaking]
+        if breaking:
+            counts["failures"] += 1
+            failure = ET.SubElement(case, "failure", type="layout-break",
+                                    message=f"{_n(len(breaking), 'breaking layout change')} in {container}")
+            failure.text = "\n".join(c.describe() for c in breaking)
+        notes = [c for c in changes if not c.breaking]
+        if notes:
+            ET.SubElement(case, "system-out").text = "\n".join("note: " + c.describe() for c in notes)
+    suite.attrib.update({k: str(v) for k, v in counts.items()}, skipped="0", time="0")
+    return counts
+
+
+def _junit_errors(root: ET.Element, result: DiffResult) -> dict[str, int]:
+    suite = ET.SubElement(root, "testsuite", name="netmem layout inputs")
+    for e in result.errors:
+        case = ET.SubElement(suite, "testcase", classname="netmem-layout-inputs", name=e.source, time="0")
+        ET.SubElement(case, "error", type="unreadable-input", message=e.message).text = e.message
+    counts = {"tests": len(result.errors), "failures": 0, "errors": len(result.errors)}
+    suite.attrib.update({k: str(v) for k, v in counts.items()}, skipped="0", time="0")
+    return counts
+
+
 def render_junit(result: DiffResult) -> str:
-    """JUnit XML: testsuites > testsuite (a pair) > testcase (a struct or enum) > failure."""
+    """JUnit XML: testsuites > testsuite (a pair; the unreadable inputs) > testcase (a struct or enum) > failure."""
     root = ET.Element("testsuites", name=f"netmem layout diff {result.old_label} -> {result.new_label}")
-    totals = {"tests": 0, "failures": 0}
-    for pair in result.pairs:
-        suite = ET.SubElement(root, "testsuite", name=pair.label)
-        counts = {"tests": 0, "failures": 0}
-        for container in pair.containers():
-            changes = pair.changes_of(container)
-            case = ET.SubElement(suite, "testcase", classname=pair.label, name=container, time="0")
-            counts["tests"] += 1
-            breaking = [c for c in changes if c.breaking]
-            if breaking:
-                counts["failures"] += 1
-                failure = ET.SubElement(case, "failure", type="layout-break",
-                                        message=f"{_n(len(breaking), 'breaking layout change')} in {container}")
-                failure.text = "\n".join(c.describe() for c in breaking)
-            notes = [c for c in changes if not c.breaking]
-            if notes:
-                ET.SubElement(case, "system-out").text = "\n".join("note: " + c.describe() for c in notes)
-        suite.attrib.update({k: str(v) for k, v in counts.items()}, errors="0", skipped="0", time="0")
+    totals = {"tests": 0, "failures": 0, "errors": 0}
+    parts = [_junit_pair(root, pair) for pair in result.pairs]
+    if result.errors:
+        parts.append(_junit_errors(root, result))
+    for counts in parts:
         for k in totals:
             totals[k] += counts[k]
-    root.attrib.update({k: str(v) for k, v in totals.items()}, errors="0", time="0")
+    root.attrib.update({k: str(v) for k, v in totals.items()}, time="0")
+    for el in root.iter():
+        el.attrib.update({k: _xml_safe(v) for k, v in el.attrib.items()})
+        if el.text:
+            el.text = _xml_safe(el.text)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -183,13 +234,13 @@ def _code(text: str) -> str:
 
 def render_markdown(result: DiffResult) -> str:
     """A pull-request comment: verdict, then per changed pair its tables."""
-    icon = ":x:" if result.breaking else ":warning:" if result.changed else ":white_check_mark:"
+    icon = ":x:" if result.breaking or result.errors else ":warning:" if result.changed else ":white_check_mark:"
     out = [f"### netmem layout diff: {_code(result.old_label)} → {_code(result.new_label)}", "",
            f"{icon} **{verdict(result)}**", ""]
-    for pair in result.pairs:
-        if pair.status == "same":
-            continue
-        out += [f"#### {_code(pair.label)}", ""]
+    out += [f"- :x: {_md(e.message)}" for e in result.errors] + [""] * bool(result.errors)
+    for group in result.groups():
+        pair = group.first
+        out += [f"#### {_code(group.label)}", ""]
         if pair.status in _ONE_SIDED:
             out += [f"{':x:' if pair.breaking else ':information_source:'} {_md(_one_sided(pair))}", ""]
             continue
@@ -219,11 +270,13 @@ RENDERERS: dict[str, Callable[[DiffResult], str]] = {
     "json": render_json,
     "junit": render_junit,
     "markdown": render_markdown,
+    "sarif": sarif.render_sarif,
+    "github": github.render_github,
 }
 
 
 def render(result: DiffResult, fmt: str = "text") -> str:
-    """*result* in format *fmt* (one of :data:`FORMATS`); ``ValueError`` for another name."""
+    """*result* in format *fmt* (one of :data:`FORMATS`); :class:`NetmemValueError` for another name."""
     if fmt not in RENDERERS:
-        raise ValueError(f"unknown diff format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        raise NetmemValueError(f"unknown diff format {fmt!r}; choose one of {', '.join(FORMATS)}", value=fmt)
     return RENDERERS[fmt](result)
