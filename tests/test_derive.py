@@ -134,6 +134,24 @@ def test_future_kernels_match_no_profile_and_compile_to_the_btf_offsets(future) 
         f._replace(type=prof.layouts.struct("net_iov").field(f.name).type) for f in layouts.struct("net_iov").fields)
 
 
+def test_an_over_aligned_member_compiles_to_the_btf_offsets(cache: Path, tmp_path: Path) -> None:
+    # a future net_iov whose owner sits on its own cacheline: the declarations need
+    # __attribute__((aligned(64))), which cffi's cdef cannot read (a partial struct there)
+    layouts = future_layouts(V72_NIOV)
+    niov = layouts.struct("net_iov")
+    moved = niov._replace(size=128, align=64, fields=tuple(
+        f._replace(offset=64) if f.name == "owner" else f for f in niov.fields))
+    layouts = layouts._replace(structs={**layouts.structs, "net_iov": moved})
+    gen = derive_source(write_kernel(tmp_path, "aligned", layouts))
+    assert "__attribute__((aligned(64)))" in gen.text
+    assert "...;" in builder.cdef_text(gen.declarations()) and "__attribute__" not in builder.cdef_text(
+        gen.declarations())
+    prof = netmem_ffi.profile_for_kernel(write_kernel(tmp_path, "aligned", layouts))
+    assert prof.ffi.offsetof("struct net_iov", "owner") == 64 and prof.ffi.sizeof("struct net_iov") == 128
+    with prof.NetIovArea(4) as area:
+        assert prof.net_iov_owner(area[3]) == area.owner and prof.net_iov_idx(area[3]) == 3
+
+
 #: The behavioural tests of the registry profiles, run on each derived profile (fixtures below).
 BEHAVIOUR = [getattr(mod, name) for mod in (test_helpers, test_refcount) for name in dir(mod)
              if name.startswith("test_") and "prof" in getattr(mod, name).__code__.co_varnames[:3]

@@ -22,12 +22,14 @@ import cffi
 from netmem_ffi.abi import registry
 from netmem_ffi.errors import BuildError
 
-__all__ = ["HOST_ULONG_MAX", "check_source", "compile_ffi", "make_ffi", "registry_ffi", "switches"]
+__all__ = ["HOST_ULONG_MAX", "cdef_text", "check_source", "compile_ffi", "make_ffi", "registry_ffi", "switches"]
 
 #: The host's ULONG_MAX, substituted for the macro in cffi's cdef (which cannot evaluate it).
 HOST_ULONG_MAX = (1 << (8 * cffi.FFI().sizeof("unsigned long"))) - 1
 #: ``__attribute__((...))`` as kernel declarations carry it; cffi's cdef parser does not read it.
 _ATTRIBUTE = re.compile(r"\s*__attribute__\s*\(\((?:[^()]|\([^()]*\))*\)\)")
+#: A top-level record definition of declarations text (nested records are indented).
+_RECORD = re.compile(r"^((?:struct|union) \w+ \{\n)(.*?)^\}[^;\n]*;", re.M | re.S)
 _HEADERS = "#include <limits.h>\n#include <stddef.h>\n#include <stdint.h>\n"
 _CFLAGS = ["-O2", "-std=gnu11", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function"]
 
@@ -51,16 +53,29 @@ def _prologue(spec: registry.ProfileSpec, declarations: str) -> str:
     return _HEADERS + defines + declarations + _asserts(spec)
 
 
+def cdef_text(declarations: str) -> str:
+    """*declarations* as cffi's cdef reads them: ``ULONG_MAX`` as the host's value, no attributes.
+
+    A record whose layout needs attributes (an over-aligned member, ``packed``)
+    becomes a partial record (``...;``), so cffi takes its layout from the C
+    compiler instead of its own rules.
+    """
+    def partial(m: re.Match[str]) -> str:
+        return m.group(0) if "__attribute__" not in m.group(0) else m.group(1) + m.group(2) + "\t...;\n};"
+
+    text = _ATTRIBUTE.sub("", _RECORD.sub(partial, declarations))
+    return text.replace("ULONG_MAX", hex(HOST_ULONG_MAX) + "UL")
+
+
 def make_ffi(spec: registry.ProfileSpec, declarations: str, *, module: str, cdefs_dir: str) -> cffi.FFI:
     """The cffi builder of extension *module* (``netmem_ffi._abi_*``) for *spec* with *declarations*.
 
     *declarations* is C as the compiler reads it; cffi's cdef gets the same text
-    with ``ULONG_MAX`` spelled as the host's value and attributes removed.
+    through :func:`cdef_text`.
     """
     ffi = cffi.FFI()
     api = "".join(_read(cdefs_dir, n) for n in registry.RUNTIME_CDEFS)
-    cdef = _ATTRIBUTE.sub("", declarations).replace("ULONG_MAX", hex(HOST_ULONG_MAX) + "UL")
-    ffi.cdef(cdef)
+    ffi.cdef(cdef_text(declarations))
     ffi.cdef(api)
     source = (_prologue(spec, declarations) + api
               + "".join(f'#include "{name}"\n' for name in registry.RUNTIME_SOURCES))
