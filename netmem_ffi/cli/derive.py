@@ -10,7 +10,7 @@ from netmem_ffi.cli.output import EXIT_INPUT, EXIT_OK, EXIT_USAGE, fail, print_j
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
+    p: argparse.ArgumentParser = subparsers.add_parser(
         "derive",
         help="write the declarations and registry entry of a kernel's netmem generation",
         description="Read a kernel (raw BTF, ELF vmlinux, image, Debian package, or reference:NAME), infer its "

@@ -22,14 +22,16 @@ import cffi
 from netmem_ffi.abi import registry
 from netmem_ffi.errors import BuildError
 
-__all__ = ["HOST_ULONG_MAX", "cdef_text", "check_source", "compile_ffi", "make_ffi", "registry_ffi", "switches"]
+__all__ = ["BUILD_TAG", "HOST_ULONG_MAX", "cdef_text", "check_source", "compile_ffi", "make_ffi", "registry_ffi", "switches"]
 
 #: The host's ULONG_MAX, substituted for the macro in cffi's cdef (which cannot evaluate it).
 HOST_ULONG_MAX = (1 << (8 * cffi.FFI().sizeof("unsigned long"))) - 1
+#: What else decides the extension's binary: cffi's version and the interpreter's extension ABI.
+BUILD_TAG = f"cffi {cffi.__version__} {sysconfig.get_config_var('EXT_SUFFIX')}"
 #: ``__attribute__((...))`` as kernel declarations carry it; cffi's cdef parser does not read it.
 _ATTRIBUTE = re.compile(r"\s*__attribute__\s*\(\((?:[^()]|\([^()]*\))*\)\)")
 #: A top-level record definition of declarations text (nested records are indented).
-_RECORD = re.compile(r"^((?:struct|union) \w+ \{\n)(.*?)^\}[^;\n]*;", re.M | re.S)
+_RECORD = re.compile(r"^((?:struct|union) \w+ \{\n)(.*?)^\}[^;\n]*;", re.MULTILINE | re.DOTALL)
 _HEADERS = "#include <limits.h>\n#include <stddef.h>\n#include <stdint.h>\n"
 _CFLAGS = ["-O2", "-std=gnu11", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function"]
 

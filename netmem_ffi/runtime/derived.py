@@ -20,8 +20,6 @@ import sysconfig
 import tempfile
 from types import ModuleType
 
-import cffi
-
 from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import data_model, host_arch
 from netmem_ffi.errors import BuildError, UnsupportedArchError
@@ -58,14 +56,13 @@ def check_host(arch: str) -> None:
                                    "use --format c / layout instead", arch)
 
 
-def _key(type_hash: str, cdefs_dir: str) -> str:
-    """The cache key: the kernel's type hash, the runtime's C sources, cffi and the interpreter's ABI."""
-    digest = hashlib.sha256(type_hash.encode())
-    for name in (*registry.COMMON_CDEFS, *registry.RUNTIME_CDEFS, *registry.RUNTIME_SOURCES, "owners.h",
-                 "owner_v6_12.h"):
+def _key(type_hash: str, declarations: str, cdefs_dir: str) -> str:
+    """The cache key: the kernel's type hash, the declarations, the runtime's C sources, cffi and the ABI."""
+    digest = hashlib.sha256(f"{type_hash}\n{declarations}".encode())
+    for name in (*registry.RUNTIME_CDEFS, *registry.RUNTIME_SOURCES):
         with open(os.path.join(cdefs_dir, name), "rb") as fh:
             digest.update(fh.read())
-    digest.update(f"{cffi.__version__} {sysconfig.get_config_var('EXT_SUFFIX')}".encode())
+    digest.update(builder.BUILD_TAG.encode())
     return digest.hexdigest()[:24]
 
 
@@ -92,7 +89,7 @@ def load_derived(spec: registry.ProfileSpec, declarations: str, type_hash: str, 
     """
     check_host(arch)
     cdefs_dir = registry.cdefs_dir()
-    key = _key(type_hash, cdefs_dir)
+    key = _key(type_hash, declarations, cdefs_dir)
     if (key, source) not in _loaded:
         prof = Profile(spec, _module(key, spec, declarations, cdefs_dir))
         prof.derived, prof.source = True, source
@@ -108,10 +105,21 @@ def _module(key: str, spec: registry.ProfileSpec, declarations: str, cdefs_dir: 
         path = os.path.join(cache_dir(), key, module.rpartition(".")[2] + suffix)
         if not os.path.exists(path):
             _build(spec, declarations, module, path, cdefs_dir)
-        found = importlib.util.spec_from_file_location(module, path)
-        if found is None or found.loader is None:
-            raise BuildError(f"cannot load the derived extension {path}")
-        compiled = importlib.util.module_from_spec(found)
-        found.loader.exec_module(compiled)
+        try:
+            compiled = _import(module, path)
+        except ImportError:  # a damaged cache entry (truncated, foreign): build it again
+            os.unlink(path)
+            _build(spec, declarations, module, path, cdefs_dir)
+            compiled = _import(module, path)
         sys.modules[module] = _modules[key] = compiled
     return _modules[key]
+
+
+def _import(module: str, path: str) -> ModuleType:
+    """Import the extension *module* from *path*."""
+    found = importlib.util.spec_from_file_location(module, path)
+    if found is None or found.loader is None:
+        raise BuildError(f"cannot load the derived extension {path}")
+    compiled = importlib.util.module_from_spec(found)
+    found.loader.exec_module(compiled)
+    return compiled
