@@ -228,6 +228,7 @@ def test_cached_load_in_a_new_process_compiles_nothing(cache: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
     assert out.split() == ["True", str(so), "2"]
     assert so.stat().st_mtime_ns == before and [p.name for p in so.parent.iterdir()] == [so.name]
+    so.unlink()  # a new inode: this process still maps the old one (truncating it in place would SIGBUS us)
     so.write_bytes(b"\x7fELF damaged")  # a damaged cache entry is built again
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
     assert out.split() == ["True", str(so), "2"] and so.stat().st_size > 10_000
