@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import test_helpers
 import test_refcount
-from btf_support import VMLINUX, need_vmlinux
+from btf_support import VMLINUX, need_vmlinux, without_net_iov
 
 import netmem_ffi
 from netmem_ffi.abi import registry
@@ -165,11 +165,29 @@ def _call(test, fixtures: dict[str, object]) -> None:
     test(**{n: fixtures[n] for n in code.co_varnames[:code.co_argcount]})
 
 
+#: Derived (forced) from reference kernels: the other combinations of the runtime's switches.
+DERIVED_REFERENCES = ("amd64-6.12", "amd64-6.16", "amd64-6.17")
+
+
+@pytest.fixture(scope="module", params=DERIVED_REFERENCES)
+def derived_reference(request: pytest.FixtureRequest, cache: Path) -> netmem_ffi.Profile:
+    return netmem_ffi.profile_for_kernel(f"reference:{request.param}", derive=True)
+
+
+@pytest.mark.parametrize("test", BEHAVIOUR, ids=lambda t: t.__name__)
+def test_registry_behaviour_holds_on_profiles_derived_from_reference_kernels(derived_reference, test) -> None:
+    _behaviour(derived_reference, test)
+
+
 @pytest.mark.parametrize("test", BEHAVIOUR + V72_BEHAVIOUR, ids=lambda t: t.__name__)
 def test_registry_behaviour_holds_on_derived_profiles(future, test) -> None:
-    prof = future[0]
+    _behaviour(future[0], test)
+
+
+def _behaviour(prof: netmem_ffi.Profile, test) -> None:
+    """Run one registry behavioural test on *prof*, with fresh areas and pages."""
     area = prof.NetIovArea(16, netmem_ffi.NET_IOV_DMABUF, base_dma_addr=0x10_0000_0000)
-    uring = prof.NetIovArea(8, netmem_ffi.NET_IOV_IOURING)
+    uring = prof.NetIovArea(8, netmem_ffi.NET_IOV_IOURING) if prof.spec.has_area else None
     pages = prof.PageMap(64, nid=3, base_pfn=0x2000)
     try:
         if test.__name__ == "test_pp_unref_fast_path":
@@ -180,7 +198,8 @@ def test_registry_behaviour_holds_on_derived_profiles(future, test) -> None:
     finally:
         for obj in (area, uring, pages):
             try:
-                obj.close()
+                if obj is not None:
+                    obj.close()
             except netmem_ffi.BusyError:
                 pass
 
@@ -195,6 +214,12 @@ def test_registry_behaviour_holds_on_derived_profiles(future, test) -> None:
 def test_a_member_the_runtime_needs_is_named(tmp_path: Path, body: str, missing: str) -> None:
     path = write_kernel(tmp_path, "lacking", future_layouts(body))
     with pytest.raises(netmem_ffi.KernelInputError, match=f"no member '{missing}'"):
+        netmem_ffi.profile_for_kernel(path)
+
+
+def test_a_kernel_before_net_iov_has_nothing_to_derive(tmp_path: Path) -> None:
+    path = write_kernel(tmp_path, "pre-6.12", without_net_iov(engine.layout_set("v7.2", "x86_64")))
+    with pytest.raises(netmem_ffi.KernelInputError, match=r"no struct net_iov \(before 6.12\)"):
         netmem_ffi.profile_for_kernel(path)
 
 
