@@ -18,6 +18,7 @@ import shutil
 import sys
 import sysconfig
 import tempfile
+import threading
 from types import ModuleType
 
 from netmem_ffi.abi import registry
@@ -28,6 +29,7 @@ from netmem_ffi.runtime.profiles import Profile
 
 __all__ = ["cache_dir", "check_host", "load_derived"]
 
+_lock = threading.Lock()  # one build of a generation per process, whatever the threads
 _modules: dict[str, ModuleType] = {}
 _loaded: dict[tuple[str, str], Profile] = {}
 
@@ -90,11 +92,12 @@ def load_derived(spec: registry.ProfileSpec, declarations: str, type_hash: str, 
     check_host(arch)
     cdefs_dir = registry.cdefs_dir()
     key = _key(type_hash, declarations, cdefs_dir)
-    if (key, source) not in _loaded:
-        prof = Profile(spec, _module(key, spec, declarations, cdefs_dir))
-        prof.derived, prof.source = True, source
-        _loaded[key, source] = prof
-    return _loaded[key, source]
+    with _lock:
+        if (key, source) not in _loaded:
+            prof = Profile(spec, _module(key, spec, declarations, cdefs_dir))
+            prof.derived, prof.source = True, source
+            _loaded[key, source] = prof
+        return _loaded[key, source]
 
 
 def _module(key: str, spec: registry.ProfileSpec, declarations: str, cdefs_dir: str) -> ModuleType:
