@@ -69,8 +69,10 @@ class Derivation(NamedTuple):
     @property
     def type_hash(self) -> str:
         """SHA-256 of the kernel's netmem type information as the runtime compiles it (piece and spec)."""
+        # what names or describes the generation is left out: the same types hash alike
+        unnamed = self.spec._replace(name="", kernels=(), summary="", notes=(), cdefs=self.spec.cdefs[1:])
         digest = hashlib.sha256(self.text.encode())
-        digest.update(repr(self.spec._replace(name="", kernels=(), summary="", notes=(), cdefs=self.spec.cdefs[1:])).encode())
+        digest.update(repr(unnamed).encode())
         return digest.hexdigest()
 
     def declarations(self, cdefs_dir: str | None = None) -> str:

@@ -1,4 +1,4 @@
-"""``netmem-ffi derive SOURCE [-o DIR] [--name NAME]``: write the cdefs piece and registry entry of a kernel's generation."""
+"""``netmem-ffi derive SOURCE [-o DIR] [--name NAME]``: write a kernel's generation (cdefs piece, registry entry)."""
 
 from __future__ import annotations
 

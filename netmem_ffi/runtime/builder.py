@@ -22,7 +22,8 @@ import cffi
 from netmem_ffi.abi import registry
 from netmem_ffi.errors import BuildError
 
-__all__ = ["BUILD_TAG", "HOST_ULONG_MAX", "cdef_text", "check_source", "compile_ffi", "make_ffi", "registry_ffi", "switches"]
+__all__ = ["BUILD_TAG", "HOST_ULONG_MAX", "cdef_text", "check_source", "compile_ffi", "make_ffi", "registry_ffi",
+           "switches"]
 
 #: The host's ULONG_MAX, substituted for the macro in cffi's cdef (which cannot evaluate it).
 HOST_ULONG_MAX = (1 << (8 * cffi.FFI().sizeof("unsigned long"))) - 1
