@@ -54,10 +54,13 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         os.environ["XDG_CACHE_HOME"] = old
 
 
-def future_layouts(body: str, *, widen_enum: bool = False, base: str = "v7.2") -> LayoutSet:
-    """The *base* model on x86_64 with struct net_iov's members replaced by *body*."""
+def future_layouts(body: str, *, widen_enum: bool = False, base: str = "v7.2", desc: str | None = None
+                   ) -> LayoutSet:
+    """The *base* model on x86_64 with struct net_iov's members replaced by *body* (netmem_desc's by *desc*)."""
     text = registry.declarations(registry.spec(base), registry.cdefs_dir())
     text = re.sub(r"struct net_iov \{[^}]*\};", f"struct net_iov {{ {body} }};", text)
+    if desc is not None:
+        text = re.sub(r"struct netmem_desc \{[^}]*\};", f"struct netmem_desc {{ {desc} }};", text)
     enums = dict(engine.layout_set(base, "x86_64").enums)
     if widen_enum:
         text = text.replace("NET_IOV_IOURING\n", "NET_IOV_IOURING,\n\tNET_IOV_MAX = ULONG_MAX\n")
@@ -223,21 +226,30 @@ def test_a_kernel_before_net_iov_has_nothing_to_derive(tmp_path: Path) -> None:
         netmem_ffi.profile_for_kernel(path)
 
 
-def test_a_violated_kernel_assert_fails_the_build_naming_it(cache: Path, tmp_path: Path) -> None:
-    # a 6.15-shaped kernel whose net_iov swaps pp and pp_magic: NET_IOV_ASSERT_OFFSET fails for both
-    body = ("unsigned long __unused_padding; struct page_pool *pp; unsigned long pp_magic; "
-            "struct net_iov_area *owner; unsigned long dma_addr; atomic_long_t pp_ref_count;")
-    layouts = future_layouts(body, base="v6.15")
+_SWAPPED = ("unsigned long {w0}; struct page_pool *pp; unsigned long pp_magic; {w3} unsigned long dma_addr; "
+            "atomic_long_t pp_ref_count;")
+#: Kernels whose pp and pp_magic trade places: in net_iov (6.15 shape), in netmem_desc (7.2 shape).
+VIOLATIONS: dict[str, dict[str, str]] = {
+    "NET_IOV_ASSERT_OFFSET": {
+        "body": _SWAPPED.format(w0="__unused_padding", w3="struct net_iov_area *owner;"), "base": "v6.15"},
+    "NETMEM_DESC_ASSERT_OFFSET": {
+        "body": V72_NIOV, "desc": _SWAPPED.format(w0="_flags", w3="unsigned long _pp_mapping_pad;")},
+}
+
+
+@pytest.mark.parametrize("macro", sorted(VIOLATIONS))
+def test_a_violated_kernel_assert_fails_the_build_naming_it(cache: Path, tmp_path: Path, macro: str) -> None:
+    layouts = future_layouts(**VIOLATIONS[macro])
     path = write_kernel(tmp_path, "swapped", layouts)
     gen = derive_source(path)
-    failing = {r.expr for r in evaluate_all(gen.spec, layouts) if not r.ok}
-    assert failing == {"offsetof(struct page, pp_magic) == offsetof(struct net_iov, pp_magic)",
-                       "offsetof(struct page, pp) == offsetof(struct net_iov, pp)"}
+    failing = {(r.macro, r.expr) for r in evaluate_all(gen.spec, layouts) if not r.ok}
+    other = "net_iov" if macro == "NET_IOV_ASSERT_OFFSET" else "netmem_desc"
+    assert failing == {(macro, f"offsetof(struct page, {f}) == offsetof(struct {other}, {f})")
+                       for f in ("pp", "pp_magic")}
     before = sorted(Path(derived.cache_dir()).glob("*/*"))
     with pytest.raises(netmem_ffi.BuildError) as info:
         netmem_ffi.profile_for_kernel(path)
-    named = set(re.findall(r"NET_IOV_ASSERT_OFFSET: ([^;]*)", str(info.value)))
-    assert named == failing
+    assert set(re.findall(r"(\w+_ASSERT_OFFSET): ([^;]*)", str(info.value))) == failing
     assert sorted(Path(derived.cache_dir()).glob("*/*")) == before
 
 
