@@ -25,6 +25,7 @@ from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import data_model, host_arch
 from netmem_ffi.errors import BuildError, UnsupportedArchError
 from netmem_ffi.runtime import builder
+from netmem_ffi.runtime.core import Runtime
 from netmem_ffi.runtime.profiles import Profile
 
 __all__ = ["cache_dir", "check_host", "load_derived"]
@@ -94,7 +95,7 @@ def load_derived(spec: registry.ProfileSpec, declarations: str, type_hash: str, 
     key = _key(type_hash, declarations, cdefs_dir)
     with _lock:
         if (key, source) not in _loaded:
-            prof = Profile(spec, _module(key, spec, declarations, cdefs_dir))
+            prof = Profile(spec, Runtime(spec, _module(key, spec, declarations, cdefs_dir)))
             prof.derived, prof.source = True, source
             _loaded[key, source] = prof
         return _loaded[key, source]
