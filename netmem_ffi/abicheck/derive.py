@@ -89,7 +89,7 @@ class Derivation(NamedTuple):
         return "ProfileSpec(\n" + "".join(f"    {line},\n" for line in lines) + ")\n"
 
 
-_SWITCHES = ("has_type_field", "has_area", "desc_member", "enum_has_max", "has_netmem_desc", "has_get_put")
+_SWITCHES = ("has_type_field", "has_area", "desc_member", "enum_has_max", "has_netmem_desc")
 
 
 def read_kernel(source: str | os.PathLike[str] | None = None) -> KernelSource:
@@ -197,7 +197,6 @@ def derive_generation(kernel: KernelSource, result: CheckResult | None = None, *
         desc_member=desc_member,
         enum_has_max=enum is not None and (enum.size > 4 or "NET_IOV_MAX" in dict(enum.values)),
         has_netmem_desc="netmem_desc" in layouts.structs,
-        has_get_put=near.has_get_put,
         absent_helpers=near.absent_helpers,
         notes=(f"helpers as in {near.name}, the nearest registry generation",),
     )
