@@ -17,7 +17,7 @@ import subprocess
 import sysconfig
 import tempfile
 
-import cffi
+import cffi  # type: ignore[import-untyped]
 
 from netmem_ffi.abi import registry
 from netmem_ffi.errors import BuildError
