@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -255,6 +256,7 @@ def test_a_violated_kernel_assert_fails_the_build_naming_it(cache: Path, tmp_pat
 
 def test_cached_load_in_a_new_process_compiles_nothing(cache: Path) -> None:
     prof = netmem_ffi.profile_for_kernel("reference:amd64-6.19", derive=True)
+    assert pickle.loads(pickle.dumps(prof)) is prof and "derived from reference:amd64-6.19" in repr(prof)
     so = Path(prof.module_file)
     assert so.is_relative_to(cache / "netmem_ffi" / "derived")
     before = so.stat().st_mtime_ns

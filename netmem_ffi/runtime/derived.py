@@ -20,6 +20,7 @@ import sysconfig
 import tempfile
 import threading
 from types import ModuleType
+from typing import Any
 
 from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import data_model, host_arch
@@ -28,11 +29,35 @@ from netmem_ffi.runtime import builder
 from netmem_ffi.runtime.core import Runtime
 from netmem_ffi.runtime.profiles import Profile
 
-__all__ = ["cache_dir", "check_host", "load_derived"]
+__all__ = ["DerivedProfile", "cache_dir", "check_host", "load_derived"]
 
 _lock = threading.Lock()  # one build of a generation per process, whatever the threads
 _modules: dict[str, ModuleType] = {}
-_loaded: dict[tuple[str, str], Profile] = {}
+_loaded: dict[tuple[str, str], DerivedProfile] = {}
+
+
+class DerivedProfile(Profile):
+    """A profile whose generation was derived from a kernel: ``derived`` is True, ``source`` names the kernel."""
+
+    derived = True
+
+    def __init__(self, spec: registry.ProfileSpec, rt: Runtime, declarations: str, type_hash: str, *,
+                 source: str, arch: str) -> None:
+        super().__init__(spec, rt)
+        self.source: str | None = source
+        self._made = (spec, declarations, type_hash, source, arch)
+
+    def __repr__(self) -> str:
+        return f"<netmem_ffi profile {self.name}: derived from {self.source}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with what it was made from: another process loads it from the cache (or builds it)."""
+        return (_restore, self._made)
+
+
+def _restore(spec: registry.ProfileSpec, declarations: str, type_hash: str, source: str, arch: str
+             ) -> DerivedProfile:
+    return load_derived(spec, declarations, type_hash, source=source, arch=arch)
 
 
 def cache_dir() -> str:
@@ -82,7 +107,7 @@ def _build(spec: registry.ProfileSpec, declarations: str, module: str, path: str
 
 
 def load_derived(spec: registry.ProfileSpec, declarations: str, type_hash: str, *, source: str,
-                 arch: str) -> Profile:
+                 arch: str) -> DerivedProfile:
     """The profile of a derived generation: compiled on first use, then loaded from the cache.
 
     ``profile.derived`` is True and ``profile.source`` names the kernel input.
@@ -95,9 +120,8 @@ def load_derived(spec: registry.ProfileSpec, declarations: str, type_hash: str, 
     key = _key(type_hash, declarations, cdefs_dir)
     with _lock:
         if (key, source) not in _loaded:
-            prof = Profile(spec, Runtime(spec, _module(key, spec, declarations, cdefs_dir)))
-            prof.derived, prof.source = True, source
-            _loaded[key, source] = prof
+            rt = Runtime(spec, _module(key, spec, declarations, cdefs_dir))
+            _loaded[key, source] = DerivedProfile(spec, rt, declarations, type_hash, source=source, arch=arch)
         return _loaded[key, source]
 
 
