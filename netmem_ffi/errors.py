@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "NetmemError",
+    "BuildError",
     "NetmemTypeError",
     "NetmemValueError",
     "NetmemIndexError",
@@ -155,6 +156,10 @@ class SnapshotError(NetmemError, ValueError):
 
 class UnsupportedArchError(NetmemError, ValueError):
     """An architecture name the portable layout engine does not know."""
+
+
+class BuildError(NetmemError, RuntimeError):
+    """A generation's extension could not be built (a kernel static assert fails, no C compiler ...)."""
 
 
 class NetmemWarning(UserWarning):

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from netmem_ffi.cli.output import EXIT_INPUT, EXIT_TABLE, EXIT_USAGE, fail
 
-COMMANDS = ("check", "layout", "profiles", "snapshot", "diff", "gate", "bench")
+COMMANDS = ("check", "layout", "profiles", "snapshot", "diff", "gate", "derive", "bench")
 
 
 def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:

@@ -203,6 +203,9 @@ def run(args: argparse.Namespace) -> int:
         _rich(names, results)
     else:
         _plain(names, results)
+    if not args.json and any(getattr(r, "status", "") == "unknown" for r in results):
+        print("no profile matches: `netmem-ffi derive SOURCE -o DIR` writes its generation; in Python, "
+              "`netmem_ffi.profile_for_kernel(SOURCE)` derives and compiles its profile")
     for name, r in zip(names, results):
         if isinstance(r, Exception):
             fail(str(r) if name in str(r) else f"{name}: {r}")
