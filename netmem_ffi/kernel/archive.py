@@ -56,21 +56,23 @@ def open_input(path: str | os.PathLike[str]) -> BinaryIO:
     Raises :class:`KernelInputError` naming the file.
     """
     name = os.fspath(path)
-    try:
-        fh = open(name, "rb")  # noqa: SIM115 - returned to the caller
+    try:  # O_NONBLOCK: opening a FIFO must not wait for a writer
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise KernelInputError(f"cannot read: {exc.strerror or exc}", name) from None
-    mode = os.fstat(fh.fileno()).st_mode
+    mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
-        fh.close()
+        os.close(fd)
         kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a character device" if stat.S_ISCHR(mode)
                 else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
                 else "a directory" if stat.S_ISDIR(mode) else "not a regular file")
         raise KernelInputError(f"not a regular file ({kind}): kernel inputs are read from files", name)
+    os.set_blocking(fd, True)
+    fh: BinaryIO = os.fdopen(fd, "rb")
     return fh
 
 
-class _Limited:
+class Limited:
     """``read(n)`` over the next *size* bytes of *read*; :meth:`skip` discards what is left."""
 
     def __init__(self, read: Read, size: int) -> None:
@@ -107,8 +109,8 @@ def _exact(read: Read, n: int) -> bytes:
 # -- ar ---------------------------------------------------------------------------
 
 
-def ar_members(fh: BinaryIO, source: str, budget: Budget) -> Iterator[tuple[str, int, _Limited]]:
-    """The members of the ``ar`` archive open in *fh*: (name, size, a reader of its data).
+def ar_members(fh: BinaryIO, source: str, budget: Budget) -> Iterator[tuple[str, int, int, Limited]]:
+    """The members of the ``ar`` archive open in *fh*: (name, offset of its data, size, a reader of it).
 
     Each member's reader must be used before the next is asked for (the walk
     skips what is left of it).
@@ -128,8 +130,8 @@ def ar_members(fh: BinaryIO, source: str, budget: Budget) -> Iterator[tuple[str,
             raise KernelInputError(f"ar member size {size_text!r} is not a number", source, pos + 48)
         size = int(size_text)
         name = header[:16].decode("latin-1").rstrip(" ").rstrip("/")
-        body = _Limited(fh.read, size)
-        yield name, size, body
+        body = Limited(fh.read, size)
+        yield name, pos + _AR_HEADER, size, body
         if not body.skip():
             raise KernelInputError(f"ar member {name} ({size} bytes) runs past the end of the file", source, pos)
         if size & 1:
@@ -200,7 +202,7 @@ def _tar_header(block: bytes, source: str, pos: int) -> tuple[str, int, str]:
     return name.decode("utf-8", "replace"), size, chr(block[156])
 
 
-def tar_members(read: Read, source: str, budget: Budget) -> Iterator[tuple[TarMember, _Limited]]:
+def tar_members(read: Read, source: str, budget: Budget) -> Iterator[tuple[TarMember, Limited]]:
     """The members of the tar stream *read*: (member, a reader of its data), in stream order.
 
     Pax (``x``, ``g``) and GNU long-name (``L``, ``K``) headers are applied to the
@@ -218,7 +220,7 @@ def tar_members(read: Read, source: str, budget: Budget) -> Iterator[tuple[TarMe
             return
         budget.spend("members", 1, "tar archive", source, pos)
         name, size, kind = _tar_header(block, source, pos)
-        body = _Limited(read, size)
+        body = Limited(read, size)
         padded = size + (-size % _BLOCK)
         if kind in "xgLK":
             budget.check("header", size, f"tar {kind!r} header of {size:,} bytes", source, pos)
@@ -236,7 +238,7 @@ def tar_members(read: Read, source: str, budget: Budget) -> Iterator[tuple[TarMe
             if not (text.isdigit() and len(text) <= 20):
                 raise KernelInputError(f"pax size {text[:24]!r} is not a number", source, pos)
             size = int(text)
-            body = _Limited(read, size)
+            body = Limited(read, size)
             padded = size + (-size % _BLOCK)
         sparse = kind == "S" or any(k.startswith("GNU.sparse.") for k in pending)
         member = TarMember(pending.get("path", name), size, "S" if sparse else kind, pos)
@@ -253,16 +255,16 @@ def tar_members(read: Read, source: str, budget: Budget) -> Iterator[tuple[TarMe
 def open_package_tar(fh: BinaryIO, source: str, prefix: str, budget: Budget) -> tuple[str, Read]:
     """The decompressed ``PREFIX.tar[.codec]`` member of the package open in *fh*: (its name, a reader)."""
     seen: list[str] = []
-    for name, _size, body in ar_members(fh, source, budget):
+    for name, offset, _size, body in ar_members(fh, source, budget):
         seen.append(name)
         if name != prefix + ".tar" and not name.startswith(prefix + ".tar."):
             continue
         suffix = name.removeprefix(prefix + ".tar").lstrip(".")
         if suffix not in TAR_CODECS:
-            raise KernelInputError(f"package member {name} has an unknown compression", source, None)
+            raise KernelInputError(f"package member {name} has an unknown compression", source, offset)
         if not suffix:
             return name, body.read
-        return name, ChunkReader(stream_chunks(TAR_CODECS[suffix], body.read, f"{source}:{name}", 0, budget)).read
+        return name, ChunkReader(stream_chunks(TAR_CODECS[suffix], body.read, source, offset, budget)).read
     raise KernelInputError(f"package has no {prefix}.tar member (members: {', '.join(seen) or 'none'})", source, 8)
 
 
@@ -272,7 +274,7 @@ class MemberStream(io.RawIOBase):
     ``name`` is the member's path in the tar, ``size`` its size in bytes.
     """
 
-    def __init__(self, name: str, size: int, body: _Limited, owner: BinaryIO) -> None:
+    def __init__(self, name: str, size: int, body: Limited, owner: BinaryIO) -> None:
         self.name = name
         self.size = size
         self._body = body
@@ -311,15 +313,25 @@ def member_of(fh: BinaryIO, source: str, predicate: Callable[[str], bool], budge
     """:func:`open_member` over a package already open in *fh* (which the result then owns)."""
     budget = budget if budget is not None else Budget.from_env()
     try:
-        tar_name, read = open_package_tar(fh, source, prefix, budget)
-        for member, body in tar_members(read, f"{source}:{tar_name}", budget):
-            if member.regular and predicate(member.name):
-                return MemberStream(member.name, member.size, body, fh)
+        found = find_member(fh, source, prefix, predicate, budget)
     except BaseException:
         fh.close()
         raise
-    fh.close()
-    raise MemberNotFound(f"package {prefix}.tar has no member the reader wants", source, None)
+    if found is None:
+        fh.close()
+        raise MemberNotFound(f"package {prefix}.tar has no member the reader wants", source, None)
+    return MemberStream(found[0].name, found[0].size, found[1], fh)
+
+
+def find_member(fh: BinaryIO, source: str, prefix: str, predicate: Callable[[str], bool],
+                budget: Budget) -> tuple[TarMember, Limited] | None:
+    """The first regular member of the package's ``PREFIX.tar`` that *predicate* accepts, read from the start."""
+    fh.seek(0)
+    tar_name, read = open_package_tar(fh, source, prefix, budget)
+    for member, body in tar_members(read, f"{source}:{tar_name}", budget):
+        if member.regular and predicate(member.name):
+            return member, body
+    return None
 
 
 class MemberNotFound(KernelInputError):

@@ -15,6 +15,7 @@ import bz2
 import importlib
 import io
 import lzma
+import re
 import struct
 import zlib
 from collections.abc import Callable, Iterator
@@ -43,65 +44,51 @@ Buffer = bytes | bytearray | memoryview
 
 @dataclass(frozen=True)
 class Codec:
-    """A compression format: its name, its magic and how to recognise it in a scan."""
+    """A compression format: its name, its magic, and the regular expression a plausible start matches."""
 
     name: str
     magic: bytes
-    #: Further check on the bytes at a magic hit (None: the magic alone is strong).
-    plausible: Callable[[Buffer, int], bool] | None = None
+    #: The magic plus what else a real stream start has (gzip's FLG, bzip2's block magic ...).
+    pattern: bytes
 
 
-def _gzip_plausible(buf: Buffer, pos: int) -> bool:
-    return len(buf) > pos + 3 and buf[pos + 3] < 0x20  # FLG: reserved bits clear
-
-
-def _lzma_plausible(buf: Buffer, pos: int) -> bool:
-    # xz-utils' .lzma from a pipe (the kernel's wrapper): unknown size, all ones.
-    return bytes(buf[pos + 5 : pos + 13]) == b"\xff" * 8
-
-
-def _bzip2_plausible(buf: Buffer, pos: int) -> bool:
-    return bytes(buf[pos + 3 : pos + 10]) in {bytes([d]) + b"1AY&SY" for d in b"123456789"}
-
-
-#: Codecs by name, in the order a scan prefers them.
+#: Codecs by name, in the order a scan prefers them at one position.
 CODECS: dict[str, Codec] = {
     c.name: c
     for c in (
-        Codec("zstd", b"\x28\xb5\x2f\xfd"),
-        Codec("gzip", b"\x1f\x8b\x08", _gzip_plausible),
-        Codec("xz", b"\xfd7zXZ\x00"),
-        Codec("lz4", struct.pack("<I", _LZ4_LEGACY_MAGIC)),
-        Codec("lz4-frame", b"\x04\x22\x4d\x18"),
-        Codec("bzip2", b"BZh", _bzip2_plausible),
-        Codec("lzma", b"\x5d\x00\x00", _lzma_plausible),
+        Codec("zstd", b"\x28\xb5\x2f\xfd", rb"\x28\xb5\x2f\xfd"),
+        Codec("gzip", b"\x1f\x8b\x08", rb"\x1f\x8b\x08[\x00-\x1f]"),  # FLG: reserved bits clear
+        Codec("xz", b"\xfd7zXZ\x00", rb"\xfd7zXZ\x00"),
+        Codec("lz4", struct.pack("<I", _LZ4_LEGACY_MAGIC), re.escape(struct.pack("<I", _LZ4_LEGACY_MAGIC))),
+        Codec("lz4-frame", b"\x04\x22\x4d\x18", rb"\x04\x22\x4d\x18"),
+        Codec("bzip2", b"BZh", rb"BZh[1-9]1AY&SY"),
+        # xz-utils' .lzma from a pipe (the kernel's wrapper): unknown size, all ones.
+        Codec("lzma", b"\x5d\x00\x00", rb"\x5d\x00\x00..\xff{8}"),
     )
 }
+_ANY = re.compile(b"|".join(b"(?P<%s>%s)" % (n.replace("-", "_").encode(), c.pattern) for n, c in CODECS.items()),
+                  re.DOTALL)
+_EACH = {n: re.compile(c.pattern, re.DOTALL) for n, c in CODECS.items()}
 
 
 def codec_at(buf: Buffer, pos: int = 0) -> Codec | None:
-    """The codec whose magic starts at *pos* of *buf*, if any."""
-    for codec in CODECS.values():
-        end = pos + len(codec.magic)
-        if bytes(buf[pos:end]) == codec.magic and (codec.plausible is None or codec.plausible(buf, pos)):
-            return codec
+    """The codec whose plausible stream start is at *pos* of *buf*, if any."""
+    head = bytes(buf[pos:pos + 16])
+    for name, pattern in _EACH.items():
+        if pattern.match(head):
+            return CODECS[name]
     return None
 
 
-def find_streams(buf: Buffer, limit: int) -> list[tuple[int, Codec]]:
-    """Up to *limit* plausible compressed-stream starts in *buf*, in file order."""
-    data = bytes(buf) if not isinstance(buf, bytes) else buf
-    hits: list[tuple[int, Codec]] = []
-    for codec in CODECS.values():
-        pos = data.find(codec.magic)
-        found = 0
-        while pos >= 0 and found < limit:
-            if codec.plausible is None or codec.plausible(data, pos):
-                hits.append((pos, codec))
-                found += 1
-            pos = data.find(codec.magic, pos + 1)
-    hits.sort(key=lambda hit: hit[0])
-    return hits[:limit]
+def find_streams(buf: Buffer, hits: Callable[[int], None]) -> Iterator[tuple[int, Codec]]:
+    """Plausible compressed-stream starts in *buf*, in file order (one regular-expression pass).
+
+    *hits* is called with each position before it is yielded (it charges a budget and may raise).
+    """
+    for m in _ANY.finditer(buf):
+        hits(m.start())
+        assert m.lastgroup is not None
+        yield m.start(), CODECS[m.lastgroup.replace("_", "-")]
 
 
 Read = Callable[[int], bytes]

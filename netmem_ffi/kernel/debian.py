@@ -262,12 +262,15 @@ def dwarf_btf(deb: Path) -> KernelBlob:
 
 
 def kernel_btf(deb: Path, method: str) -> KernelBlob:
-    """The full kernel BTF of a package: from its image (``btf``) or its DWARF (``dwarf``)."""
+    """The full kernel BTF of a package: from its image (``btf``) or its DWARF (``dwarf``).
+
+    Raises :class:`ArchiveError` for another *method*, :class:`KernelInputError` for a bad package.
+    """
     if method == "btf":
         return read_btf_bytes(deb)
     if method == "dwarf":
         return dwarf_btf(deb)
-    raise ValueError(f"unknown method {method!r}: 'btf' or 'dwarf'")
+    raise ArchiveError(f"unknown method {method!r}: 'btf' or 'dwarf'")
 
 
 def _call(cmd: list[str], timeout: float, cwd: Path | None = None, what: str | None = None) -> str:

@@ -16,7 +16,8 @@ about 1 GB holding 8.5 GB of module debug files before its ``vmlinux``
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from typing import ClassVar
 
@@ -98,7 +99,10 @@ class Budget:
                 continue
             values[lim.name] = _parse(lim.env, text)
         values.update(overrides)
-        return cls(**values)
+        out = cls()
+        for name, value in values.items():
+            setattr(out, name, value)
+        return out
 
     @classmethod
     def parse_assignments(cls, items: list[str], base: Budget | None = None) -> Budget:
@@ -132,6 +136,22 @@ class Budget:
         """Raise :meth:`exceeded` when *amount* (a size, a depth) is over budget *name* (nothing is spent)."""
         if amount > self.limit(name):
             raise self.exceeded(name, what, source, offset)
+
+    @contextmanager
+    def hold(self, amount: int, what: str, source: object = None, offset: int | None = None) -> Iterator[None]:
+        """Count *amount* bytes as held in memory while the block runs; all held at once stay within ``held``."""
+        live = self.spent.get("live", 0) + amount
+        if live > self.held:
+            raise self.exceeded("held", f"{what} ({amount:,} bytes, {live:,} held in all)", source, offset)
+        self.spent["live"] = live
+        try:
+            yield
+        finally:
+            self.spent["live"] -= amount
+
+    def held_left(self) -> int:
+        """Bytes that may still be held before the ``held`` budget is reached."""
+        return max(0, self.held - self.spent.get("live", 0))
 
     def spend(self, name: str, amount: int, what: str, source: object = None, offset: int | None = None) -> None:
         """Add *amount* to what budget *name* has spent; raise :meth:`exceeded` past its limit."""

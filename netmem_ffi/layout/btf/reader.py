@@ -98,6 +98,29 @@ class BTFType(NamedTuple):
         yield from (t for t, _, _ in self.secinfos)
 
 
+_HEADER = {"little": struct.Struct("<HBBIIIII"), "big": struct.Struct(">HBBIIIII")}
+#: The first three header bytes (magic, version 1) in each byte order.
+MAGIC_PREFIX = {"little": b"\x9f\xeb\x01", "big": b"\xeb\x9f\x01"}
+
+
+def byte_order(buf: bytes | bytearray | memoryview, pos: int = 0) -> str | None:
+    """"little" or "big" when the BTF magic starts at *pos* of *buf*, else None."""
+    magic = bytes(buf[pos:pos + 2])
+    return "little" if magic == b"\x9f\xeb" else "big" if magic == b"\xeb\x9f" else None
+
+
+def unpack_header(buf: bytes | bytearray | memoryview, pos: int = 0) -> tuple[Header, str] | None:
+    """The 24-byte ``struct btf_header`` at *pos* and its byte order; None without a magic or 24 bytes.
+
+    The one header decoder: :class:`BTF` validates what it returns, the kernel-input
+    scanner (:func:`netmem_ffi.kernel.inputs.btf_span`) checks it for plausibility.
+    """
+    order = byte_order(buf, pos)
+    if order is None or len(buf) - pos < uapi.BTF_HEADER_LEN:
+        return None
+    return Header(*_HEADER[order].unpack_from(buf, pos)), order
+
+
 @functools.lru_cache(maxsize=16)
 def _step_tables(described: tuple[tuple[int, tuple[int, int]], ...]) -> tuple[list[int], list[int]]:
     """Words to skip per record, indexed by ``info >> 24`` (kind and kind_flag): base and per-vlen.
@@ -183,26 +206,23 @@ class BTF:
         d = self.data
         if len(d) < 4:
             raise self.error(f"truncated BTF: {len(d)} bytes, the header needs {uapi.BTF_HEADER_LEN}", 0)
-        magic = struct.unpack_from("<H", d, 0)[0]
-        if magic == uapi.BTF_MAGIC:
-            order, e = "little", "<"
-        elif magic == struct.unpack("<H", struct.pack(">H", uapi.BTF_MAGIC))[0]:
-            order, e = "big", ">"
-        else:
+        unpacked = unpack_header(d)
+        if unpacked is None and byte_order(d) is None:
+            magic = struct.unpack_from("<H", d, 0)[0]
             raise self.error(f"bad BTF magic {magic:#06x} (expected {uapi.BTF_MAGIC:#06x} in either byte order)", 0)
-        if len(d) < uapi.BTF_HEADER_LEN:
+        if unpacked is None:
             raise self.error(f"truncated BTF: {len(d)} bytes, the header needs {uapi.BTF_HEADER_LEN}", len(d))
-        fields = struct.unpack_from(e + "HBBIIIII", d, 0)
-        version, hdr_len = fields[1], fields[3]
+        header, order = unpacked
+        e = "<" if order == "little" else ">"
+        version, hdr_len = header.version, header.hdr_len
         if version != uapi.BTF_VERSION:
             raise self.error(f"unsupported BTF version {version} (expected {uapi.BTF_VERSION})", 2)
         if hdr_len < uapi.BTF_HEADER_LEN or hdr_len > len(d):
             raise self.error(f"header length {hdr_len} outside {uapi.BTF_HEADER_LEN}..{len(d)} "
                              f"(the data has {len(d)} bytes)", 4)
-        extra = (0, 0)
         if hdr_len >= uapi.BTF_HEADER_LAYOUT_LEN:
-            extra = struct.unpack_from(e + "II", d, uapi.BTF_HEADER_LEN)
-        header = Header._make((*fields, *extra))
+            layout_off, layout_len = struct.unpack_from(e + "II", d, uapi.BTF_HEADER_LEN)
+            header = header._replace(layout_off=layout_off, layout_len=layout_len)
         self._check_section("type", header.type_off, header.type_len, hdr_len, 8)
         self._check_section("string", header.str_off, header.str_len, hdr_len, 16)
         if header.type_len % 4:
