@@ -47,6 +47,6 @@ def read_source(source: str | os.PathLike[str] = DEFAULT_SOURCE, budget: Budget 
         if os.path.realpath(name) == DEFAULT_SOURCE:
             # the running kernel's own BTF: its release and architecture are this machine's
             release, arch = os.uname().release, host_arch()
-        return KernelSource(name, BTF(blob.btf, name), release, arch, "raw-btf")
-    return KernelSource(name, BTF(blob.btf, f"{name} (BTF from {blob.kind})"), blob.release, blob.arch_hint,
-                        blob.kind)
+        return KernelSource(name, BTF(blob.btf, name, budget=budget), release, arch, "raw-btf")
+    return KernelSource(name, BTF(blob.btf, f"{name} (BTF from {blob.kind})", budget=budget), blob.release,
+                        blob.arch_hint, blob.kind)

@@ -55,7 +55,7 @@ LIMITS: Mapping[str, Limit] = {
         Limit("members", "NETMEM_FFI_MAX_MEMBERS", 100_000, "ar and tar members walked"),
         Limit("header", "NETMEM_FFI_MAX_HEADER", 1 * _MiB, "bytes of one pax or GNU long-name tar header"),
         Limit("sections", "NETMEM_FFI_MAX_SECTIONS", 65_536, "ELF section headers read"),
-        Limit("fields", "NETMEM_FFI_MAX_FIELDS", 20_000, "members produced while flattening the structs of one input"),
+        Limit("fields", "NETMEM_FFI_MAX_FIELDS", 20_000, "members produced while flattening one struct"),
         Limit("type_text", "NETMEM_FFI_MAX_TYPE_TEXT", 16_384, "characters of one spelled C type"),
     )
 }
@@ -83,7 +83,7 @@ class Budget:
     #: What has been spent, by budget name (cumulative ones only).
     spent: dict[str, int] = field(default_factory=dict, compare=False)
 
-    CUMULATIVE: ClassVar[frozenset[str]] = frozenset({"inflate", "candidates", "scan_hits", "members", "fields"})
+    CUMULATIVE: ClassVar[frozenset[str]] = frozenset({"inflate", "candidates", "scan_hits", "members"})
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: int) -> Budget:

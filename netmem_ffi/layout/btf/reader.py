@@ -26,6 +26,7 @@ from typing import NamedTuple
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.btf import uapi
 from netmem_ffi.layout.btf.uapi import Kind
+from netmem_ffi.layout.budget import Budget
 
 #: Bound on typedef/modifier/array chains (the kernel verifier's limit is 32).
 MAX_CHAIN = 64
@@ -160,10 +161,15 @@ class BTF:
     everything.
     """
 
-    def __init__(self, data: bytes, path: object = "<bytes>", base_offset: int = 0) -> None:
+    def __init__(self, data: bytes, path: object = "<bytes>", base_offset: int = 0,
+                 budget: Budget | None = None) -> None:
         self.data = data if isinstance(data, bytes) else bytes(data)
         self.path = path
         self.base_offset = base_offset
+        #: Bounds the work of turning this BTF into layouts (flattening, type spelling).
+        self.budget = budget if budget is not None else Budget.from_env()
+        #: The error the type-section walk stopped at; every later question raises it again.
+        self._failed: KernelInputError | None = None
         self.header, self.byteorder = self._parse_header()
         h = self.header
         self._e = "<" if self.byteorder == "little" else ">"
@@ -172,7 +178,6 @@ class BTF:
         self._strs_end = self._strs_at + h.str_len
         layout = self._parse_layout()
         self._base, self._per = _step_tables(tuple(sorted(layout.items())))
-        self._layout_kinds = frozenset(k for k in layout if k > uapi.MAX_KIND)
         section = memoryview(self.data)[self._types_at:self._types_at + h.type_len]
         if self.byteorder == sys.byteorder:
             self._words: memoryview | array[int] = section.cast("I")
@@ -181,11 +186,12 @@ class BTF:
             self._words.frombytes(section)
             self._words.byteswap()
         self._offsets: array[int] = array("I")  # word index of each scanned record; id = index + 1
-        self._pos = 0  # word index where the scan continues
         self._done = h.type_len == 0
         self._cache: dict[int, BTFType] = {}
         self._strings: dict[str, int | None] = {}  # name -> string offset, or None when absent
         self._pointer_size: int | None = None
+        #: C spellings by type id, filled by :mod:`netmem_ffi.layout.btf.layouts` (memoized).
+        self.spellings: dict[int, str] = {}
 
     # ---- errors ---------------------------------------------------------------------------
 
@@ -288,23 +294,28 @@ class BTF:
         walked = array("I")
         walked.frombytes(ffi.buffer(offsets, 4 * int(count[0])))
         self._offsets = walked
-        self._pos = n
         self._done = True
         if rc >= 0:
             return
+        self._failed = self._scan_error(rc, walked, n)
+        raise self._failed
+
+    def _scan_error(self, rc: int, walked: array[int], n: int) -> KernelInputError:
+        from netmem_ffi._btfscan import lib
+
         last = len(walked)
         where = self._types_at + 4 * walked[-1]
         if rc == lib.BTF_SCAN_TRUNCATED:
-            raise self.error(f"type [{last}] is truncated: its header runs past the end of the type section", where)
+            return self.error(f"type [{last}] is truncated: its header runs past the end of the type section", where)
         if rc == lib.BTF_SCAN_UNKNOWN_KIND:
-            raise self._unknown_kind(last, (self._words[walked[-1] + 1] >> 24) & 0x7F)
+            return self._unknown_kind(last, (self._words[walked[-1] + 1] >> 24) & 0x7F)
         if rc == lib.BTF_SCAN_PAST_END:
             info = self._words[walked[-1] + 1]
             top = info >> 24
             extra = self._base[top] + (info & 0xFFFFFF) * self._per[top] - (n - walked[-1])
-            raise self.error(f"type [{last}] runs past the end of the type section ({4 * extra} bytes too long)",
+            return self.error(f"type [{last}] runs past the end of the type section ({4 * extra} bytes too long)",
                              where)
-        raise self.error(f"more than {uapi.BTF_MAX_TYPE} types", where)
+        return self.error(f"more than {uapi.BTF_MAX_TYPE} types", where)
 
     def _unknown_kind(self, tid: int, kind: int) -> KernelInputError:
         where = self._types_at + 4 * self._offsets[tid - 1]
@@ -313,16 +324,22 @@ class BTF:
         return self.error(f"type [{tid}] has unknown BTF kind {kind} and the header has no layout section "
                           "describing it", where)
 
-    def _ensure(self, tid: int, where: int | None = None) -> None:
-        if tid > len(self._offsets) and not self._done:
+    def _walked(self) -> None:
+        """Walk the type section if not yet done; raise the walk's error again if it failed."""
+        if self._failed is not None:
+            raise self._failed.with_traceback(None)
+        if not self._done:
             self._scan()
+
+    def _ensure(self, tid: int, where: int | None = None) -> None:
+        if tid > len(self._offsets) or self._failed is not None:
+            self._walked()
         if not 0 < tid <= len(self._offsets):
             raise self.error(f"type id {tid} out of range (1..{len(self)})", where)
 
     def __len__(self) -> int:
         """Number of types (void excluded); walks the whole type section."""
-        if not self._done:
-            self._scan()
+        self._walked()
         return len(self._offsets)
 
     def _name_offsets(self, names: list[str]) -> dict[str, int]:
@@ -352,8 +369,7 @@ class BTF:
         found: dict[str, int] = {}
         if not by_off:
             return found
-        if not self._done:
-            self._scan()
+        self._walked()
         for tid, off in self._named(list(by_off)):
             self._match(by_off, found, wanted, tid, off)
         return found
