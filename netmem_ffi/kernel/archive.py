@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, NamedTuple
@@ -48,6 +49,7 @@ _BLOCK = 512
 #: ``PREFIX.tar.SUFFIX`` -> codec name.
 TAR_CODECS = {"": "", "gz": "gzip", "xz": "xz", "zst": "zstd", "bz2": "bzip2", "lzma": "lzma"}
 _SKIP_CHUNK = 1 << 20
+_OCTAL = re.compile(rb"[0-7]+")
 
 
 def open_input(path: str | os.PathLike[str]) -> BinaryIO:
@@ -73,11 +75,34 @@ def open_input(path: str | os.PathLike[str]) -> BinaryIO:
 
 
 class Limited:
-    """``read(n)`` over the next *size* bytes of *read*; :meth:`skip` discards what is left."""
+    """``read(n)`` over the next *size* bytes of *read*; :meth:`skip` discards what is left.
 
-    def __init__(self, read: Read, size: int) -> None:
+    *advance* (when the bytes below are a seekable file) moves past *n* bytes without reading them.
+    """
+
+    def __init__(self, read: Read, size: int, advance: Callable[[int], bool] | None = None) -> None:
         self._read = read
+        self._advance = advance
         self.left = size
+
+    @property
+    def seekable(self) -> bool:
+        """Whether :meth:`advance` seeks rather than reads."""
+        return self._advance is not None
+
+    def advance(self, n: int) -> bool:
+        """Move past the next *n* bytes, seeking when possible; False when fewer than *n* are left."""
+        if n > self.left:
+            return False
+        if self._advance is not None:
+            self.left -= n
+            return self._advance(n)
+        while n:
+            got = len(self.read(min(n, _SKIP_CHUNK)))
+            if not got:
+                return False
+            n -= got
+        return True
 
     def read(self, n: int = -1) -> bytes:
         n = self.left if n is None or n < 0 else min(n, self.left)
@@ -88,7 +113,9 @@ class Limited:
         return out
 
     def skip(self) -> bool:
-        """Discard the rest; False when the underlying stream ended first."""
+        """Discard the rest; False when the underlying stream ended first (or a seek went past its end)."""
+        if self._advance is not None:
+            return self.advance(self.left)
         while self.left:
             if not self.read(min(self.left, _SKIP_CHUNK)):
                 return False
@@ -106,6 +133,32 @@ def _exact(read: Read, n: int) -> bytes:
     return b"".join(parts)
 
 
+def _size(fh: BinaryIO) -> int | None:
+    """The size of *fh* when it is seekable (its end is known), else None."""
+    if not fh.seekable():
+        return None
+    here = fh.tell()
+    end = fh.seek(0, os.SEEK_END)
+    fh.seek(here)
+    return end
+
+
+def _seeker(fh: BinaryIO) -> Callable[[int], bool] | None:
+    """Skip forward in *fh* by seeking, when it can; False when that goes past its end."""
+    end = _size(fh)
+    if end is None:
+        return None
+
+    def advance(n: int) -> bool:
+        pos = fh.seek(n, os.SEEK_CUR)
+        if pos > end:
+            fh.seek(end)
+            return False
+        return True
+
+    return advance
+
+
 # -- ar ---------------------------------------------------------------------------
 
 
@@ -118,6 +171,8 @@ def ar_members(fh: BinaryIO, source: str, budget: Budget) -> Iterator[tuple[str,
     if _exact(fh.read, len(AR_MAGIC)) != AR_MAGIC:
         raise KernelInputError("not an ar archive (no !<arch> magic)", source, 0)
     pos = len(AR_MAGIC)
+    seeker = _seeker(fh)
+    end = _size(fh)
     while True:
         header = _exact(fh.read, _AR_HEADER)
         if not header:
@@ -130,7 +185,10 @@ def ar_members(fh: BinaryIO, source: str, budget: Budget) -> Iterator[tuple[str,
             raise KernelInputError(f"ar member size {size_text!r} is not a number", source, pos + 48)
         size = int(size_text)
         name = header[:16].decode("latin-1").rstrip(" ").rstrip("/")
-        body = Limited(fh.read, size)
+        if end is not None and pos + _AR_HEADER + size > end:
+            raise KernelInputError(f"ar member {name} ({size} bytes) runs past the end of the file ({end} bytes)",
+                                   source, pos)
+        body = Limited(fh.read, size, seeker)
         yield name, pos + _AR_HEADER, size, body
         if not body.skip():
             raise KernelInputError(f"ar member {name} ({size} bytes) runs past the end of the file", source, pos)
@@ -164,7 +222,7 @@ def _octal(field: bytes, what: str, source: str, offset: int) -> int:
     text = field.replace(b"\0", b" ").strip()
     if not text:
         return 0
-    if not all(0x30 <= c <= 0x37 for c in text):
+    if _OCTAL.fullmatch(text) is None:
         raise KernelInputError(f"tar {what} {text[:24]!r} is not an octal number", source, offset)
     return int(text, 8)
 
@@ -193,7 +251,7 @@ def _pax(data: bytes, source: str, offset: int) -> dict[str, str]:
 def _tar_header(block: bytes, source: str, pos: int) -> tuple[str, int, str]:
     """Name, size and typeflag of one 512-byte header (checksum checked)."""
     stored = _octal(block[148:156], "header checksum", source, pos + 148)
-    if stored != sum(block[:148]) + 8 * 0x20 + sum(block[156:]):
+    if stored != sum(block) - sum(block[148:156]) + 8 * 0x20:
         raise KernelInputError("tar header checksum mismatch", source, pos)
     name = block[:100].split(b"\0", 1)[0]
     if block[257:263] == b"ustar\x00" and block[345]:
@@ -202,7 +260,8 @@ def _tar_header(block: bytes, source: str, pos: int) -> tuple[str, int, str]:
     return name.decode("utf-8", "replace"), size, chr(block[156])
 
 
-def tar_members(read: Read, source: str, budget: Budget) -> Iterator[tuple[TarMember, Limited]]:
+def tar_members(read: Read, source: str, budget: Budget,
+                advance: Callable[[int], bool] | None = None) -> Iterator[tuple[TarMember, Limited]]:
     """The members of the tar stream *read*: (member, a reader of its data), in stream order.
 
     Pax (``x``, ``g``) and GNU long-name (``L``, ``K``) headers are applied to the
@@ -220,7 +279,7 @@ def tar_members(read: Read, source: str, budget: Budget) -> Iterator[tuple[TarMe
             return
         budget.spend("members", 1, "tar archive", source, pos)
         name, size, kind = _tar_header(block, source, pos)
-        body = Limited(read, size)
+        body = Limited(read, size, advance)
         padded = size + (-size % _BLOCK)
         if kind in "xgLK":
             budget.check("header", size, f"tar {kind!r} header of {size:,} bytes", source, pos)
@@ -238,7 +297,7 @@ def tar_members(read: Read, source: str, budget: Budget) -> Iterator[tuple[TarMe
             if not (text.isdigit() and len(text) <= 20):
                 raise KernelInputError(f"pax size {text[:24]!r} is not a number", source, pos)
             size = int(text)
-            body = Limited(read, size)
+            body = Limited(read, size, advance)
             padded = size + (-size % _BLOCK)
         sparse = kind == "S" or any(k.startswith("GNU.sparse.") for k in pending)
         member = TarMember(pending.get("path", name), size, "S" if sparse else kind, pos)
@@ -252,8 +311,12 @@ def tar_members(read: Read, source: str, budget: Budget) -> Iterator[tuple[TarMe
 # -- .deb -------------------------------------------------------------------------
 
 
-def open_package_tar(fh: BinaryIO, source: str, prefix: str, budget: Budget) -> tuple[str, Read]:
-    """The decompressed ``PREFIX.tar[.codec]`` member of the package open in *fh*: (its name, a reader)."""
+def open_package_tar(fh: BinaryIO, source: str, prefix: str,
+                     budget: Budget) -> tuple[str, Read, Callable[[int], bool] | None]:
+    """The decompressed ``PREFIX.tar[.codec]`` member of the package open in *fh*.
+
+    Returns its name, a reader, and (uncompressed in a seekable file) a way to skip without reading.
+    """
     seen: list[str] = []
     for name, offset, _size, body in ar_members(fh, source, budget):
         seen.append(name)
@@ -263,8 +326,9 @@ def open_package_tar(fh: BinaryIO, source: str, prefix: str, budget: Budget) -> 
         if suffix not in TAR_CODECS:
             raise KernelInputError(f"package member {name} has an unknown compression", source, offset)
         if not suffix:
-            return name, body.read
-        return name, ChunkReader(stream_chunks(TAR_CODECS[suffix], body.read, source, offset, budget)).read
+            return name, body.read, body.advance if body.seekable else None
+        stream = stream_chunks(TAR_CODECS[suffix], body.read, source, offset, budget)
+        return name, io.BufferedReader(ChunkReader(stream), 1 << 16).read, None
     raise KernelInputError(f"package has no {prefix}.tar member (members: {', '.join(seen) or 'none'})", source, 8)
 
 
@@ -327,8 +391,8 @@ def find_member(fh: BinaryIO, source: str, prefix: str, predicate: Callable[[str
                 budget: Budget) -> tuple[TarMember, Limited] | None:
     """The first regular member of the package's ``PREFIX.tar`` that *predicate* accepts, read from the start."""
     fh.seek(0)
-    tar_name, read = open_package_tar(fh, source, prefix, budget)
-    for member, body in tar_members(read, f"{source}:{tar_name}", budget):
+    tar_name, read, advance = open_package_tar(fh, source, prefix, budget)
+    for member, body in tar_members(read, f"{source}:{tar_name}", budget, advance):
         if member.regular and predicate(member.name):
             return member, body
     return None

@@ -99,7 +99,7 @@ class StructLayout(NamedTuple):
         return cls(
             name=name,
             size=int(d["size"]),
-            align=int(d.get("align", 0)),
+            align=int(d.get("align") or 0),
             fields=tuple(Field.from_dict(f) for f in d["fields"]),
         )
 
