@@ -166,7 +166,7 @@ def _write_big_deb(path: Path, junk: int = 600 << 20) -> None:
     Written sparse, so it costs no disk; reading it whole would need *junk* bytes of memory.
     """
     sys.path.insert(0, str(Path(__file__).parent))
-    from test_kernel_inputs import make_bzimage, make_btf, make_elf
+    from test_kernel_inputs import make_btf, make_bzimage, make_elf
 
     image = make_bzimage(make_elf(make_btf()), "gzip")
     head = _tar_block("./usr/lib/modules/7.0.0-1-amd64/kernel/big.ko", junk)
@@ -237,8 +237,9 @@ def _vm_size() -> int:
 
 def main(name: str, path: str) -> None:
     """Read case *name* at *path* under the memory bound and print the outcome as JSON."""
-    import netmem_ffi._btfscan  # noqa: F401 - loaded before the baseline, like the readers' imports
-    import netmem_ffi.kernel.source  # noqa: F401
+    import netmem_ffi._btfscan
+
+    import netmem_ffi.kernel.source
     import netmem_ffi.layout.btf.layouts  # noqa: F401
 
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -248,7 +249,7 @@ def main(name: str, path: str) -> None:
     error, message = "", ""
     try:
         _read(name, path)
-    except Exception as exc:  # the outcome is reported, not raised
+    except Exception as exc:  # noqa: BLE001 - the outcome is reported, not raised
         error, message = type(exc).__name__, str(exc)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

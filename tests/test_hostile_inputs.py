@@ -11,9 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import hostile_cases
 import pytest
 
-import hostile_cases
 from netmem_ffi.abicheck import snapshot
 from netmem_ffi.errors import SnapshotError
 

@@ -225,9 +225,9 @@ class _Reader:
         v = d[k]
         if not isinstance(v, t) or (t is int and isinstance(v, bool)):
             raise self.error(f"{where}.{k}: expected {_TYPE_NAMES[t]}, found {_show(v)}")
-        if t is int and not _INT_MIN <= v <= _INT_MAX:
+        if isinstance(v, int) and not _INT_MIN <= v <= _INT_MAX:
             raise self.error(f"{where}.{k}: integer {_show(v)} is outside 64 bits")
-        if t is str:
+        if isinstance(v, str):
             self.text(v, f"{where}.{k}")
         return v
 

@@ -34,8 +34,18 @@ from netmem_ffi.errors import ArchiveError
 from netmem_ffi.kernel.archive import MemberStream, open_member
 from netmem_ffi.kernel.inputs import DEB_ARCHES, KernelBlob, read_btf_bytes
 
-__all__ = ["Apt", "DebFile", "MemberStream", "archive_uri", "cache_root", "cache_dir", "dwarf_btf", "kernel_btf",
-           "open_member", "sha256"]
+__all__ = [
+    "Apt",
+    "DebFile",
+    "MemberStream",
+    "archive_uri",
+    "cache_dir",
+    "cache_root",
+    "dwarf_btf",
+    "kernel_btf",
+    "open_member",
+    "sha256",
+]
 
 #: Suites searched for kernels, oldest first.
 SUITES = ("bookworm", "bookworm-backports", "trixie", "trixie-backports", "sid")

@@ -20,7 +20,7 @@ from typing import BinaryIO
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.budget import Budget
 
-__all__ = ["Blob", "ElfBtf", "ELF_MACHINES", "elf_btf"]
+__all__ = ["ELF_MACHINES", "Blob", "ElfBtf", "elf_btf"]
 
 #: ELF e_machine -> architecture name (SPEC 5 names), by ELF class and data.
 ELF_MACHINES: dict[int, str] = {

@@ -18,9 +18,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from netmem_ffi.abi import registry
-from netmem_ffi.layout.types import EnumLayout, LayoutSet, Member, StructLayout, flatten, limit_page
 from netmem_ffi.layout.btf.reader import BTF, LONG_TYPES, MAX_CHAIN, BTFType
 from netmem_ffi.layout.btf.uapi import MODIFIER_KINDS, Kind, int_bits, int_offset
+from netmem_ffi.layout.types import (
+    EnumLayout,
+    LayoutSet,
+    Member,
+    StructLayout,
+    flatten,
+    limit_page,
+)
 
 #: Typedef names cffi treats as primitive types and keeps in a ``cname``.
 CFFI_PRIMITIVE_TYPEDEFS = frozenset(
@@ -130,7 +137,7 @@ def _members(btf: BTF, t: BTFType, depth: int = 0) -> Iterator[Member]:
         rt = btf.type(rid) if rid else None
         children = None
         if rt is not None and rt.kind in (Kind.STRUCT, Kind.UNION):
-            children = lambda rt=rt: _members(btf, rt, depth + 1)  # noqa: E731
+            children = lambda rt=rt: _members(btf, rt, depth + 1)
         key = rt.id if children is not None and rt is not None else None
         size = btf.size_of(m.type, referrer=t.id)
         bit_size = m.bitfield_size
