@@ -82,3 +82,30 @@ def test_snapshot_with_align_null_reads_as_unknown(good_snapshot: dict[str, obje
     _first_struct(good_snapshot)["align"] = None
     snap = snapshot.loads(json.dumps(good_snapshot), "align")
     assert next(iter(snap.layouts[0].structs.values())).align == 0
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "netmem_ffi", "check", *args], capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def test_cli_budget_error_is_one_line_and_budget_option_raises_it(tmp_path: Path) -> None:
+    path = tmp_path / "image"
+    path.write_bytes(b"\x00" * 64 + b"\x1f\x8b\x08\x00" * 2000)
+    over = _cli(str(path))
+    assert over.returncode == 1 and "Traceback" not in over.stderr
+    assert "candidates budget" in over.stderr and "NETMEM_FFI_MAX_CANDIDATES" in over.stderr
+    raised = _cli("--budget", "candidates=100000", str(path))
+    assert raised.returncode == 1 and "candidates budget" not in raised.stderr and "no BTF found" in raised.stderr
+    assert _cli("--budget", "nope=1", str(path)).returncode == 2
+
+
+def test_budget_from_environment() -> None:
+    from netmem_ffi.errors import NetmemValueError
+    from netmem_ffi.layout.budget import LIMITS, Budget
+
+    assert Budget.from_env({}) == Budget()
+    assert Budget.from_env({"NETMEM_FFI_MAX_INFLATE": "0x100"}).inflate == 256
+    with pytest.raises(NetmemValueError, match="NETMEM_FFI_MAX_DEPTH"):
+        Budget.from_env({"NETMEM_FFI_MAX_DEPTH": "-1"})
+    assert {lim.env for lim in LIMITS.values()} == {f"NETMEM_FFI_MAX_{n.upper()}" for n in LIMITS}

@@ -327,7 +327,7 @@ def _scan_btf(data: Buffer, source: str, budget: Budget) -> _Found | None:
     """The largest plausible BTF blob in a raw image (vmlinux BTF dwarfs any other); one regex pass."""
     best: tuple[int, int] | None = None
     for m in _BTF_START.finditer(data):
-        budget.spend("scan_hits", 1, "BTF magic hits in an image", source, m.start())
+        budget.spend("scan_hits", 1, "scanning an image for BTF", source, m.start())
         span = btf_span(data, m.start())
         if span is not None and (best is None or span[0] > best[1]):
             best = (m.start(), span[0])
@@ -348,10 +348,10 @@ def _scan_streams(data: Buffer, source: str, depth: int, budget: Budget) -> _Fou
     inflated = failed = 0
 
     def hit(pos: int) -> None:
-        budget.spend("scan_hits", 1, "compression magic hits in an image", source, pos)
+        budget.spend("scan_hits", 1, "scanning an image for compressed streams", source, pos)
 
     for pos, codec in kernel_codecs.find_streams(data, hit):
-        budget.spend("candidates", 1, "embedded compressed streams tried", source, pos)
+        budget.spend("candidates", 1, "trying the compressed streams inside an image", source, pos)
         try:
             return _payload(data, pos, len(data) - pos, codec.name, source, depth, budget)
         except _NoBtf:

@@ -17,6 +17,8 @@ typedef/modifier cycle.  Nothing allocates more than the input's size.
 from __future__ import annotations
 
 import functools
+import os
+import stat
 import struct
 import sys
 from array import array
@@ -519,8 +521,13 @@ def _u64(lo: int, hi: int, signed: bool) -> int:
 
 
 def load_btf(path: str, base_offset: int = 0) -> BTF:
-    """Read the raw BTF file at *path*; ``KernelInputError`` if it cannot be read."""
+    """Read the raw BTF file at *path*; ``KernelInputError`` if it cannot be read or is not a regular file.
+
+    Raw BTF only: every other kernel input goes through ``netmem_ffi.kernel.source.read_source``.
+    """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise KernelInputError("not a regular file: BTF is read from files", path)
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
