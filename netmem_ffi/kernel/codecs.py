@@ -285,13 +285,16 @@ def chunks(codec: str, buf: Buffer, source: str, offset: int = 0, limit: int | N
 
 
 def decompress(codec: str, buf: Buffer, source: str, offset: int = 0, limit: int | None = None,
-               budget: Budget | None = None) -> bytes:
-    """The whole output of one *codec* stream, at most *limit* (default: the ``held`` budget) bytes."""
+               budget: Budget | None = None) -> bytearray:
+    """The whole output of one *codec* stream, at most *limit* (default: the ``held`` budget) bytes.
+
+    A bytearray grown in place: the output is never copied once more at the end.
+    """
     budget = budget if budget is not None else Budget.from_env()
     out = bytearray()
     for chunk in chunks(codec, buf, source, offset, budget.held if limit is None else limit, budget):
         out += chunk
-    return bytes(out)
+    return out
 
 
 class ChunkReader(io.RawIOBase):

@@ -213,7 +213,7 @@ def _u(fmt: str, data: Buffer, pos: int, source: str, what: str) -> tuple[int, .
 
 def _banner(data: Buffer, start: int = 0, end: int | None = None) -> str | None:
     """The release from the first ``Linux version X (`` banner in data[start:end]."""
-    hay = data if isinstance(data, bytes) else bytes(data)
+    hay = data if isinstance(data, (bytes, bytearray)) else bytes(data)
     end = len(hay) if end is None else end
     pos = hay.find(b"Linux version ", start, end)
     for _ in range(_MAX_BANNER_HITS):
@@ -333,8 +333,7 @@ def _scan_btf(data: Buffer, source: str, budget: Budget) -> _Found | None:
             best = (m.start(), span[0])
     if best is None:
         return None
-    hay = data if isinstance(data, bytes) else bytes(data)
-    return _Found(hay[best[0] : best[0] + best[1]], _banner(hay), _image_arch(hay))
+    return _Found(bytes(data[best[0] : best[0] + best[1]]), _banner(data), _image_arch(bytes(data[:0x40])))
 
 
 def _image_arch(data: bytes) -> str | None:
