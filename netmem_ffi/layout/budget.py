@@ -52,7 +52,7 @@ LIMITS: Mapping[str, Limit] = {
         Limit("depth", "NETMEM_FFI_MAX_DEPTH", 4, "containers nested inside each other"),
         Limit("candidates", "NETMEM_FFI_MAX_CANDIDATES", 32, "embedded compressed streams tried"),
         Limit("scan_hits", "NETMEM_FFI_MAX_SCAN_HITS", 100_000, "magic-number hits examined while scanning images"),
-        Limit("members", "NETMEM_FFI_MAX_MEMBERS", 50_000, "ar and tar members walked"),
+        Limit("members", "NETMEM_FFI_MAX_MEMBERS", 30_000, "ar and tar members walked"),
         Limit("header", "NETMEM_FFI_MAX_HEADER", 1 * _MiB, "bytes of one pax or GNU long-name tar header"),
         Limit("sections", "NETMEM_FFI_MAX_SECTIONS", 65_536, "ELF section headers read"),
         Limit("fields", "NETMEM_FFI_MAX_FIELDS", 20_000, "members produced while flattening one struct"),
