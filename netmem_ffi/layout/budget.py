@@ -19,7 +19,6 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
-from typing import ClassVar
 
 from netmem_ffi.errors import BudgetExceededError, NetmemValueError
 
@@ -46,7 +45,7 @@ LIMITS: Mapping[str, Limit] = {
         Limit("inflate", "NETMEM_FFI_MAX_INFLATE", 16 * _GiB,
               "bytes decompressed in total, across every nesting level (skipped archive members included)"),
         Limit("held", "NETMEM_FFI_MAX_HELD", 128 * _MiB,
-              "bytes of one decompressed level or archive member held in memory at once"),
+              "bytes held in memory at once, summed over the nesting levels held"),
         Limit("spool", "NETMEM_FFI_MAX_SPOOL", 4 * _GiB,
               "bytes of one archive member spooled to a temporary file (a -dbg vmlinux)"),
         Limit("depth", "NETMEM_FFI_MAX_DEPTH", 4, "containers nested inside each other"),
@@ -82,8 +81,6 @@ class Budget:
     type_text: int = LIMITS["type_text"].default
     #: What has been spent, by budget name (cumulative ones only).
     spent: dict[str, int] = field(default_factory=dict, compare=False)
-
-    CUMULATIVE: ClassVar[frozenset[str]] = frozenset({"inflate", "candidates", "scan_hits", "members"})
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: int) -> Budget:
