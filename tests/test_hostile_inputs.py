@@ -109,3 +109,60 @@ def test_budget_from_environment() -> None:
     with pytest.raises(NetmemValueError, match="NETMEM_FFI_MAX_DEPTH"):
         Budget.from_env({"NETMEM_FFI_MAX_DEPTH": "-1"})
     assert {lim.env for lim in LIMITS.values()} == {f"NETMEM_FFI_MAX_{n.upper()}" for n in LIMITS}
+
+
+def _btf_with_misaligned_types(pad: int) -> bytes:
+    """One INT and one STRUCT, the type section starting *pad* bytes into the data (type_off = pad)."""
+    import struct as st
+
+    strings = b"\x00int\x00s\x00a\x00"
+    types = st.pack("<IIII", 1, 1 << 24, 4, 32) + st.pack("<III", 5, (4 << 24) | 1, 4) + st.pack("<III", 7, 1, 0)
+    header = st.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, pad, len(types), pad + len(types), len(strings))
+    return header + b"\x00" * pad + types + strings
+
+
+@pytest.mark.parametrize("pad", [1, 2, 3])
+def test_type_section_at_any_alignment(pad: int) -> None:
+    from netmem_ffi.layout.btf.layouts import struct_layout
+    from netmem_ffi.layout.btf.reader import BTF
+
+    btf = BTF(_btf_with_misaligned_types(pad), "misaligned")
+    assert len(btf) == 2
+    assert btf.find("s", frozenset({4})) == 2
+    assert [f.name for f in struct_layout(btf, 2).fields] == ["a"]
+
+
+def test_failed_walk_answers_every_later_question_with_the_same_error() -> None:
+    from netmem_ffi.errors import KernelInputError
+    from netmem_ffi.layout.btf.reader import BTF
+
+    data = bytearray(_btf_with_misaligned_types(0))
+    data[24 + 16 + 7] = 0x7F  # the struct's kind: 127, unknown, no layout section
+    btf = BTF(bytes(data), "bad")
+    with pytest.raises(KernelInputError) as first:
+        len(btf)
+    for ask in (lambda: len(btf), lambda: btf.type(1), lambda: btf.find("int", frozenset({1})),
+                lambda: list(btf.types())):
+        with pytest.raises(KernelInputError) as again:
+            ask()
+        assert str(again.value) == str(first.value)
+
+
+def test_flatten_expands_each_struct_type_once() -> None:
+    from netmem_ffi.layout.budget import Budget
+    from netmem_ffi.layout.types import Member, flatten
+
+    calls: list[int] = []
+
+    def level(n: int) -> list[Member]:
+        calls.append(n)
+        if n == 0:
+            return [Member("v", 0, 4, "int")]
+        kids = lambda: level(n - 1)  # noqa: E731
+        return [Member("x", 0, 8, f"struct s{n - 1}", kids, key=n - 1),
+                Member("y", 8, 8, f"struct s{n - 1}", kids, key=n - 1)]
+
+    rows = list(flatten(level(10), budget=Budget(fields=1 << 20)))
+    assert len(rows) == 3 * 2**10 - 2  # every path, as before memoization (R(n) = 2 (1 + R(n-1)), R(0) = 1)
+    assert sorted(calls) == list(range(11))  # but each struct type walked once
+    assert rows[-1].name == "y." * 9 + "y.v" and rows[-1].offset == 8 * 10

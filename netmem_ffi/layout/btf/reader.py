@@ -1,11 +1,13 @@
 """Read raw BTF (``/sys/kernel/btf/vmlinux``, ``.BTF`` sections) in either byte order.
 
-The reader is lazy: it validates the header, then walks the type section only as
-far as a question needs (a name lookup stops at the first match, a type id at
-that id), stepping from record to record by the kind's trailing length
-(:data:`uapi.KIND_EXTRA`, or the header's layout section for kinds newer than
-this reader).  Full records are decoded only for the types asked for.  Finding
-the netmem types in a 120k-type vmlinux BTF takes a few milliseconds.
+The reader validates the header when built; the first question that needs
+type ids walks the whole type section once, in C (:mod:`netmem_ffi._btfscan`),
+recording where each record starts (its length comes from the kind:
+:data:`uapi.KIND_EXTRA`, or the header's layout section for kinds newer than
+this reader).  Names are found by one C pass over the string section, and full
+records are decoded only for the types asked for.  Finding the netmem types in
+a 120k-type vmlinux BTF takes a few milliseconds.  If the walk fails, every
+later question raises the same error.
 
 Every malformed input raises :class:`~netmem_ffi.errors.KernelInputError`
 naming the file and the byte offset: truncated data, a bad magic, sections past
