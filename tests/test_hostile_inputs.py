@@ -166,3 +166,51 @@ def test_flatten_expands_each_struct_type_once() -> None:
     assert len(rows) == 3 * 2**10 - 2  # every path, as before memoization (R(n) = 2 (1 + R(n-1)), R(0) = 1)
     assert sorted(calls) == list(range(11))  # but each struct type walked once
     assert rows[-1].name == "y." * 9 + "y.v" and rows[-1].offset == 8 * 10
+
+
+_UBSAN_DRIVER = r"""
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+#include <stdio.h>
+#include "btf_scan.h"
+#include "btf_scan.c"
+
+int main(void)
+{
+	/* two records (INT: 4 words, STRUCT with one member: 6 words), one byte into the buffer */
+	uint32_t words[10] = {1, 1u << 24, 4, 32, 5, (4u << 24) | 1, 4, 7, 1, 0};
+	unsigned char buf[1 + sizeof(words)];
+	uint32_t base[256] = {0}, per[256] = {0}, offsets[8], names[1] = {5}, ids[4], which[4];
+	size_t count = 0;
+
+	memcpy(buf + 1, words, sizeof(words));
+	base[1] = 4; base[4] = 3; per[4] = 3;
+	if (btf_scan(buf + 1, 10, base, per, offsets, 8, &count) != 2 || count != 2)
+		return 1;
+	if (btf_match_names(buf + 1, offsets, count, names, 1, ids, which, 4) != 1 || ids[0] != 2)
+		return 2;
+	puts("ok");
+	return 0;
+}
+"""
+
+
+def test_c_scanner_is_clean_under_ubsan_at_an_odd_offset(tmp_path: Path) -> None:
+    """The type section one byte into a buffer: no misaligned load (UBSan aborts on one)."""
+    import shutil
+
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc is not installed")
+    src = tmp_path / "drive.c"
+    src.write_text(_UBSAN_DRIVER)
+    exe = tmp_path / "drive"
+    cdefs = HERE.parent / "cdefs"
+    build = subprocess.run([gcc, "-O1", "-g", "-fsanitize=undefined", "-fno-sanitize-recover=all", "-I", str(cdefs),
+                            str(src), "-o", str(exe)], capture_output=True, text=True, check=False)
+    if build.returncode != 0 and "libubsan" in build.stderr:
+        pytest.skip("gcc has no libubsan")
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=30, check=False)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
