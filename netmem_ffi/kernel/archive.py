@@ -114,12 +114,7 @@ class Limited:
 
     def skip(self) -> bool:
         """Discard the rest; False when the underlying stream ended first (or a seek went past its end)."""
-        if self._advance is not None:
-            return self.advance(self.left)
-        while self.left:
-            if not self.read(min(self.left, _SKIP_CHUNK)):
-                return False
-        return True
+        return self.advance(self.left)
 
 
 def _exact(read: Read, n: int) -> bytes:
