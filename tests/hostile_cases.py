@@ -3,7 +3,7 @@
 ``build(name, directory) -> path`` writes one case; ``python hostile_cases.py NAME PATH`` reads it in
 a fresh interpreter whose address space is capped at its own size after imports plus
 :data:`MEMORY_BOUND` (``RLIMIT_AS``, as ``ulimit -v`` does) and prints one JSON line: the error
-class, its message, the seconds taken and the peak RSS growth.  tests/test_hostile_inputs.py runs
+class, its message, the seconds taken (wall and CPU) and the peak RSS growth.  tests/test_hostile_inputs.py runs
 every case and asserts the specific error, the time and the memory.
 """
 
@@ -246,15 +246,23 @@ def main(name: str, path: str) -> None:
     limit = _vm_size() + MEMORY_BOUND
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     start = time.perf_counter()
+    cpu0 = _cpu()
     error, message = "", ""
     try:
         _read(name, path)
     except Exception as exc:  # noqa: BLE001 - the outcome is reported, not raised
         error, message = type(exc).__name__, str(exc)
     seconds = time.perf_counter() - start
+    cpu = _cpu() - cpu0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"error": error, "message": message[:400], "seconds": seconds,
+    print(json.dumps({"error": error, "message": message[:400], "seconds": seconds, "cpu_seconds": cpu,
                       "rss_growth": max(0, peak - base_rss)}))
+
+
+def _cpu() -> float:
+    """CPU seconds (user + system) this process has used: the work done, whatever the machine's load."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":
