@@ -426,3 +426,10 @@ def test_mutations_raise_only_kernel_input_errors(sample: str, cut: int, flips: 
         assert str(exc).startswith(sample)
     else:
         assert isinstance(blob.btf, bytes) and len(blob.btf) >= 24
+
+
+def test_elf_boot_wrapper_on_disk_is_scanned(write: Callable[[str, bytes], Path]) -> None:
+    """An ELF without .BTF read from a file (pread path): a compressed kernel inside it is still found."""
+    inner = COMPRESSORS["gzip"](make_raw_image(make_btf(), b"RSC\x05"))
+    blob = read_btf_bytes(write("zImage", make_elf(None, machine=243, extra=((".payload", inner),))))
+    assert (blob.kind, blob.btf, blob.arch_hint) == ("elf", make_btf(), "riscv64")

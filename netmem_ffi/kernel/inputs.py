@@ -247,13 +247,22 @@ def _elf(blob: Blob, source: str, depth: int, budget: Budget, data: Buffer | Non
         return _Found(found.btf, release, found.arch)
     hint = ("; it has DWARF (.debug_info): `pahole --btf_encode_detached=OUT.btf FILE` makes BTF from it"
             if found.dwarf else " (kernel built without CONFIG_DEBUG_INFO_BTF?)")
+    why = f"ELF file has {found.why}{hint}"
+    if data is None and not found.dwarf and blob.size <= budget.held_left():
+        with budget.hold(blob.size, "ELF file", source):  # a boot wrapper on disk: small enough to scan
+            return _wrapped(blob.read(0, blob.size), found.arch, why, source, depth, budget)
     if data is None:
-        raise _NoBtf(f"ELF file has {found.why}{hint}", source)
-    try:  # an ELF with no .BTF: a boot wrapper may still carry a compressed kernel
+        raise _NoBtf(why, source)
+    return _wrapped(data, found.arch, why, source, depth, budget)
+
+
+def _wrapped(data: Buffer, arch: str | None, why: str, source: str, depth: int, budget: Budget) -> _Found:
+    """An ELF with no .BTF: a boot wrapper may still carry a compressed kernel."""
+    try:
         inner = _scan_streams(data, source, depth, budget)
     except _NoBtf:
-        raise _NoBtf(f"ELF file has {found.why}{hint}", source) from None
-    inner.arch = inner.arch or found.arch
+        raise _NoBtf(why, source) from None
+    inner.arch = inner.arch or arch
     return inner
 
 
