@@ -12,11 +12,11 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-import test_kernel_inputs as k  # noqa: E402
+import test_kernel_inputs as k
 
-from netmem_ffi.abicheck import snapshot  # noqa: E402
-from netmem_ffi.layout import engine  # noqa: E402
-from netmem_ffi.layout.btf import writer  # noqa: E402
+from netmem_ffi.abicheck import snapshot
+from netmem_ffi.layout import engine
+from netmem_ffi.layout.btf import writer
 
 
 def seeds() -> dict[str, dict[str, bytes]]:

@@ -160,7 +160,7 @@ def test_flatten_expands_each_struct_type_once() -> None:
         calls.append(n)
         if n == 0:
             return [Member("v", 0, 4, "int")]
-        kids = lambda: level(n - 1)  # noqa: E731
+        kids = lambda: level(n - 1)
         return [Member("x", 0, 8, f"struct s{n - 1}", kids, key=n - 1),
                 Member("y", 8, 8, f"struct s{n - 1}", kids, key=n - 1)]
 
