@@ -67,6 +67,7 @@ class ElfBtf:
     release_range: tuple[int, int] | None  # (offset, size) of .rodata, where the banner is
     why: str = ""  # when btf is None: "no section headers" / "no .BTF section"
     dwarf: bool = False
+    btf_at: int = 0  # file offset of the .BTF section
 
 
 def _u(fmt: str, blob: Blob, pos: int, source: str, what: str) -> tuple[int, ...]:
@@ -144,4 +145,4 @@ def elf_btf(blob: Blob, source: str, budget: Budget) -> ElfBtf:
         raise KernelInputError(".BTF section has no file data (SHT_NOBITS)", source, shoff)
     _check_range(blob, off, size, source, ".BTF section")
     budget.check("held", size, f".BTF section of {size:,} bytes", source, off)
-    return ElfBtf(blob.read(off, size), arch, ro_range)
+    return ElfBtf(blob.read(off, size), arch, ro_range, btf_at=off)

@@ -242,6 +242,9 @@ def _elf(blob: Blob, source: str, depth: int, budget: Budget, data: Buffer | Non
     if found.release_range is not None:
         release = next((r for w in _windows(blob, *found.release_range) if (r := _banner(w))), None)
     if found.btf is not None:
+        if btf_span(found.btf, 0) is None:
+            raise KernelInputError(f".BTF section ({len(found.btf)} bytes) does not start with a BTF header whose "
+                                   "sections fit in it", source, found.btf_at)
         if release is None and data is not None:
             release = _banner(data)
         return _Found(found.btf, release, found.arch)
