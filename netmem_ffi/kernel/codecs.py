@@ -86,12 +86,16 @@ def find_streams(buf: Buffer, hits: Callable[[int], None]) -> Iterator[tuple[int
     the engine finds at memory speed), merged by position.  *hits* is called
     with each position before it is yielded (it charges a budget and may raise).
     """
-    order = {name: i for i, name in enumerate(CODECS)}
-    found = heapq.merge(*((((m.start(), order[name]) for m in pattern.finditer(buf))) for name, pattern in _EACH.items()))
     names = list(CODECS)
-    for pos, which in found:
+    for pos, which in heapq.merge(*(_positions(_EACH[name], buf, i) for i, name in enumerate(names))):
         hits(pos)
         yield pos, CODECS[names[which]]
+
+
+def _positions(pattern: re.Pattern[bytes], buf: Buffer, which: int) -> Iterator[tuple[int, int]]:
+    """(position, *which*) of every match of *pattern* in *buf*."""
+    for m in pattern.finditer(buf):
+        yield m.start(), which
 
 
 Read = Callable[[int], bytes]
