@@ -101,3 +101,40 @@ def test_full_package_checks_like_its_reference(ref: refs.Reference) -> None:
     assert full.layouts.structs == shipped.layouts.structs
     assert full.layouts.enums == shipped.layouts.enums
     assert [a.ok for a in full.asserts] == [a.ok for a in shipped.asserts]
+
+
+def _bounded_read(path: str) -> dict[str, object]:
+    """Read *path* in a subprocess capped at its own size + 256 MiB (tests/hostile_cases.py)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    runner = Path(__file__).parent / "hostile_cases.py"
+    done = subprocess.run([sys.executable, str(runner), "package", path], capture_output=True, text=True,
+                          timeout=1800, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ref", [r for r in SELECTED if r.method == "dwarf"][:1], ids=lambda r: r.name)
+def test_dbg_package_is_streamed_within_the_memory_bound(ref: refs.Reference) -> None:
+    """A -dbg package (~0.9 GB holding GBs of module debug files before its vmlinux) is read as a stream:
+    the vmlinux is spooled to disk, its headers read, and it is refused (no .BTF, DWARF) in bounded memory."""
+    from hostile_cases import MEMORY_BOUND
+
+    deb, _ = _fetch(ref.name)
+    outcome = _bounded_read(str(deb.path))
+    assert outcome["error"] == "KernelInputError" and "pahole --btf_encode_detached" in str(outcome["message"])
+    assert int(outcome["rss_growth"]) < MEMORY_BOUND, outcome  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("ref", [r for r in SELECTED if r.method == "btf"][:1], ids=lambda r: r.name)
+def test_image_package_reads_within_the_memory_bound(ref: refs.Reference) -> None:
+    from hostile_cases import MEMORY_BOUND
+
+    deb, _ = _fetch(ref.name)
+    outcome = _bounded_read(str(deb.path))
+    assert outcome["error"] == "", outcome
+    assert int(outcome["rss_growth"]) < MEMORY_BOUND, outcome  # type: ignore[call-overload]

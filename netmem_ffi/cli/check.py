@@ -37,8 +37,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="with no SOURCE: when the running kernel has no BTF (and only then), check the shipped "
                    "reference kernels instead, with a notice on stderr; a running kernel that mismatches still fails")
     p.add_argument("--json", action="store_true", help="print JSON (see below)")
+    p.add_argument("--budget", action="append", default=[], metavar="NAME=N",
+                   help="raise or lower one reading budget for each input (repeatable; names and defaults in "
+                   "docs/reliability.md, e.g. members=200000; same as the NETMEM_FFI_MAX_NAME variable)")
     p.set_defaults(run=run)
     return p
+
+
+def _apply_budgets(items: list[str]) -> None:
+    """``--budget NAME=N``: validated, then set as ``NETMEM_FFI_MAX_*`` for every input this run reads."""
+    from netmem_ffi.layout.budget import LIMITS, Budget
+
+    budget = Budget.parse_assignments(items)
+    for item in items:
+        name = item.partition("=")[0].strip()
+        os.environ[LIMITS[name].env] = str(budget.limit(name))
 
 
 def sources(args: argparse.Namespace) -> list[str]:
@@ -175,6 +188,13 @@ def _rich(names: list[str], results: list[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.budget:
+        from netmem_ffi.errors import NetmemValueError
+
+        try:
+            _apply_budgets(args.budget)
+        except NetmemValueError as exc:
+            return fail(str(exc), EXIT_USAGE)
     if args.reference:
         from netmem_ffi.errors import UnknownReferenceError
         from netmem_ffi.kernel.references import reference

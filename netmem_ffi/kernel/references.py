@@ -32,8 +32,7 @@ from netmem_ffi.kernel.source import KernelSource
 from netmem_ffi.layout.btf.reader import BTF
 from netmem_ffi.layout.btf.writer import extract
 
-
-__all__ = ["Reference", "references", "reference", "names", "make_extract", "INDEX", "DATA_DIR", "SCHEMA"]
+__all__ = ["DATA_DIR", "INDEX", "SCHEMA", "Reference", "make_extract", "names", "reference", "references"]
 
 #: Index file beside the extracts, and its format version.
 INDEX = "index.json"
