@@ -96,6 +96,12 @@ def test_page_has_every_command_and_option(page: str) -> None:
             assert f"\\fI{escape(str(argument.metavar))}\\fR" in page
 
 
+def test_page_names_every_budget_variable(page: str) -> None:
+    from netmem_ffi.layout.budget import LIMITS
+
+    assert all(f"\\fB{escape(limit.env)}\\fR" in page for limit in LIMITS.values())
+
+
 def test_planted_option_and_command_appear() -> None:
     text = render(planted(), "0")
     assert "\\fB\\-\\-planted\\-flag\\fR \\fIFILE\\fR" in text and "an option added later" in text

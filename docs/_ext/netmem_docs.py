@@ -26,7 +26,7 @@ from sphinx.util.docutils import SphinxDirective
 import netmem_ffi
 from netmem_ffi import errors
 from netmem_ffi.abi.arches import host_arch
-from netmem_ffi.cli.man import ENVIRONMENT
+from netmem_ffi.cli.man import environment
 from netmem_ffi.cli.profiles import rows
 from netmem_ffi.cli.reference import Argument, Command, program
 
@@ -102,11 +102,11 @@ class CliDirective(Directive):
         ]
         if root.epilog:
             out.append(_paragraph(root.epilog))
-        environment = nodes.definition_list()
-        for variable, meaning in ENVIRONMENT:
+        variables = nodes.definition_list()
+        for variable, meaning in environment():
             term = nodes.term("", "", nodes.literal(variable, variable))
-            environment += nodes.definition_list_item("", term, nodes.definition("", _paragraph(meaning)))
-        out += [nodes.rubric("Environment", "Environment"), environment]
+            variables += nodes.definition_list_item("", term, nodes.definition("", _paragraph(meaning)))
+        out += [nodes.rubric("Environment", "Environment"), variables]
         return out + [self._section(command) for command in root.subcommands]
 
 

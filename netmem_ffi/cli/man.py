@@ -17,12 +17,25 @@ from netmem_ffi.abi.version import __version__
 if TYPE_CHECKING:
     from netmem_ffi.cli.reference import Argument, Command
 
-#: Sections at the end of the page: what the parser does not say.
+#: Sections at the end of the page: what the parser does not say (the input budgets are added from
+#: netmem_ffi.layout.budget.LIMITS by :func:`environment`).
 ENVIRONMENT = (
     ("NO_COLOR", "When set, terminal output has no colour."),
     ("TERM", "When it is dumb, output is the plain form used when piped."),
+    ("XDG_CACHE_HOME", "Where profiles derived from a kernel are cached (default ~/.cache)."),
+    ("NETMEM_FFI_CACHE", "Where downloaded Debian kernel packages are cached (default ~/.cache/netmem_ffi)."),
 )
 SEE_ALSO = "pahole(1), abidiff(1), bpftool(8)"
+
+
+def environment() -> tuple[tuple[str, str], ...]:
+    """The environment variables the program reads and what each does, budgets of hostile input included."""
+    # Only when a page is rendered, not on every start.
+    from netmem_ffi.layout.budget import LIMITS
+
+    budgets = tuple((limit.env, f"Limit on {limit.what} for one input (default {limit.default}).")
+                    for limit in LIMITS.values())
+    return ENVIRONMENT + budgets
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -94,7 +107,7 @@ def render(program: Command, version: str) -> str:
     if program.epilog:
         lines += [".SH EXIT STATUS", escape(program.epilog)]
     lines += [".SH ENVIRONMENT"]
-    for variable, meaning in ENVIRONMENT:
+    for variable, meaning in environment():
         lines += [".TP", f"\\fB{variable}\\fR", escape(meaning)]
     lines += [".SH SEE ALSO", escape(SEE_ALSO)]
     return "\n".join(lines) + "\n"
