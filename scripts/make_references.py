@@ -107,10 +107,10 @@ def make(want: Wanted) -> dict[str, object]:
     deb = apt.download(apt.newest(want.package))
     print(f"{want.name}: {deb.package} {deb.version} ({deb.path.stat().st_size >> 20} MiB)", flush=True)
     blob = kernel_btf(deb.path, want.method)
-    extract = extract(BTF(blob.btf, str(deb.path)))
+    cut_btf = extract(BTF(blob.btf, str(deb.path)))
     arch = DEB_ARCHES.get(want.deb_arch, want.deb_arch)
     full = _check(blob.btf, str(deb.path), blob.release, arch)
-    cut = _check(extract, want.name, blob.release, arch)
+    cut = _check(cut_btf, want.name, blob.release, arch)
     if cut.to_dict()["structs"] != full.to_dict()["structs"] or cut.to_dict()["enums"] != full.to_dict()["enums"]:
         raise SystemExit(f"{want.name}: the extract does not lay out as the full BTF does")
     detected = cut.to_dict()["profile"]
@@ -118,8 +118,8 @@ def make(want: Wanted) -> dict[str, object]:
         raise SystemExit(f"{want.name}: detected as {detected}, the catalogue expects {want.expected_profile}")
     kernel = cut.to_dict()["kernel"]
     path = OUT_DIR / f"{want.name}.btf"
-    path.write_bytes(extract)
-    print(f"  {blob.release} {kernel['arch']} {detected}: {len(blob.btf)} -> {len(extract)} bytes", flush=True)
+    path.write_bytes(cut_btf)
+    print(f"  {blob.release} {kernel['arch']} {detected}: {len(blob.btf)} -> {len(cut_btf)} bytes", flush=True)
     return refs.Reference(
         name=want.name,
         file=path.name,
@@ -134,7 +134,7 @@ def make(want: Wanted) -> dict[str, object]:
         sha256=deb.sha256,
         method=want.method,
         made=_describe(want, blob.kind),
-        extract_sha256=hashlib.sha256(extract).hexdigest(),
+        extract_sha256=hashlib.sha256(cut_btf).hexdigest(),
     ).to_dict()
 
 
