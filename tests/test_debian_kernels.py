@@ -20,10 +20,13 @@ from functools import cache
 import pytest
 
 from netmem_ffi.kernel import references as refs
-from netmem_ffi.abicheck.check import check_reference, check_source
+from netmem_ffi.abicheck.check import check_kernel, check_reference, check_source
+from netmem_ffi.kernel.source import KernelSource
 from netmem_ffi.kernel.debian import Apt, DebFile, archive_uri, kernel_btf
 from netmem_ffi.errors import ArchiveError
 from netmem_ffi.kernel.inputs import KernelBlob
+from netmem_ffi.layout.btf.reader import BTF
+from netmem_ffi.layout.btf.writer import extract
 
 pytestmark = pytest.mark.network
 
@@ -79,14 +82,10 @@ def test_package_is_the_recorded_one_and_reads(ref: refs.Reference) -> None:
 @pytest.mark.parametrize("ref", SELECTED, ids=[r.name for r in SELECTED])
 def test_shipped_extract_is_the_full_kernels_closure(ref: refs.Reference) -> None:
     _, blob = _fetch(ref.name)
-    again = refs.make_extract(blob.btf, ref.name)
+    again = extract(BTF(blob.btf, ref.name))
     if ref.method == "btf":
         assert again == ref.read()
     else:  # another pahole version may encode the same types differently: compare what they lay out
-        from netmem_ffi.layout.btf.reader import BTF
-        from netmem_ffi.abicheck.check import check_kernel
-        from netmem_ffi.kernel.source import KernelSource
-
         fresh = check_kernel(KernelSource(ref.name, BTF(again, ref.name), ref.release, ref.arch, "dwarf"))
         assert fresh.layouts.structs == check_reference(ref).layouts.structs
 

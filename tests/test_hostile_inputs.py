@@ -99,7 +99,7 @@ def test_cli_budget_error_is_one_line_and_budget_option_raises_it(tmp_path: Path
     assert "candidates budget" in over.stderr and "NETMEM_FFI_MAX_CANDIDATES" in over.stderr
     raised = _cli("--budget", "candidates=100000", str(path))
     assert raised.returncode == 1 and "candidates budget" not in raised.stderr and "no BTF found" in raised.stderr
-    assert _cli("--budget", "nope=1", str(path)).returncode == 2
+    assert _cli("--budget", "nope=1", str(path)).returncode == 3  # usage error: abidiff's ERROR|USAGE_ERROR
 
 
 def test_budget_from_environment() -> None:
