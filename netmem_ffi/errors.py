@@ -28,6 +28,7 @@ __all__ = [
     "NetmemMemoryError",
     "UnknownProfileError",
     "KernelInputError",
+    "BudgetExceededError",
     "UnknownReferenceError",
     "ArchiveError",
     "SnapshotError",
@@ -131,6 +132,17 @@ class KernelInputError(NetmemError):
         super().__init__(where + message, value=path)
         self.path = path
         self.offset = offset
+
+
+class BudgetExceededError(KernelInputError):
+    """Reading an input would exceed one of its budgets (:mod:`netmem_ffi.layout.budget`).
+
+    ``budget`` is the budget's name; the message names its environment variable.
+    """
+
+    def __init__(self, message: str, budget: str, path: object = None, offset: int | None = None) -> None:
+        super().__init__(message, path, offset)
+        self.budget = budget
 
 
 class UnknownReferenceError(NetmemError, KeyError):

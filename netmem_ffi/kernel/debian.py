@@ -31,7 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netmem_ffi.errors import ArchiveError
+from netmem_ffi.kernel.archive import MemberStream, open_member
 from netmem_ffi.kernel.inputs import DEB_ARCHES, KernelBlob, read_btf_bytes
+
+__all__ = ["Apt", "DebFile", "MemberStream", "archive_uri", "cache_root", "cache_dir", "dwarf_btf", "kernel_btf",
+           "open_member", "sha256"]
 
 #: Suites searched for kernels, oldest first.
 SUITES = ("bookworm", "bookworm-backports", "trixie", "trixie-backports", "sid")

@@ -464,7 +464,7 @@ def _tar_member(data: Buffer, source: str, prefix: str, want: Callable[[str], bo
         with tarfile.open(fileobj=kernel_codecs.ChunkReader(stream), mode="r|") as tar:
             for member in tar:
                 if member.isfile() and want(member.name):
-                    if member.size > kernel_codecs.MAX_OUTPUT:
+                    if member.size > (1 << 30):
                         raise KernelInputError(f"{member.name} is {member.size} bytes", where, member.offset)
                     fh = tar.extractfile(member)
                     if fh is None:
