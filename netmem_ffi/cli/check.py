@@ -33,6 +33,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    "lists them); works without the running kernel's BTF")
     p.add_argument("--references", action="store_true", help="check every shipped reference kernel")
     p.add_argument("--json", action="store_true", help="print JSON (see below)")
+    p.add_argument("--arch", metavar="ARCH", help="the kernels' architecture (any spelling: amd64, loong64 ...), "
+                   "overriding what the input and its types say (kernel.arch_from: user)")
     p.set_defaults(run=run)
     return p
 
@@ -47,7 +49,7 @@ def sources(args: argparse.Namespace) -> list[str]:
     return list(args.sources) + [REFERENCE_PREFIX + n for n in wanted] or [DEFAULT_SOURCE]
 
 
-def _check_all(names: list[str]) -> list[Any]:
+def _check_all(names: list[str], arch: str | None = None) -> list[Any]:
     """Check each source; an unreadable one gives its ``NetmemError`` in place of a result."""
     from netmem_ffi.abicheck.check import check_source
     from netmem_ffi.errors import NetmemError
@@ -57,8 +59,8 @@ def _check_all(names: list[str]) -> list[Any]:
             if name.startswith(REFERENCE_PREFIX):
                 from netmem_ffi.abicheck.check import check_reference
 
-                return check_reference(name.removeprefix(REFERENCE_PREFIX))
-            return check_source(name)
+                return check_reference(name.removeprefix(REFERENCE_PREFIX), arch)
+            return check_source(name, arch)
         except NetmemError as exc:
             return exc
 
@@ -177,7 +179,15 @@ def run(args: argparse.Namespace) -> int:
     if names == [DEFAULT_SOURCE] and not os.path.exists(DEFAULT_SOURCE):
         return fail(f"the running kernel has no BTF ({DEFAULT_SOURCE} is absent); check the kernels shipped "
                     "with netmem-ffi instead: netmem-ffi check --reference NAME, or --references for all")
-    results = _check_all(names)
+    if args.arch:
+        from netmem_ffi.abi.arches import normalize_arch
+        from netmem_ffi.errors import UnsupportedArchError
+
+        try:
+            normalize_arch(args.arch)
+        except UnsupportedArchError as exc:
+            return fail(str(exc), EXIT_USAGE)
+    results = _check_all(names, args.arch)
     if args.json:
         objs = [_error_dict(n, r) if isinstance(r, Exception) else r.to_dict() for n, r in zip(names, results)]
         print_json(objs[0] if len(objs) == 1 else objs)
