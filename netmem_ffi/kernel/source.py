@@ -37,6 +37,12 @@ def read_source(source: str | os.PathLike[str] = DEFAULT_SOURCE) -> KernelSource
     Raises :class:`KernelInputError` naming the file (and offset) when it cannot be read.
     """
     name = os.fspath(source)
+    from netmem_ffi.kernel.dwarf import dwarf_source
+
+    dwarf = dwarf_source(name)  # DWARF and no BTF (a -dbg vmlinux or package, a .ko): None for anything else
+    if dwarf is not None:
+        return KernelSource(name, BTF(dwarf.btf, f"{name} (BTF from DWARF)"), dwarf.release, dwarf.arch_hint,
+                            dwarf.kind)
     try:
         with open(name, "rb") as fh:
             data = fh.read()

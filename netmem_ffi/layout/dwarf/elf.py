@@ -20,7 +20,7 @@ from netmem_ffi.errors import KernelInputError
 #: What ELF bytes are read from: the file mapped, or bytes.
 Buffer = bytes | bytearray | mmap.mmap
 
-__all__ = ["DWARF_SECTIONS", "ElfDwarf", "elf_dwarf", "is_elf"]
+__all__ = ["DWARF_SECTIONS", "Buffer", "ElfDwarf", "elf_dwarf", "is_elf", "section_names"]
 
 #: The sections the reader uses (``.debug_info`` is required).
 DWARF_SECTIONS = (".debug_info", ".debug_abbrev", ".debug_str", ".debug_line_str", ".debug_str_offsets")
@@ -90,6 +90,18 @@ def _relocate(info: bytes, rel: bytes, symtab: bytes, *, rela: bool, is64: bool,
     return bytes(out)
 
 
+def section_names(data: Buffer, source: str) -> set[str]:
+    """The names of the sections of the ELF file in *data* (:class:`KernelInputError` when malformed)."""
+    _, _, _, _, shdrs, shstrndx = _headers(data, source)
+    names = _body(data, shdrs[shstrndx], source, ".shstrtab")
+    return {_name(names, sh) for sh in shdrs}
+
+
+def _name(names: bytes, sh: tuple[int, ...]) -> str:
+    end = names.find(b"\0", sh[0])
+    return names[sh[0]:end if end >= 0 else len(names)].decode("latin-1")
+
+
 def elf_dwarf(data: Buffer, source: str) -> ElfDwarf:
     """The DWARF sections of the ELF file in *data* (relocated for ``ET_REL``).
 
@@ -97,12 +109,7 @@ def elf_dwarf(data: Buffer, source: str) -> ElfDwarf:
     """
     byteorder, is64, e_type, machine, shdrs, shstrndx = _headers(data, source)
     names = _body(data, shdrs[shstrndx], source, ".shstrtab")
-
-    def name(sh: tuple[int, ...]) -> str:
-        end = bytes(names[sh[0]:sh[0] + 64]).split(b"\0", 1)[0]
-        return end.decode("latin-1")
-
-    by_name = {name(sh): (i, sh) for i, sh in enumerate(shdrs)}
+    by_name = {_name(names, sh): (i, sh) for i, sh in enumerate(shdrs)}
     if ".debug_info" not in by_name:
         raise KernelInputError("ELF file has no DWARF (.debug_info)", source)
     sections = {n: _body(data, by_name[n][1], source, n) if n in by_name else b"" for n in DWARF_SECTIONS}

@@ -1,0 +1,113 @@
+"""Kernel inputs read through their DWARF: an ELF with ``.debug_info`` and no ``.BTF``, a ``-dbg`` package.
+
+Debian builds i386, armhf and loong64 kernels without BTF; their types exist
+only as DWARF in the ``-dbg`` packages.  :func:`dwarf_source` reads
+
+* an ELF file with ``.debug_info`` and no ``.BTF`` (a ``-dbg`` vmlinux, a
+  ``.ko``, an object file), mapped, not read whole; the architecture is its
+  ``e_machine`` (``arch_from`` "elf");
+* a Debian ``-dbg`` package (its control file's ``Package`` ends in
+  ``-dbg``): ``data.tar`` is streamed (:func:`netmem_ffi.kernel.archive.open_member`)
+  up to the vmlinux, which is spooled to a temporary file (the ``spool``
+  budget) and mapped; release and architecture come from the package.
+
+Both give a :class:`~netmem_ffi.kernel.inputs.KernelBlob` whose BTF is the
+netmem closure read from DWARF (:mod:`netmem_ffi.layout.dwarf`), which
+:func:`netmem_ffi.kernel.source.read_source` turns into its ``KernelSource``.  On a
+terminal, the streaming of a package shows its progress on stderr.
+"""
+
+from __future__ import annotations
+
+import mmap
+import re
+import sys
+import tempfile
+import time
+from typing import BinaryIO
+
+from netmem_ffi.errors import KernelInputError
+from netmem_ffi.kernel.archive import open_member
+from netmem_ffi.kernel.inputs import DEB_ARCHES, KernelBlob, _elf_arch
+from netmem_ffi.layout.budget import Budget
+from netmem_ffi.layout.dwarf import is_elf, read_dwarf_btf
+from netmem_ffi.layout.dwarf.elf import section_names
+
+__all__ = ["DBG_VMLINUX", "dwarf_source", "is_dbg_package"]
+
+#: Where a ``-dbg`` package keeps the vmlinux (``boot/vmlinux-*`` is often a symlink to the second).
+DBG_VMLINUX = re.compile(r"^(?:\./)?usr/lib/debug/(?:boot/vmlinux-[^/]+|lib/modules/([^/]+)/vmlinux)$")
+_AR_MAGIC = b"!<arch>\n"
+_CHUNK = 1 << 20
+
+
+def _from_elf(fh: BinaryIO, name: str, release: str | None, arch: str | None, kind: str) -> KernelBlob:
+    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        raw, elf = read_dwarf_btf(data, name)
+    arch = arch or _elf_arch(elf.machine, elf.is64, elf.byteorder == "little")
+    return KernelBlob(raw, release, arch, name, kind)
+
+
+def is_dbg_package(path: str) -> dict[str, str] | None:
+    """The control fields of the Debian package at *path* when it is a ``-dbg`` package, else None."""
+    try:
+        with open_member(path, lambda n: n.removeprefix("./") == "control", prefix="control") as fh:
+            text = fh.read(1 << 20).decode("utf-8", "replace")
+    except KernelInputError:  # not a Debian package: the other readers say what it is
+        return None
+    fields = dict(re.findall(r"^([A-Za-z-]+):[ \t]*(.*)$", text, re.M))
+    return fields if fields.get("Package", "").endswith("-dbg") else None
+
+
+def _spool(src: BinaryIO, dst: BinaryIO, size: int, name: str, budget: Budget) -> None:
+    """Copy the member *src* to *dst*, charging the ``spool`` budget; progress on a terminal."""
+    budget.check("spool", size, f"{name} spooled to a temporary file", name)
+    show = sys.stderr.isatty()
+    done, shown = 0, 0.0
+    while chunk := src.read(_CHUNK):
+        dst.write(chunk)
+        done += len(chunk)
+        if show and time.monotonic() - shown > 0.2:
+            shown = time.monotonic()
+            sys.stderr.write(f"\rreading {name}: {done >> 20} of {size >> 20} MiB")
+    if show:
+        sys.stderr.write("\r" + " " * 60 + "\r")
+    if done != size:
+        raise KernelInputError(f"package member {name} ends after {done} of {size} bytes", name)
+
+
+def _from_package(name: str, control: dict[str, str]) -> KernelBlob:
+    budget = Budget.from_env()
+    with open_member(name, lambda n: DBG_VMLINUX.match(n) is not None, budget) as member, \
+            tempfile.TemporaryFile(prefix="netmem-vmlinux-") as spool:
+        _spool(member, spool, member.size, f"{name}:{member.name}", budget)
+        spool.flush()
+        found = DBG_VMLINUX.match(member.name)
+        release = found.group(1) if found else None
+        arch = DEB_ARCHES.get(control.get("Architecture", ""))
+        return _from_elf(spool, name, release, arch, "deb-dwarf")
+
+
+def dwarf_source(path: str) -> KernelBlob | None:
+    """The netmem types (as BTF) of the kernel at *path* read through DWARF, or None when it is not such an input (see the module doc).
+
+    Raises :class:`KernelInputError` (naming the file) for a malformed ELF,
+    DWARF or package, and when the netmem types are not in its DWARF.
+    """
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 (closed below; mmap needs the descriptor)
+    except OSError:
+        return None
+    with fh:
+        head = fh.read(len(_AR_MAGIC))
+        if is_elf(head):
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                names = section_names(data, path)
+            if ".debug_info" not in names or ".BTF" in names:
+                return None
+            return _from_elf(fh, path, None, None, "elf-dwarf")
+    if head == _AR_MAGIC:
+        control = is_dbg_package(path)
+        if control is not None:
+            return _from_package(path, control)
+    return None
