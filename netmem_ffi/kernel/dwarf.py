@@ -4,12 +4,12 @@ Debian builds i386, armhf and loong64 kernels without BTF; their types exist
 only as DWARF in the ``-dbg`` packages.  :func:`dwarf_source` reads
 
 * an ELF file with ``.debug_info`` and no ``.BTF`` (a ``-dbg`` vmlinux, a
-  ``.ko``, an object file), mapped, not read whole; the architecture is its
+  ``.ko``, an object file): only its DWARF sections are read; the architecture is its
   ``e_machine`` (``arch_from`` "elf");
 * a Debian ``-dbg`` package (its control file's ``Package`` ends in
   ``-dbg``): ``data.tar`` is streamed (:func:`netmem_ffi.kernel.archive.open_member`)
   up to the vmlinux, which is spooled to a temporary file (the ``spool``
-  budget) and mapped; release and architecture come from the package.
+  budget); release and architecture come from the package.
 
 Both give a :class:`~netmem_ffi.kernel.inputs.KernelBlob` whose BTF is the
 netmem closure read from DWARF (:mod:`netmem_ffi.layout.dwarf`), which
@@ -19,11 +19,11 @@ terminal, the streaming of a package shows its progress on stderr.
 
 from __future__ import annotations
 
-import mmap
 import re
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import BinaryIO
 
 from netmem_ffi.errors import KernelInputError
@@ -42,8 +42,7 @@ _CHUNK = 1 << 20
 
 
 def _from_elf(fh: BinaryIO, name: str, release: str | None, arch: str | None, kind: str) -> KernelBlob:
-    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        raw, elf = read_dwarf_btf(data, name)
+    raw, elf = read_dwarf_btf(fh, name)
     arch = arch or _elf_arch(elf.machine, elf.is64, elf.byteorder == "little")
     return KernelBlob(raw, release, arch, name, kind)
 
@@ -55,16 +54,16 @@ def is_dbg_package(path: str) -> dict[str, str] | None:
             text = fh.read(1 << 20).decode("utf-8", "replace")
     except KernelInputError:  # not a Debian package: the other readers say what it is
         return None
-    fields = dict(re.findall(r"^([A-Za-z-]+):[ \t]*(.*)$", text, re.M))
+    fields = dict(re.findall(r"^([A-Za-z-]+):[ \t]*(.*)$", text, re.MULTILINE))
     return fields if fields.get("Package", "").endswith("-dbg") else None
 
 
-def _spool(src: BinaryIO, dst: BinaryIO, size: int, name: str, budget: Budget) -> None:
+def _spool(read: Callable[[int], bytes | None], dst: BinaryIO, size: int, name: str, budget: Budget) -> None:
     """Copy the member *src* to *dst*, charging the ``spool`` budget; progress on a terminal."""
     budget.check("spool", size, f"{name} spooled to a temporary file", name)
     show = sys.stderr.isatty()
     done, shown = 0, 0.0
-    while chunk := src.read(_CHUNK):
+    while chunk := read(_CHUNK):
         dst.write(chunk)
         done += len(chunk)
         if show and time.monotonic() - shown > 0.2:
@@ -80,7 +79,7 @@ def _from_package(name: str, control: dict[str, str]) -> KernelBlob:
     budget = Budget.from_env()
     with open_member(name, lambda n: DBG_VMLINUX.match(n) is not None, budget) as member, \
             tempfile.TemporaryFile(prefix="netmem-vmlinux-") as spool:
-        _spool(member, spool, member.size, f"{name}:{member.name}", budget)
+        _spool(member.read, spool, member.size, f"{name}:{member.name}", budget)
         spool.flush()
         found = DBG_VMLINUX.match(member.name)
         release = found.group(1) if found else None
@@ -95,14 +94,13 @@ def dwarf_source(path: str) -> KernelBlob | None:
     DWARF or package, and when the netmem types are not in its DWARF.
     """
     try:
-        fh = open(path, "rb")  # noqa: SIM115 (closed below; mmap needs the descriptor)
+        fh = open(path, "rb")  # noqa: SIM115 (closed below, after the stat)
     except OSError:
         return None
     with fh:
         head = fh.read(len(_AR_MAGIC))
         if is_elf(head):
-            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                names = section_names(data, path)
+            names = section_names(fh, path)
             if ".debug_info" not in names or ".BTF" in names:
                 return None
             return _from_elf(fh, path, None, None, "elf-dwarf")

@@ -9,16 +9,28 @@ DIEs on demand (:mod:`.units`), the closure as BTF (:mod:`.tobtf`).
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 from netmem_ffi.layout.dwarf.elf import Buffer, ElfDwarf, elf_dwarf, is_elf
 from netmem_ffi.layout.dwarf.tobtf import ROOTS, dwarf_btf, find_roots
 from netmem_ffi.layout.dwarf.units import MAX_DIES, DebugInfo
 
-__all__ = ["Buffer", "DebugInfo", "ElfDwarf", "MAX_DIES", "ROOTS", "dwarf_btf", "elf_dwarf", "find_roots", "is_elf",
-           "read_dwarf_btf"]
+__all__ = [
+    "MAX_DIES",
+    "ROOTS",
+    "Buffer",
+    "DebugInfo",
+    "ElfDwarf",
+    "dwarf_btf",
+    "elf_dwarf",
+    "find_roots",
+    "is_elf",
+    "read_dwarf_btf",
+]
 
 
-def read_dwarf_btf(data: Buffer, source: str, max_dies: int = MAX_DIES) -> tuple[bytes, ElfDwarf]:
-    """Raw BTF of the netmem types in the DWARF of the ELF file *data*, and the file's facts.
+def read_dwarf_btf(data: Buffer | BinaryIO, source: str, max_dies: int = MAX_DIES) -> tuple[bytes, ElfDwarf]:
+    """Raw BTF of the netmem types in the DWARF of the ELF file *data* (bytes or an open file), and its facts.
 
     Raises :class:`~netmem_ffi.errors.KernelInputError` naming *source* for a
     malformed ELF or DWARF, a file without ``.debug_info`` or without the

@@ -6,11 +6,9 @@ any DIE can be stepped over.
 
 from __future__ import annotations
 
-from enum import IntEnum
 
-
-class Tag(IntEnum):
-    """``DW_TAG_*`` (DWARF 5 7.5.3, table 7.3)."""
+class Tag:
+    """``DW_TAG_*`` (DWARF 5 7.5.3, table 7.3): plain ints, as they are compared in the hot loop."""
 
     array_type = 0x01
     enumeration_type = 0x04
@@ -35,7 +33,7 @@ class Tag(IntEnum):
     type_unit = 0x41
 
 
-class At(IntEnum):
+class At:
     """``DW_AT_*`` (DWARF 5 7.5.4, table 7.5)."""
 
     sibling = 0x01
@@ -54,7 +52,7 @@ class At(IntEnum):
     str_offsets_base = 0x72
 
 
-class Form(IntEnum):
+class Form:
     """``DW_FORM_*`` (DWARF 5 7.5.6, table 7.6) and the GNU forms GCC emits."""
 
     addr = 0x01

@@ -5,15 +5,16 @@ machine, type), the section headers by name, and for ``ET_REL`` files the
 32-bit absolute relocations of ``.debug_info`` (``DW_FORM_strp``, abbrev
 offsets and ``DW_FORM_ref_addr`` are relocated against section symbols in an
 object file; other relocation types only touch addresses and lengths the
-layouts never read).  Section data is sliced from the caller's buffer (an
-``mmap`` of a vmlinux), not copied, except a relocated ``.debug_info``.
+layouts never read).  Only the DWARF sections are read, from bytes or an open
+file (a vmlinux is never read whole).
 """
 
 from __future__ import annotations
 
 import mmap
+import os
 import struct
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from netmem_ffi.errors import KernelInputError
 
@@ -39,33 +40,55 @@ class ElfDwarf(NamedTuple):
     machine: int
 
 
-def is_elf(data: Buffer) -> bool:
+def is_elf(data: bytes) -> bool:
     """Whether *data* starts with the ELF magic."""
-    return bytes(data[:4]) == b"\x7fELF"
+    return data[:4] == b"\x7fELF"
 
 
-def _headers(data: Buffer, source: str) -> tuple[str, bool, int, int, list[tuple[int, ...]], int]:
-    """(byte order, 64-bit, e_type, e_machine, section headers, index of the names section) of *data*'s ELF."""
+class _File:
+    """Byte ranges of an ELF held in memory or open as a file (sections are read, not mapped: a
+    mapped vmlinux would count twice in the resident set once its sections are copied)."""
+
+    def __init__(self, data: Buffer | BinaryIO) -> None:
+        self._buf: Buffer | None = None
+        self._fh: BinaryIO | None = None
+        if isinstance(data, bytes | bytearray | mmap.mmap):
+            self._buf, self.size = data, len(data)
+        else:
+            self._fh, self.size = data, os.fstat(data.fileno()).st_size
+
+    def read(self, off: int, size: int) -> bytes:
+        if self._fh is None:
+            assert self._buf is not None
+            return bytes(self._buf[off:off + size])
+        self._fh.seek(off)
+        return self._fh.read(size)
+
+
+def _headers(f: _File, source: str) -> tuple[str, bool, int, int, list[tuple[int, ...]], int]:
+    """(byte order, 64-bit, e_type, e_machine, section headers, index of the names section) of *f*'s ELF."""
+    data = f.read(0, 64)
     if len(data) < 64 or not is_elf(data) or data[4] not in (1, 2) or data[5] not in (1, 2):
         raise KernelInputError("not an ELF file (bad magic, class or data encoding)", source, 0)
     is64, order = data[4] == 2, "<" if data[5] == 1 else ">"
     head = struct.unpack_from(order + ("HHIQQQIHHHHHH" if is64 else "HHIIIIIHHHHHH"), data, 16)
     e_type, machine, shoff, shentsize, shnum, shstrndx = head[0], head[1], head[5], head[10], head[11], head[12]
     fmt = order + ("IIQQQQIIQQ" if is64 else "IIIIIIIIII")
-    if shentsize != struct.calcsize(fmt) or shoff + shnum * shentsize > len(data) or shstrndx >= max(shnum, 1):
+    if shentsize != struct.calcsize(fmt) or shoff + shnum * shentsize > f.size or shstrndx >= max(shnum, 1):
         raise KernelInputError(f"ELF section header table ({shnum} x {shentsize} bytes at {shoff}) "
-                               f"does not fit the file ({len(data)} bytes)", source, 32)
-    shdrs = [struct.unpack_from(fmt, data, shoff + i * shentsize) for i in range(shnum)]
+                               f"does not fit the file ({f.size} bytes)", source, 32)
+    table = f.read(shoff, shnum * shentsize)
+    shdrs = [struct.unpack_from(fmt, table, i * shentsize) for i in range(shnum)]
     return ("little" if order == "<" else "big"), is64, e_type, machine, shdrs, shstrndx
 
 
-def _body(data: Buffer, sh: tuple[int, ...], source: str, what: str) -> bytes:
+def _body(f: _File, sh: tuple[int, ...], source: str, what: str) -> bytes:
     off, size = sh[4], sh[5]
     if sh[1] == _SHT_NOBITS:
         return b""
-    if off + size > len(data):
+    if off + size > f.size:
         raise KernelInputError(f"section {what} ({size} bytes at {off}) runs past the end of the file", source, off)
-    return bytes(data[off:off + size])
+    return f.read(off, size)
 
 
 def _relocate(info: bytes, rel: bytes, symtab: bytes, *, rela: bool, is64: bool, order: str,
@@ -90,10 +113,11 @@ def _relocate(info: bytes, rel: bytes, symtab: bytes, *, rela: bool, is64: bool,
     return bytes(out)
 
 
-def section_names(data: Buffer, source: str) -> set[str]:
+def section_names(data: Buffer | BinaryIO, source: str) -> set[str]:
     """The names of the sections of the ELF file in *data* (:class:`KernelInputError` when malformed)."""
-    _, _, _, _, shdrs, shstrndx = _headers(data, source)
-    names = _body(data, shdrs[shstrndx], source, ".shstrtab")
+    f = _File(data)
+    _, _, _, _, shdrs, shstrndx = _headers(f, source)
+    names = _body(f, shdrs[shstrndx], source, ".shstrtab")
     return {_name(names, sh) for sh in shdrs}
 
 
@@ -102,11 +126,12 @@ def _name(names: bytes, sh: tuple[int, ...]) -> str:
     return names[sh[0]:end if end >= 0 else len(names)].decode("latin-1")
 
 
-def elf_dwarf(data: Buffer, source: str) -> ElfDwarf:
-    """The DWARF sections of the ELF file in *data* (relocated for ``ET_REL``).
+def elf_dwarf(file: Buffer | BinaryIO, source: str) -> ElfDwarf:
+    """The DWARF sections of the ELF file in *file* (bytes or an open file; relocated for ``ET_REL``).
 
     Raises :class:`KernelInputError` for a malformed ELF or one without ``.debug_info``.
     """
+    data = _File(file)
     byteorder, is64, e_type, machine, shdrs, shstrndx = _headers(data, source)
     names = _body(data, shdrs[shstrndx], source, ".shstrtab")
     by_name = {_name(names, sh): (i, sh) for i, sh in enumerate(shdrs)}

@@ -32,7 +32,7 @@ from netmem_ffi.layout.dwarf import constants as c
 from netmem_ffi.layout.dwarf.constants import At, Form, Tag
 from netmem_ffi.layout.dwarf.units import DIE, MAX_DEPTH, DebugInfo, Unit
 
-__all__ = ["ROOTS", "PRIMARY", "WALK_LIMIT", "find_roots", "dwarf_btf"]
+__all__ = ["PRIMARY", "ROOTS", "WALK_LIMIT", "dwarf_btf", "find_roots"]
 
 _STRUCT = frozenset({Tag.structure_type})
 #: The DIEs read, by name and tag: the netmem structs and enum, ``struct pt_regs`` (the architecture),
@@ -190,7 +190,7 @@ class _Converter:
         if tag == Tag.pointer_type:
             return BTFType(0, Kind.PTR, "", self.type_id(target, True, depth + 1))
         modifier = {Tag.const_type: Kind.CONST, Tag.volatile_type: Kind.VOLATILE, Tag.restrict_type: Kind.RESTRICT,
-                    Tag.typedef: Kind.TYPEDEF}.get(tag)  # type: ignore[call-overload]
+                    Tag.typedef: Kind.TYPEDEF}.get(tag)
         if modifier is not None:
             return BTFType(0, modifier, name if tag == Tag.typedef else "", self.type_id(target, by_ptr, depth + 1))
         if tag == Tag.array_type:
@@ -248,7 +248,7 @@ class _Converter:
                 continue
             form, value = e.attrs.get(At.const_value, (Form.udata, 0))
             v = _int(value)
-            width = {Form.data1: 8, Form.data2: 16, Form.data4: 32, Form.data8: 64}.get(form)  # type: ignore[call-overload]
+            width = {Form.data1: 8, Form.data2: 16, Form.data4: 32, Form.data8: 64}.get(form)
             if signed and width and v >> (width - 1) & 1:
                 v -= 1 << width
             signed = signed or v < 0

@@ -15,12 +15,22 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from netmem_ffi.errors import KernelInputError
-from netmem_ffi.layout.dwarf.constants import UT_SKELETON, UT_SPLIT_COMPILE, UT_SPLIT_TYPE, UT_TYPE, At, Form
+from netmem_ffi.layout.dwarf.constants import (
+    UT_SKELETON,
+    UT_SPLIT_COMPILE,
+    UT_SPLIT_TYPE,
+    UT_TYPE,
+    At,
+    Form,
+)
 
-__all__ = ["Abbrev", "DIE", "DebugInfo", "Unit", "MAX_DIES", "MAX_DEPTH"]
+#: A byte order as ``int.from_bytes`` takes it.
+ByteOrder = Literal["little", "big"]
+
+__all__ = ["DIE", "MAX_DEPTH", "MAX_DIES", "Abbrev", "DebugInfo", "Unit"]
 
 #: DIEs one read may decode before it is abandoned (a hostile file cannot make it run for ever).
 MAX_DIES = 4_000_000
@@ -115,7 +125,7 @@ class Unit:
     def value(self, pos: int, form: int, implicit: int = 0) -> tuple[object, int]:
         """(value, next position) of an attribute of *form* at *pos*: an int, bytes or (for strings) str."""
         info = self.info
-        size = _FIXED.get(form)  # type: ignore[call-overload]
+        size = _FIXED.get(form)
         if size is not None:
             if form == Form.implicit_const:
                 return implicit, pos
@@ -134,7 +144,7 @@ class Unit:
                 raise info.error("unterminated string", pos)
             return info.data[pos:end].decode("utf-8", "replace"), end + 1
         if form in _BLOCK_FORMS or form in (Form.block, Form.exprloc):
-            width = _BLOCK_FORMS.get(form)  # type: ignore[call-overload]
+            width = _BLOCK_FORMS.get(form)
             n, start = info.uleb(pos) if width is None else (info.uint(pos, width), pos + width)
             return info.data[start:start + n], start + n
         if form == Form.indirect:
@@ -222,7 +232,7 @@ class DebugInfo:
                  max_dies: int = MAX_DIES) -> None:
         self.sections = sections
         self.data = sections[".debug_info"]
-        self.byteorder = byteorder
+        self.byteorder: ByteOrder = "big" if byteorder == "big" else "little"
         self.source = source
         self.max_dies = max_dies
         self.decoded = 0
