@@ -116,3 +116,55 @@ def test_subprocess_json() -> None:
     assert proc.returncode == 0, proc.stderr
     d = json.loads(proc.stdout)
     assert SPEC_KEYS <= set(d) and d["match"] is True
+
+
+def _page_resized(model: LayoutSet, size: int) -> LayoutSet:
+    page = model.struct("page")
+    return model._replace(structs={**model.structs, "page": page._replace(size=size)})
+
+
+def test_config_dependent_page_is_a_note_not_a_break(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An 80-byte page (loong64's ``virtual``): match, the size note is not breaking, exit 0 — one verdict."""
+    path = write(tmp_path, "page80", _page_resized(model_layouts("v7.2", "x86_64"), 80))
+    result = check_source(path)
+    assert result.match and not result.mismatches
+    size = [c for c in result.notes if c.kind == "struct_size"]
+    assert [(c.container, c.old, c.new, c.breaking) for c in size] == [("struct page", 64, 80, False)]
+    assert all(not n["breaking"] for n in result.to_dict()["notes"])
+    assert main(["check", "--json", path]) == 0
+    capsys.readouterr()
+
+
+def test_config_members_are_notes() -> None:
+    from netmem_ffi.abicheck.check import PAGE_CONFIG_MEMBERS, _classify
+    from netmem_ffi.abicheck.compare import Change
+
+    changes = [Change("member_added", "struct page", m, None, "offset 64", True) for m in PAGE_CONFIG_MEMBERS]
+    moved = Change("member_moved", "struct page", "pp", 16, 24, True)
+    other = Change("member_added", "struct net_iov", "virtual", None, "offset 64", True)
+    mismatches, notes = _classify([*changes, moved, other])
+    assert mismatches == (moved, other)
+    assert [n.member for n in notes] == list(PAGE_CONFIG_MEMBERS) and not any(n.breaking for n in notes)
+
+
+def test_notes_only_for_real_differences() -> None:
+    """7.1+ and 6.19/7.0 kernels: no respelling notes; 6.18 under v6.17 (6.17 still says unsigned long): one."""
+    from netmem_ffi.abi import registry
+    from netmem_ffi.abicheck.check import check_reference
+
+    assert [r.new for r in registry.page_respellings(registry.spec("v7.2"))] == ["memdesc_flags_t", "compound_info"]
+    assert [r.new for r in registry.page_respellings(registry.spec("v6.19"))] == ["memdesc_flags_t"]
+    assert registry.page_respellings(registry.spec("v6.17")) == ()
+    for name in ("amd64-7.1", "amd64-7.2", "amd64-7.3", "amd64-7.0", "amd64-6.19", "arm64-7.2", "armhf-7.2"):
+        assert check_reference(name).notes == (), name
+    flags = check_reference("amd64-6.18").notes
+    assert [(c.kind, c.member, c.new) for c in flags] == [("member_type", "flags", "memdesc_flags_t")]
+
+
+
+def test_old_spelling_under_a_new_generation_is_noted(tmp_path: Path) -> None:
+    """The engine's model (compound_head, unsigned long flags) as a v7.2 kernel: both respellings are noted."""
+    result = check_source(write(tmp_path, "old-spelling", model_layouts("v7.2", "x86_64")))
+    assert result.match
+    assert sorted((c.kind, c.new) for c in result.notes) == [("member_renamed", "compound_head"),
+                                                             ("member_type", "unsigned long")]

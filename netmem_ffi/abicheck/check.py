@@ -8,10 +8,13 @@
   static asserts on the kernel's own layouts.  :meth:`CheckResult.to_dict` is
   the ``check --json`` object of SPEC 7.
 
-``struct page``'s size depends on the kernel config (MEMCG, KMSAN ...), so it
-never counts as a mismatch; changes abidiff calls harmless (a member's type
-spelled differently at the same offset and size, e.g. ``flags`` becoming
-``memdesc_flags_t`` in 6.18) are listed as notes, not mismatches.
+``struct page``'s size and its config-dependent members (``virtual``,
+``_last_cpupid``, ``memcg_data``) depend on the kernel config, so they are
+notes (``breaking: false``), never mismatches; changes abidiff calls harmless
+(a member's type spelled differently at the same offset and size) are notes
+too.  The model is spelled as the generation's kernels spell ``struct page``
+(``memdesc_flags_t`` from 6.18, ``compound_info`` from 7.1) where all of them
+agree, so those notes appear only where a kernel really differs.
 """
 
 from __future__ import annotations
@@ -116,9 +119,37 @@ class CheckResult(NamedTuple):
         }
 
 
-def _counts(change: Change) -> bool:
-    """Whether a change is a mismatch: breaking, and not the config-dependent size of struct page."""
-    return change.breaking and not (change.kind == "struct_size" and change.container == "struct page")
+#: Members of ``struct page`` that exist or not by kernel config (WANT_PAGE_VIRTUAL/highmem, LAST_CPUPID not
+#: in page flags, MEMCG), outside the netmem window: they change its size, never the netmem layout.
+PAGE_CONFIG_MEMBERS = ("virtual", "_last_cpupid", "memcg_data")
+
+
+def _config_dependent(change: Change) -> bool:
+    """Whether *change* is a fact of the kernel's config: struct page's size or one of its config members."""
+    return change.container == "struct page" and (
+        change.kind == "struct_size" or (change.kind in ("member_added", "member_removed")
+                                         and change.member in PAGE_CONFIG_MEMBERS))
+
+
+def _classify(changes: list[Change]) -> tuple[tuple[Change, ...], tuple[Change, ...]]:
+    """(mismatches, notes): config-dependent changes become notes, not breaking, like every other note."""
+    changes = [c._replace(breaking=False) if _config_dependent(c) else c for c in changes]
+    return tuple(c for c in changes if c.breaking), tuple(c for c in changes if not c.breaking)
+
+
+def kernel_spelled(model: LayoutSet, spec: registry.ProfileSpec) -> LayoutSet:
+    """*model* with ``struct page`` spelled as every kernel of *spec* spells it (:func:`registry.page_respellings`)."""
+    page = model.structs.get("page")
+    respell = registry.page_respellings(spec)
+    if page is None or not respell:
+        return model
+    fields = []
+    for f in page.fields:
+        for r in respell:
+            if f.name == r.member:
+                f = f._replace(type=r.new) if r.attribute == "type" else f._replace(name=r.new)
+        fields.append(f)
+    return model._replace(structs={**model.structs, "page": page._replace(fields=tuple(fields))})
 
 
 def check_kernel(kernel: KernelSource, arch: str | None = None) -> CheckResult:
@@ -128,13 +159,12 @@ def check_kernel(kernel: KernelSource, arch: str | None = None) -> CheckResult:
     name = detection.profile or detection.nearest
     if detection.status == PRE_6_12 or name is None:
         return CheckResult(kernel.source, kernel.release, kernel.kind, choice, layouts, detection, None)
-    model = model_layouts(name, choice.model)
-    changes = compare(model, layouts, compare_align=False)
+    spec = registry.spec(name)
+    model = kernel_spelled(model_layouts(name, choice.model), spec)
+    mismatches, notes = _classify(compare(model, layouts, compare_align=False))
     return CheckResult(
         kernel.source, kernel.release, kernel.kind, choice, layouts, detection, model,
-        asserts=tuple(evaluate_all(registry.spec(name), layouts)),
-        mismatches=tuple(c for c in changes if _counts(c)),
-        notes=tuple(c for c in changes if not _counts(c)),
+        asserts=tuple(evaluate_all(spec, layouts)), mismatches=mismatches, notes=notes,
     )
 
 
