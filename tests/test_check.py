@@ -168,3 +168,24 @@ def test_old_spelling_under_a_new_generation_is_noted(tmp_path: Path) -> None:
     assert result.match
     assert sorted((c.kind, c.new) for c in result.notes) == [("member_renamed", "compound_head"),
                                                              ("member_type", "unsigned long")]
+
+
+def test_jobs_keep_input_order_and_list_what_differs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``check -j 2`` over several kernels: one line each in input order; a kernel that differs lists its members."""
+    model = model_layouts("v7.2", "x86_64")
+    area = model.struct("net_iov_area")
+    moved = area._replace(fields=tuple(f._replace(offset=16 - f.offset) if f.offset != 8 else f for f in area.fields))
+    paths = [write(tmp_path, "a-ok", model), write(tmp_path, "b-moved", model._replace(
+        structs={**model.structs, "net_iov_area": moved})), str(tmp_path / "c-missing.btf"),
+        write(tmp_path, "d-612", model_layouts("v6.12", "i386"))]
+    assert main(["check", "-j", "2", *paths]) == 1  # one unreadable input
+    out = capsys.readouterr().out.splitlines()
+    heads = [line for line in out if not line.startswith("  ")]
+    assert [h.split(":")[0] for h in heads] == paths
+    assert heads[0].startswith(f"{paths[0]}: MATCH") and heads[1].startswith(f"{paths[1]}: MISMATCH")
+    listed = out[out.index(heads[1]) + 1:out.index(heads[2])]
+    assert listed and all("net_iov_area" in line and "mismatch" in line for line in listed)
+    assert main(["check", "--json", "-j", "2", *paths[:2], paths[3]]) == 4
+    assert [d["source"] for d in json.loads(capsys.readouterr().out)] == [paths[0], paths[1], paths[3]]
+    assert main(["check", "-j", "0", paths[0]]) == 2
+    assert "at least 1" in capsys.readouterr().err

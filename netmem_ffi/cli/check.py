@@ -35,6 +35,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON (see below)")
     p.add_argument("--arch", metavar="ARCH", help="the kernels' architecture (any spelling: amd64, loong64 ...), "
                    "overriding what the input and its types say (kernel.arch_from: user)")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                   help="check N kernels at once, in worker processes (output stays in input order)")
     p.set_defaults(run=run)
     return p
 
@@ -49,35 +51,46 @@ def sources(args: argparse.Namespace) -> list[str]:
     return list(args.sources) + [REFERENCE_PREFIX + n for n in wanted] or [DEFAULT_SOURCE]
 
 
-def _check_all(names: list[str], arch: str | None = None) -> list[Any]:
-    """Check each source; an unreadable one gives its ``NetmemError`` in place of a result."""
-    from netmem_ffi.abicheck.check import check_source
+def check_one(name: str, arch: str | None = None) -> Any:
+    """Check one source (``reference:NAME`` for a shipped one); an unreadable one gives its ``NetmemError``."""
+    from netmem_ffi.abicheck.check import check_reference, check_source
     from netmem_ffi.errors import NetmemError
 
-    def one(name: str) -> Any:
-        try:
-            if name.startswith(REFERENCE_PREFIX):
-                from netmem_ffi.abicheck.check import check_reference
+    try:
+        if name.startswith(REFERENCE_PREFIX):
+            return check_reference(name.removeprefix(REFERENCE_PREFIX), arch)
+        return check_source(name, arch)
+    except NetmemError as exc:
+        return NetmemError(str(exc))  # plain, so that a worker process can send it back
 
-                return check_reference(name.removeprefix(REFERENCE_PREFIX), arch)
-            return check_source(name, arch)
-        except NetmemError as exc:
-            return exc
 
-    if len(names) < 2 or not use_rich(sys.stderr):
-        return [one(n) for n in names]
-    from rich.progress import Progress
+def _check_all(names: list[str], arch: str | None = None, jobs: int = 1) -> list[Any]:
+    """Check each source, *jobs* at a time in worker processes; results in input order."""
+    from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 
-    from netmem_ffi.cli.output import console
+    class _Inline(Executor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+            done: Future[Any] = Future()
+            done.set_result(fn(*args, **kwargs))
+            return done
 
-    out = []
-    with Progress(console=console(stderr=True), transient=True) as progress:
-        task = progress.add_task("checking", total=len(names))
-        for n in names:
-            progress.update(task, description=n)
-            out.append(one(n))
-            progress.advance(task)
-    return out
+    pool: Executor = ProcessPoolExecutor(min(jobs, len(names))) if jobs > 1 and len(names) > 1 else _Inline()
+    with pool:
+        if len(names) < 2 or not use_rich(sys.stderr):
+            return [f.result() for f in [pool.submit(check_one, n, arch) for n in names]]
+        from rich.progress import Progress
+
+        from netmem_ffi.cli.output import console
+
+        with Progress(console=console(stderr=True), transient=True) as progress:
+            task = progress.add_task("checking", total=len(names))
+            futures = []
+            for n in names:
+                progress.update(task, description=n)
+                futures.append(pool.submit(check_one, n, arch))
+            for _ in as_completed(futures):
+                progress.advance(task)
+        return [f.result() for f in futures]
 
 
 def _exit_code(results: list[Any]) -> int:
@@ -102,6 +115,9 @@ def _plain(names: list[str], results: list[Any]) -> None:
             print(f"{name}: ERROR: {r}")
         else:
             print(f"{name}: {r.status.upper()}: {r.summary()} [{_kernel_text(r)}]")
+            if len(results) > 1:
+                for line in _differences(r):
+                    print(f"  {line}")
     if len(results) == 1 and not isinstance(results[0], Exception):
         r = results[0]
         for row in _field_rows(r):
@@ -112,6 +128,15 @@ def _plain(names: list[str], results: list[Any]) -> None:
             print(f"  note: {c.describe()}")
         for a in r.asserts:
             print(f"  assert {'ok' if a.ok else 'FAILED'}: {a.expr} ({a.lhs} vs {a.rhs})")
+
+
+def _differences(r: Any) -> list[str]:
+    """What a kernel that does not match differs in: its mismatching members, failed asserts, unknown shape."""
+    if r.match:
+        return []
+    lines = [f"mismatch: {c.describe()}" for c in (*r.mismatches, *r.detection.differences)]
+    lines += [f"assert FAILED: {a.expr} ({a.lhs} vs {a.rhs})" for a in r.asserts if not a.ok]
+    return lines
 
 
 def _field_rows(r: Any) -> list[tuple[str, ...]]:
@@ -146,7 +171,14 @@ def _rich(names: list[str], results: list[Any]) -> None:
         summary.add_row(name, _kernel_text(r, long=False), r.detection.profile or r.detection.describe(),
                         f"[{style}]{r.status}[/]", f"{held}/{len(r.asserts)}", str(len(r.mismatches)))
     con.print(summary)
-    if len(results) != 1 or isinstance(results[0], Exception):
+    if len(results) != 1:
+        for name, r in zip(names, results):
+            lines = [] if isinstance(r, Exception) else _differences(r)
+            if lines:
+                con.print(f"[red]{name}[/]:", *(f"  {line}" for line in lines), sep="\n", markup=True,
+                          highlight=False)
+        return
+    if isinstance(results[0], Exception):
         return
     r = results[0]
     fields = Table(title=f"members (model: {r.model.profile if r.model else 'none'})")
@@ -187,7 +219,9 @@ def run(args: argparse.Namespace) -> int:
             normalize_arch(args.arch)
         except UnsupportedArchError as exc:
             return fail(str(exc), EXIT_USAGE)
-    results = _check_all(names, args.arch)
+    if args.jobs < 1:
+        return fail(f"-j/--jobs must be at least 1, not {args.jobs}", EXIT_USAGE)
+    results = _check_all(names, args.arch, args.jobs)
     if args.json:
         objs = [_error_dict(n, r) if isinstance(r, Exception) else r.to_dict() for n, r in zip(names, results)]
         print_json(objs[0] if len(objs) == 1 else objs)
