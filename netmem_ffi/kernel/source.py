@@ -37,12 +37,9 @@ def read_source(source: str | os.PathLike[str] = DEFAULT_SOURCE) -> KernelSource
     Raises :class:`KernelInputError` naming the file (and offset) when it cannot be read.
     """
     name = os.fspath(source)
-    from netmem_ffi.kernel.dwarf import dwarf_source
-
-    dwarf = dwarf_source(name)  # DWARF and no BTF (a -dbg vmlinux or package, a .ko): None for anything else
+    dwarf = _dwarf_source(name)
     if dwarf is not None:
-        return KernelSource(name, BTF(dwarf.btf, f"{name} (BTF from DWARF)"), dwarf.release, dwarf.arch_hint,
-                            dwarf.kind)
+        return dwarf
     try:
         with open(name, "rb") as fh:
             data = fh.read()
@@ -58,3 +55,21 @@ def read_source(source: str | os.PathLike[str] = DEFAULT_SOURCE) -> KernelSource
     blob = btf_from_bytes(data, name)
     return KernelSource(name, BTF(blob.btf, f"{name} (BTF from {blob.kind})"), blob.release, blob.arch_hint,
                         blob.kind)
+
+
+def _dwarf_source(name: str) -> KernelSource | None:
+    """An ELF or Debian package with DWARF and no BTF (-dbg vmlinux or package, .ko) read through its DWARF;
+    None for anything else (the DWARF reader is imported only for an ELF or ``ar`` file)."""
+    try:
+        with open(name, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return None
+    if head[:4] != b"\x7fELF" and head != b"!<arch>\n":
+        return None
+    from netmem_ffi.kernel.dwarf import dwarf_source
+
+    blob = dwarf_source(name)
+    if blob is None:
+        return None
+    return KernelSource(name, BTF(blob.btf, f"{name} (BTF from DWARF)"), blob.release, blob.arch_hint, blob.kind)
