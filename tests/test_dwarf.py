@@ -193,3 +193,73 @@ def test_real_dbg_package(dbg_package: tuple[Path, str, int], tmp_path: Path) ->
     elf = read_source(vmlinux)
     assert identify_btf(elf.btf) == arch  # the vmlinux's own DWARF types name the architecture
     os.unlink(vmlinux)
+
+
+# ---- -dbg packages, built here: the block-seeking path and the streaming fallback ---------------------
+
+
+def _dbg_deb(tmp_path: Path, vmlinux: Path, *, xz_args: list[str], arch: str = "armhf") -> Path:
+    """A -dbg .deb whose data.tar.xz holds module debug files, then usr/lib/debug/lib/modules/9.9-test/vmlinux."""
+    root = tmp_path / "root"
+    mods = root / "usr/lib/debug/lib/modules/9.9-test"
+    (mods / "kernel").mkdir(parents=True)
+    for i in range(6):  # incompressible filler before the vmlinux, as the modules' debug files are
+        (mods / "kernel" / f"m{i}.ko").write_bytes(os.urandom(150_000))
+    (mods / "vmlinux").write_bytes(vmlinux.read_bytes())
+    (root / "usr/lib/debug/boot").mkdir(parents=True)
+    (root / "usr/lib/debug/boot/vmlinux-9.9-test").symlink_to("../lib/modules/9.9-test/vmlinux")
+    work = tmp_path / "deb"
+    work.mkdir()
+    (work / "control").write_text(f"Package: linux-image-9.9-test-dbg\nVersion: 9.9-1\nArchitecture: {arch}\n")
+    subprocess.run(["tar", "-cJf", "control.tar.xz", "./control"], cwd=work, check=True)
+    subprocess.run(["tar", "-cf", str(work / "data.tar"), "--sort=name", "."], cwd=root, check=True)
+    subprocess.run(["xz", *xz_args, "data.tar"], cwd=work, check=True)
+    (work / "debian-binary").write_text("2.0\n")
+    deb = tmp_path / "linux-image-9.9-test-dbg_9.9-1.deb"
+    subprocess.run(["ar", "rc", str(deb), "debian-binary", "control.tar.xz", "data.tar.xz"], cwd=work, check=True)
+    return deb
+
+
+@pytest.mark.parametrize("xz_args", [["--block-size=65536", "-T1"], []], ids=["blocks", "one-block"])
+def test_dbg_package_read(tmp_path: Path, xz_args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vmlinux found by inflating blocks from the end (or, for one block, by streaming from the front)."""
+    import shutil
+
+    from netmem_ffi.kernel import xzseek
+
+    cc = compiler("armhf")
+    if cc is None or not all(shutil.which(t) for t in ("xz", "ar", "tar")):
+        pytest.skip("needs the armhf cross compiler, xz, ar and tar")
+    src = tmp_path / "k.c"
+    src.write_text(dwarf_c("v7.2", "armhf"))
+    subprocess.run([cc, "-g", "-c", "-o", str(tmp_path / "k.o"), str(src)], check=True, capture_output=True)
+    deb = _dbg_deb(tmp_path, tmp_path / "k.o", xz_args=xz_args)
+    inflated: list[int] = []
+    real = xzseek._inflate
+    monkeypatch.setattr(xzseek, "_inflate", lambda *a: inflated.append(1) or real(*a))
+    result = check_source(deb)
+    assert (result.detection.profile, result.match, result.kind, result.release) == ("v7.2", True, "deb-dwarf",
+                                                                                      "9.9-test")
+    assert (result.arch.arch, result.arch.how) == ("armhf", "package")
+    if xz_args:
+        blocks = xzseek.xz_blocks(open(tmp_path / "deb" / "data.tar.xz", "rb"), 0, os.path.getsize(
+            tmp_path / "deb" / "data.tar.xz"))
+        assert blocks is not None and 0 < len(inflated) < len(blocks[0])  # not every block inflated
+    else:
+        assert not inflated
+
+
+def test_not_a_dbg_package_is_left_to_the_other_readers(tmp_path: Path) -> None:
+    from netmem_ffi.kernel.dwarf import dwarf_source
+
+    work = tmp_path / "w"
+    work.mkdir()
+    (work / "control").write_text("Package: hello\nArchitecture: amd64\n")
+    subprocess.run(["tar", "-cJf", "control.tar.xz", "./control"], cwd=work, check=True)
+    (work / "debian-binary").write_text("2.0\n")
+    deb = tmp_path / "hello.deb"
+    subprocess.run(["ar", "rc", str(deb), "debian-binary", "control.tar.xz"], cwd=work, check=True)
+    assert dwarf_source(str(deb)) is None
+    lib = tmp_path / "lib.a"
+    lib.write_bytes(b"!<arch>\n")
+    assert dwarf_source(str(lib)) is None

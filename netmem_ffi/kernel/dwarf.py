@@ -7,9 +7,12 @@ only as DWARF in the ``-dbg`` packages.  :func:`dwarf_source` reads
   ``.ko``, an object file): only its DWARF sections are read; the architecture is its
   ``e_machine`` (``arch_from`` "elf");
 * a Debian ``-dbg`` package (its control file's ``Package`` ends in
-  ``-dbg``): ``data.tar`` is streamed (:func:`netmem_ffi.kernel.archive.open_member`)
-  up to the vmlinux, which is spooled to a temporary file (the ``spool``
-  budget); release and architecture come from the package.
+  ``-dbg``): a multi-block ``data.tar.xz`` is inflated from its end until
+  the vmlinux (:mod:`netmem_ffi.kernel.xzseek`: the vmlinux follows every
+  module's debug file); otherwise ``data.tar`` is streamed from the front
+  (:func:`netmem_ffi.kernel.archive.open_member`) up to the vmlinux, which
+  is spooled to a temporary file (the ``spool`` budget).  Release and
+  architecture come from the package.
 
 Both give a :class:`~netmem_ffi.kernel.inputs.KernelBlob` whose BTF is the
 netmem closure read from DWARF (:mod:`netmem_ffi.layout.dwarf`), which
@@ -27,8 +30,9 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from netmem_ffi.errors import KernelInputError
-from netmem_ffi.kernel.archive import open_member
+from netmem_ffi.kernel.archive import open_input, open_member
 from netmem_ffi.kernel.inputs import DEB_ARCHES, KernelBlob, _elf_arch
+from netmem_ffi.kernel.xzseek import spool_tail_member
 from netmem_ffi.layout.budget import Budget
 from netmem_ffi.layout.dwarf import is_elf, read_dwarf_btf
 from netmem_ffi.layout.dwarf.elf import section_names
@@ -41,8 +45,9 @@ _AR_MAGIC = b"!<arch>\n"
 _CHUNK = 1 << 20
 
 
-def _from_elf(fh: BinaryIO, name: str, release: str | None, arch: str | None, kind: str) -> KernelBlob:
-    raw, elf = read_dwarf_btf(fh, name)
+def _from_elf(fh: BinaryIO, name: str, release: str | None, arch: str | None, kind: str, base: int = 0,
+              size: int | None = None) -> KernelBlob:
+    raw, elf = read_dwarf_btf(fh, name, base=base, size=size)
     arch = arch or _elf_arch(elf.machine, elf.is64, elf.byteorder == "little")
     return KernelBlob(raw, release, arch, name, kind)
 
@@ -77,14 +82,18 @@ def _spool(read: Callable[[int], bytes | None], dst: BinaryIO, size: int, name: 
 
 def _from_package(name: str, control: dict[str, str]) -> KernelBlob:
     budget = Budget.from_env()
+    arch = DEB_ARCHES.get(control.get("Architecture", ""))
+    with open_input(name) as fh, tempfile.TemporaryFile(prefix="netmem-data-tar-") as spool:
+        tail = spool_tail_member(fh, name, DBG_VMLINUX.pattern, b"usr/lib/debug/", spool, budget)
+        if tail is not None:
+            found = DBG_VMLINUX.match(tail.name)
+            return _from_elf(spool, name, found.group(1) if found else None, arch, "deb-dwarf", tail.offset, tail.size)
     with open_member(name, lambda n: DBG_VMLINUX.match(n) is not None, budget) as member, \
             tempfile.TemporaryFile(prefix="netmem-vmlinux-") as spool:
         _spool(member.read, spool, member.size, f"{name}:{member.name}", budget)
         spool.flush()
         found = DBG_VMLINUX.match(member.name)
-        release = found.group(1) if found else None
-        arch = DEB_ARCHES.get(control.get("Architecture", ""))
-        return _from_elf(spool, name, release, arch, "deb-dwarf")
+        return _from_elf(spool, name, found.group(1) if found else None, arch, "deb-dwarf")
 
 
 def dwarf_source(path: str) -> KernelBlob | None:

@@ -29,12 +29,14 @@ __all__ = [
 ]
 
 
-def read_dwarf_btf(data: Buffer | BinaryIO, source: str, max_dies: int = MAX_DIES) -> tuple[bytes, ElfDwarf]:
-    """Raw BTF of the netmem types in the DWARF of the ELF file *data* (bytes or an open file), and its facts.
+def read_dwarf_btf(data: Buffer | BinaryIO, source: str, max_dies: int = MAX_DIES, *, base: int = 0,
+                   size: int | None = None) -> tuple[bytes, ElfDwarf]:
+    """Raw BTF of the netmem types in the DWARF of the ELF file *data* (bytes or an open file; the ELF
+    at *base*, *size* bytes long), and its facts.
 
     Raises :class:`~netmem_ffi.errors.KernelInputError` naming *source* for a
     malformed ELF or DWARF, a file without ``.debug_info`` or without the
     netmem types, or more than *max_dies* DIEs to decode.
     """
-    elf = elf_dwarf(data, source)
+    elf = elf_dwarf(data, source, base, size)
     return dwarf_btf(DebugInfo(elf.sections, elf.byteorder, source, max_dies)), elf

@@ -49,19 +49,22 @@ class _File:
     """Byte ranges of an ELF held in memory or open as a file (sections are read, not mapped: a
     mapped vmlinux would count twice in the resident set once its sections are copied)."""
 
-    def __init__(self, data: Buffer | BinaryIO) -> None:
+    def __init__(self, data: Buffer | BinaryIO, base: int = 0, size: int | None = None) -> None:
         self._buf: Buffer | None = None
         self._fh: BinaryIO | None = None
+        self.base = base
         if isinstance(data, bytes | bytearray | mmap.mmap):
-            self._buf, self.size = data, len(data)
+            self._buf, total = data, len(data)
         else:
-            self._fh, self.size = data, os.fstat(data.fileno()).st_size
+            self._fh, total = data, os.fstat(data.fileno()).st_size
+        self.size = total - base if size is None else min(size, total - base)
 
     def read(self, off: int, size: int) -> bytes:
+        size = max(0, min(size, self.size - off))
         if self._fh is None:
             assert self._buf is not None
-            return bytes(self._buf[off:off + size])
-        self._fh.seek(off)
+            return bytes(self._buf[self.base + off:self.base + off + size])
+        self._fh.seek(self.base + off)
         return self._fh.read(size)
 
 
@@ -126,12 +129,13 @@ def _name(names: bytes, sh: tuple[int, ...]) -> str:
     return names[sh[0]:end if end >= 0 else len(names)].decode("latin-1")
 
 
-def elf_dwarf(file: Buffer | BinaryIO, source: str) -> ElfDwarf:
-    """The DWARF sections of the ELF file in *file* (bytes or an open file; relocated for ``ET_REL``).
+def elf_dwarf(file: Buffer | BinaryIO, source: str, base: int = 0, size: int | None = None) -> ElfDwarf:
+    """The DWARF sections of the ELF file in *file* (bytes or an open file; relocated for ``ET_REL``), which
+    starts at *base* and is *size* bytes long (default: the rest of *file*).
 
     Raises :class:`KernelInputError` for a malformed ELF or one without ``.debug_info``.
     """
-    data = _File(file)
+    data = _File(file, base, size)
     byteorder, is64, e_type, machine, shdrs, shstrndx = _headers(data, source)
     names = _body(data, shdrs[shstrndx], source, ".shstrtab")
     by_name = {_name(names, sh): (i, sh) for i, sh in enumerate(shdrs)}
