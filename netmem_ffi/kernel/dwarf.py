@@ -22,6 +22,7 @@ terminal, the streaming of a package shows its progress on stderr.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import tempfile
@@ -63,19 +64,32 @@ def is_dbg_package(path: str) -> dict[str, str] | None:
     return fields if fields.get("Package", "").endswith("-dbg") else None
 
 
+def _progress(what: str, total: int) -> Callable[[int], None]:
+    """A progress line on stderr when it is a terminal (``done`` bytes of *total*); ``done < 0`` clears it."""
+    if not sys.stderr.isatty():
+        return lambda done: None
+    shown = [0.0]
+
+    def show(done: int) -> None:
+        if done < 0:
+            sys.stderr.write("\r\x1b[K")
+        elif time.monotonic() - shown[0] > 0.2:
+            shown[0] = time.monotonic()
+            sys.stderr.write(f"\r{what}: {done >> 20} of {total >> 20} MiB\x1b[K")
+        sys.stderr.flush()
+    return show
+
+
 def _spool(read: Callable[[int], bytes | None], dst: BinaryIO, size: int, name: str, budget: Budget) -> None:
-    """Copy the member *src* to *dst*, charging the ``spool`` budget; progress on a terminal."""
+    """Copy a package member (*read*) to *dst*, charging the ``spool`` budget; progress on a terminal."""
     budget.check("spool", size, f"{name} spooled to a temporary file", name)
-    show = sys.stderr.isatty()
-    done, shown = 0, 0.0
+    show = _progress(f"reading {name}", size)
+    done = 0
     while chunk := read(_CHUNK):
         dst.write(chunk)
         done += len(chunk)
-        if show and time.monotonic() - shown > 0.2:
-            shown = time.monotonic()
-            sys.stderr.write(f"\rreading {name}: {done >> 20} of {size >> 20} MiB")
-    if show:
-        sys.stderr.write("\r" + " " * 60 + "\r")
+        show(done)
+    show(-1)
     if done != size:
         raise KernelInputError(f"package member {name} ends after {done} of {size} bytes", name)
 
@@ -84,7 +98,9 @@ def _from_package(name: str, control: dict[str, str]) -> KernelBlob:
     budget = Budget.from_env()
     arch = DEB_ARCHES.get(control.get("Architecture", ""))
     with open_input(name) as fh, tempfile.TemporaryFile(prefix="netmem-data-tar-") as spool:
-        tail = spool_tail_member(fh, name, DBG_VMLINUX.pattern, b"usr/lib/debug/", spool, budget)
+        show = _progress(f"inflating {name} from its end, up to the vmlinux", os.fstat(fh.fileno()).st_size)
+        tail = spool_tail_member(fh, name, DBG_VMLINUX.pattern, b"usr/lib/debug/", spool, budget, show)
+        show(-1)
         if tail is not None:
             found = DBG_VMLINUX.match(tail.name)
             return _from_elf(spool, name, found.group(1) if found else None, arch, "deb-dwarf", tail.offset, tail.size)

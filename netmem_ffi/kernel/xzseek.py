@@ -163,9 +163,10 @@ def _backwards(blocks: list[Block]) -> Iterator[list[Block]]:
 
 
 def spool_tail_member(fh: BinaryIO, source: str, name_pattern: str, anchor: bytes, spool: BinaryIO,
-                      budget: Budget) -> TailMember | None:
+                      budget: Budget, progress: Callable[[int], None] | None = None) -> TailMember | None:
     """Find the last member of the package's ``data.tar.xz`` whose tar name *name_pattern* matches in full
-    (*anchor*: a literal part of it), inflating blocks from the end into *spool*.
+    (*anchor*: a literal part of it), inflating blocks from the end into *spool*; *progress* is told the
+    compressed bytes inflated so far.
 
     None when the package has no multi-block ``data.tar.xz`` (see the module doc) or no such member.
     Raises :class:`KernelInputError` for a malformed package, and the budget's error past ``inflate``.
@@ -194,6 +195,8 @@ def spool_tail_member(fh: BinaryIO, source: str, name_pattern: str, anchor: byte
             for block in group:
                 budget.spend("inflate", block.uncompressed, "data.tar.xz blocks", source, block.offset)
             datas = list(pool.map(lambda b: _inflate(read, b, check), group))
+            if progress is not None:
+                progress(blocks[-1].offset + blocks[-1].unpadded - group[-1].offset)
             for block, data in zip(group, datas):
                 if data is None:
                     return None
