@@ -117,3 +117,20 @@ def test_raw_btf_reports_its_types_architecture(tmp_path: Path) -> None:
     assert result.to_dict()["kernel"]["arch_from"] in ARCH_FROM
     kernel = check_source(plain, arch="riscv").to_dict()["kernel"]
     assert {"arch": "riscv64", "arch_from": "user"}.items() <= kernel.items()
+
+
+def _network_refs() -> list[object]:
+    from test_debian_kernels import SELECTED
+
+    return list(SELECTED)
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("ref", _network_refs(), ids=lambda r: r.name)  # type: ignore[attr-defined]
+def test_full_reference_kernel_btf_names_its_architecture(ref: object) -> None:
+    """Each reference kernel's full BTF (its Debian package; the extracts drop struct pt_regs) names its arch."""
+    from test_debian_kernels import _fetch
+
+    name = ref.name  # type: ignore[attr-defined]
+    _, blob = _fetch(name)
+    assert identify_btf(BTF(blob.btf, name)) == reference(name).arch
