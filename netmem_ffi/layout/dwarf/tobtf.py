@@ -21,6 +21,7 @@ top-level DIEs only, when ``.debug_info`` is under :data:`WALK_LIMIT` bytes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from netmem_ffi.abi import registry
@@ -70,19 +71,23 @@ def _scan_unit(unit: Unit, names: set[str], found: dict[str, DIE]) -> None:
 
 
 def _strp_definitions(info: DebugInfo, name: str) -> Iterator[DIE]:
-    """Definitions of *name* whose ``DW_AT_name`` is a ``strp`` (see the module doc), in file order."""
-    strs, data = info.sections[".debug_str"], info.data
-    needle, at, tried = name.encode() + b"\0", strs.find(name.encode() + b"\0"), 0
-    while at >= 0 and tried < MAX_NAME_HITS:
-        tried += 1
-        pattern = at.to_bytes(4, info.byteorder)
-        hit = data.find(pattern)
-        while hit >= 0:
-            die = _die_named_at(info, hit, at)
-            if die is not None and _defines(die.unit, die, name):
-                yield die
-            hit = data.find(pattern, hit + 1)
+    """Definitions of *name* whose ``DW_AT_name`` is a ``strp`` (see the module doc), in file order.
+
+    Every place ``.debug_str`` holds the name (the linker merges it into the tails of longer strings)
+    is a candidate offset; one regular-expression pass over ``.debug_info`` looks for all of them.
+    """
+    strs, needle = info.sections[".debug_str"], name.encode() + b"\0"
+    offsets, at = [], strs.find(needle)
+    while at >= 0 and len(offsets) < MAX_NAME_HITS:
+        offsets.append(at)
         at = strs.find(needle, at + 1)
+    if not offsets:
+        return
+    pattern = re.compile(b"|".join(re.escape(o.to_bytes(4, info.byteorder)) for o in offsets))
+    for hit in pattern.finditer(info.data):
+        die = _die_named_at(info, hit.start(), int.from_bytes(hit.group(), info.byteorder))
+        if die is not None and _defines(die.unit, die, name):
+            yield die
 
 
 def _die_named_at(info: DebugInfo, hit: int, strp: int) -> DIE | None:
