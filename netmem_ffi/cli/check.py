@@ -18,12 +18,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "check",
         help="cross-check kernels' netmem layouts against the model",
-        description="Read each kernel (raw BTF, ELF vmlinux, compressed image or Debian package; default: "
-        f"the running kernel, {DEFAULT_SOURCE}), detect its architecture, byte order and netmem profile, "
+        description="Read each kernel (raw BTF, ELF vmlinux, compressed image or Debian package; a -dbg vmlinux, "
+        f".ko or -dbg package through its DWARF; default: the running kernel, {DEFAULT_SOURCE}), detect its "
+        "architecture (from the container, else from its own types), byte order and netmem profile, "
         "compare every member offset and size, struct size, enum size and values with the model, and "
         "evaluate the kernel's own static asserts on the kernel's own types.",
         epilog="--json prints one object for one SOURCE and a list of objects for several (keys: source, "
-        "kernel {release, arch, pointer_size, endianness}, profile, match, status, structs, enums, asserts, "
+        "kernel {release, arch, arch_from (user, elf, package, running, btf or dwarf: how the architecture was found), "
+        "pointer_size, endianness, input}, profile, match, status, structs, enums, asserts, "
         "mismatches, notes). Exit codes: 0 every kernel matches, 4 a layout differs or is unrecognized "
         "(including kernels before 6.12, which have no net_iov), 1 an input could not be read, 2 usage.",
     )
