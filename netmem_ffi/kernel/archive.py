@@ -56,17 +56,19 @@ def open_input(path: str | os.PathLike[str]) -> BinaryIO:
     Raises :class:`KernelInputError` naming the file.
     """
     name = os.fspath(path)
-    try:
-        fh = open(name, "rb")  # noqa: SIM115 - returned to the caller
+    try:  # O_NONBLOCK: opening a FIFO must not wait for a writer
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise KernelInputError(f"cannot read: {exc.strerror or exc}", name) from None
-    mode = os.fstat(fh.fileno()).st_mode
+    mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
-        fh.close()
+        os.close(fd)
         kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a character device" if stat.S_ISCHR(mode)
                 else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
                 else "a directory" if stat.S_ISDIR(mode) else "not a regular file")
         raise KernelInputError(f"not a regular file ({kind}): kernel inputs are read from files", name)
+    os.set_blocking(fd, True)
+    fh: BinaryIO = os.fdopen(fd, "rb")
     return fh
 
 

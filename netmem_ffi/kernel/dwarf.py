@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 import tempfile
 import time
@@ -119,7 +120,9 @@ def dwarf_source(path: str) -> KernelBlob | None:
     DWARF or package, and when the netmem types are not in its DWARF.
     """
     try:
-        fh = open(path, "rb")  # noqa: SIM115 (closed below, after the stat)
+        if not stat.S_ISREG(os.stat(path).st_mode):  # FIFOs and devices: the other readers refuse them
+            return None
+        fh = open(path, "rb")  # noqa: SIM115 (closed below)
     except OSError:
         return None
     with fh:

@@ -8,6 +8,7 @@ into kernel type information.
 from __future__ import annotations
 
 import os
+import stat
 from typing import NamedTuple
 
 from netmem_ffi.abi.arches import RUNNING_KERNEL_BTF, host_arch
@@ -61,6 +62,8 @@ def _dwarf_source(name: str) -> KernelSource | None:
     """An ELF or Debian package with DWARF and no BTF (-dbg vmlinux or package, .ko) read through its DWARF;
     None for anything else (the DWARF reader is imported only for an ELF or ``ar`` file)."""
     try:
+        if not stat.S_ISREG(os.stat(name).st_mode):  # a FIFO would block the open: the readers below refuse it
+            return None
         with open(name, "rb") as fh:
             head = fh.read(8)
     except OSError:
