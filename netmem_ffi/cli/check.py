@@ -18,12 +18,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "check",
         help="cross-check kernels' netmem layouts against the model",
-        description="Read each kernel (raw BTF, ELF vmlinux, compressed image or Debian package; default: "
-        f"the running kernel, {DEFAULT_SOURCE}), detect its architecture, byte order and netmem profile, "
+        description="Read each kernel (raw BTF, ELF vmlinux, compressed image or Debian package; a -dbg vmlinux, "
+        f".ko or -dbg package through its DWARF; default: the running kernel, {DEFAULT_SOURCE}), detect its "
+        "architecture (from the container, else from its own types), byte order and netmem profile, "
         "compare every member offset and size, struct size, enum size and values with the model, and "
         "evaluate the kernel's own static asserts on the kernel's own types.",
         epilog="--json prints one object for one SOURCE and a list of objects for several (keys: source, "
-        "kernel {release, arch, pointer_size, endianness}, profile, match, status, structs, enums, asserts, "
+        "kernel {release, arch, arch_from (user, elf, package, running, btf or dwarf: how the architecture was found), "
+        "pointer_size, endianness, input}, profile, match, status, structs, enums, asserts, "
         "mismatches, notes). A kernel that differs from its model exits 12; one of no recognised generation "
         "without an incompatible difference (a kernel before 6.12, which has no net_iov) exits 4. "
         + EXIT_TABLE + ".",
@@ -40,6 +42,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--budget", action="append", default=[], metavar="NAME=N",
                    help="raise or lower one reading budget for each input (repeatable; names and defaults in "
                    "docs/reliability.md, e.g. members=200000; same as the NETMEM_FFI_MAX_NAME variable)")
+    p.add_argument("--arch", metavar="ARCH", help="the kernels' architecture (any spelling: amd64, loong64 ...), "
+                   "overriding what the input and its types say (kernel.arch_from: user)")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                   help="check N kernels at once, in worker processes (output stays in input order)")
     p.set_defaults(run=run)
     return p
 
@@ -64,33 +70,45 @@ def sources(args: argparse.Namespace) -> list[str]:
     return list(args.sources) + [REFERENCE_PREFIX + n for n in wanted] or [DEFAULT_SOURCE]
 
 
-def _check_all(names: list[str]) -> list[Any]:
-    """Check each source; an unreadable one gives its ``NetmemError`` in place of a result."""
-    from netmem_ffi.abicheck.check import check_source
+def check_one(name: str, arch: str | None = None) -> Any:
+    """Check one source (``reference:NAME`` for a shipped one); an unreadable one gives its ``NetmemError``."""
+    from netmem_ffi.abicheck.check import check_reference, check_source
     from netmem_ffi.errors import NetmemError
 
-    def one(name: str) -> Any:
-        try:
-            if name.startswith(REFERENCE_PREFIX):
-                from netmem_ffi.abicheck.check import check_reference
+    try:
+        if name.startswith(REFERENCE_PREFIX):
+            return check_reference(name.removeprefix(REFERENCE_PREFIX), arch)
+        return check_source(name, arch)
+    except NetmemError as exc:
+        return NetmemError(str(exc))  # plain, so that a worker process can send it back
 
-                return check_reference(name.removeprefix(REFERENCE_PREFIX))
-            return check_source(name)
-        except NetmemError as exc:
-            return exc
 
-    if len(names) < 2 or not use_rich(sys.stderr):
-        return [one(n) for n in names]
+def _check_all(names: list[str], arch: str | None = None, jobs: int = 1) -> list[Any]:
+    """Check each source, *jobs* at a time in worker processes; results in input order."""
+    if jobs > 1 and len(names) > 1:  # imported only here: it imports multiprocessing (~20 ms)
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(jobs, len(names))) as pool:
+            return _in_order(names, lambda n: pool.submit(check_one, n, arch).result, len(names))
+    return _in_order(names, lambda n: lambda: check_one(n, arch), len(names))
+
+
+def _in_order(names: list[str], start: Any, total: int) -> list[Any]:
+    """Start every check (``start(name)`` returns a callable giving its result), then collect them in order;
+    a progress bar on a terminal when there are several."""
+    if total < 2 or not use_rich(sys.stderr):
+        return [get() for get in [start(n) for n in names]]
     from rich.progress import Progress
 
     from netmem_ffi.cli.output import console
 
     out = []
     with Progress(console=console(stderr=True), transient=True) as progress:
-        task = progress.add_task("checking", total=len(names))
-        for n in names:
+        task = progress.add_task("checking", total=total)
+        pending = [start(n) for n in names]
+        for n, get in zip(names, pending):
             progress.update(task, description=n)
-            out.append(one(n))
+            out.append(get())
             progress.advance(task)
     return out
 
@@ -124,6 +142,9 @@ def _plain(names: list[str], results: list[Any]) -> None:
             print(f"{name}: ERROR: {r}")
         else:
             print(f"{name}: {r.status.upper()}: {r.summary()} [{_kernel_text(r)}]")
+            if len(results) > 1:
+                for line in _differences(r):
+                    print(f"  {line}")
     if len(results) == 1 and not isinstance(results[0], Exception):
         r = results[0]
         for row in _field_rows(r):
@@ -134,6 +155,15 @@ def _plain(names: list[str], results: list[Any]) -> None:
             print(f"  note: {c.describe()}")
         for a in r.asserts:
             print(f"  assert {'ok' if a.ok else 'FAILED'}: {a.expr} ({a.lhs} vs {a.rhs})")
+
+
+def _differences(r: Any) -> list[str]:
+    """What a kernel that does not match differs in: its mismatching members, failed asserts, unknown shape."""
+    if r.match:
+        return []
+    lines = [f"mismatch: {c.describe()}" for c in (*r.mismatches, *r.detection.differences)]
+    lines += [f"assert FAILED: {a.expr} ({a.lhs} vs {a.rhs})" for a in r.asserts if not a.ok]
+    return lines
 
 
 def _field_rows(r: Any) -> list[tuple[str, ...]]:
@@ -168,7 +198,14 @@ def _rich(names: list[str], results: list[Any]) -> None:
         summary.add_row(name, _kernel_text(r, long=False), r.detection.profile or r.detection.describe(),
                         f"[{style}]{r.status}[/]", f"{held}/{len(r.asserts)}", str(len(r.mismatches)))
     con.print(summary)
-    if len(results) != 1 or isinstance(results[0], Exception):
+    if len(results) != 1:
+        for name, r in zip(names, results):
+            lines = [] if isinstance(r, Exception) else _differences(r)
+            if lines:
+                con.print(f"[red]{name}[/]:", *(f"  {line}" for line in lines), sep="\n", markup=True,
+                          highlight=False)
+        return
+    if isinstance(results[0], Exception):
         return
     r = results[0]
     fields = Table(title=f"members (model: {r.model.profile if r.model else 'none'})")
@@ -215,7 +252,17 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"the running kernel has no BTF ({DEFAULT_SOURCE} is absent); check the kernels shipped "
                     "with netmem-ffi instead: netmem-ffi check --reference NAME, --references for all, or "
                     "--or-references to fall back to them only where the running kernel has no BTF")
-    results = _check_all(names)
+    if args.arch:
+        from netmem_ffi.abi.arches import normalize_arch
+        from netmem_ffi.errors import UnsupportedArchError
+
+        try:
+            normalize_arch(args.arch)
+        except UnsupportedArchError as exc:
+            return fail(str(exc), EXIT_USAGE)
+    if args.jobs < 1:
+        return fail(f"-j/--jobs must be at least 1, not {args.jobs}", EXIT_USAGE)
+    results = _check_all(names, args.arch, args.jobs)
     if args.json:
         objs = [_error_dict(n, r) if isinstance(r, Exception) else r.to_dict() for n, r in zip(names, results)]
         print_json(objs[0] if len(objs) == 1 else objs)
