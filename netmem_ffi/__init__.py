@@ -62,6 +62,7 @@ __all__ = [
     "page_pool_ref_netmem",
     "page_pool_unref_netmem",
     "page_pool_unref_and_test",
+    "page_pool_is_last_ref",
     # include/net/netmem.h helpers (netmem_ffi.runtime.helpers)
     "netmem_is_net_iov",
     "net_iov_to_netmem",
@@ -73,6 +74,8 @@ __all__ = [
     "netmem_ref_count",
     "netmem_pfn_trace",
     "netmem_to_nmdesc",
+    "netmem_clear_lsb",
+    "pp_page_to_nmdesc",
     "netmem_to_nmdesc_unchecked",
     "netmem_get_pp",
     "netmem_get_pp_unchecked",

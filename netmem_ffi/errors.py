@@ -34,6 +34,7 @@ __all__ = [
     "SnapshotError",
     "UnsupportedArchError",
     "NetmemWarning",
+    "UnavailableError",
 ]
 
 
@@ -159,3 +160,15 @@ class UnsupportedArchError(NetmemError, ValueError):
 
 class NetmemWarning(UserWarning):
     """Where the kernel would WARN_ON_ONCE and return NULL, the model warns with this."""
+
+
+class UnavailableError(NetmemError, RuntimeError):
+    """A helper the profile's kernels did not have (under that name); ``.value`` is the name.
+
+    ``.first`` names the first generation that has it (None: none does, e.g. a
+    name the kernel dropped).  ``profile.available(name)`` answers beforehand.
+    """
+
+    def __init__(self, message: str, value: object = None, first: str | None = None) -> None:
+        super().__init__(message, value)
+        self.first = first

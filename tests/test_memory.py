@@ -76,9 +76,9 @@ def test_adopt_buffer(name: str) -> None:
         assert prof.netmem_get_pp(n.netmem) == 0xFFFF888000100005
         assert prof.netmem_get_dma_addr(n.netmem) == 0x5000
         assert prof.net_iov_idx(n) == 5
-        prof.get_netmem(n.netmem)
+        prof.model.get_netmem(n.netmem)
         assert area.binding_refcount == 2
-        prof.put_netmem(n.netmem)
+        prof.model.put_netmem(n.netmem)
     finally:
         area.close()
     assert bytes(buf[:8]) == bytes(8)  # the caller's buffer is untouched and still alive

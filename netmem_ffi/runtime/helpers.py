@@ -135,6 +135,20 @@ class Helpers(RefcountPath):
         """``__netmem_to_nmdesc()``: page-only cast, no check (wrong for a net_iov: bit 0 stays)."""
         return validate.word(netmem, "netmem_ref")
 
+    def netmem_clear_lsb(self, netmem: int) -> int:
+        """``__netmem_clear_lsb()`` (6.12 .. 7.0): ``netmem & ~NET_IOV`` as a ``struct net_iov *``, no check."""
+        return validate.word(netmem, "netmem_ref") & ~NET_IOV
+
+    def pp_page_to_nmdesc(self, page: int) -> int:
+        """``pp_page_to_nmdesc()``: a page_pool page as its ``struct netmem_desc *`` (the same address).
+
+        DEBUG_NET_WARN_ON_ONCE (a warning) when the page's pp_magic lacks the
+        page_pool signature; :class:`NotPageError` for a net_iov.
+        """
+        if not self.page_pool_page_is_pp(page):
+            _warn(f"pp_page_to_nmdesc({page:#x}): not a page_pool page (DEBUG_NET_WARN_ON_ONCE)")
+        return page
+
     def netmem_get_pp(self, netmem: int) -> int:
         """``netmem_to_nmdesc(netmem)->pp``: the page_pool pointer value."""
         return self._load(netmem, "PP")
@@ -190,7 +204,7 @@ class Helpers(RefcountPath):
 
     def netmem_dma_addr_fits(self, addr: int) -> bool:
         """``addr == decode(encode(addr))``: always true on LP64."""
-        return self.netmem_dma_addr_decode(self.netmem_dma_addr_encode(addr)) == addr
+        return Helpers.netmem_dma_addr_decode(self, Helpers.netmem_dma_addr_encode(self, addr)) == addr
 
     def net_is_devmem_iov(self, niov: Any) -> bool:
         """Whether the niov belongs to a devmem (dmabuf) binding: ``niov->type == NET_IOV_DMABUF``."""
@@ -300,13 +314,14 @@ class Helpers(RefcountPath):
         self._update(netmem, "PP", 0, 0)
 
     def page_pool_get_dma_addr_netmem(self, netmem: int) -> int:
-        """``netmem_dma_addr_decode(netmem_get_dma_addr(netmem))``."""
-        return self.netmem_dma_addr_decode(self.netmem_get_dma_addr(netmem))
+        """``netmem_dma_addr_decode(netmem_get_dma_addr(netmem))`` (6.12-7.0: the same arithmetic inline)."""
+        # Called through the class: a generation without the 7.2 helper names still has their arithmetic.
+        return Helpers.netmem_dma_addr_decode(self, self.netmem_get_dma_addr(netmem))
 
     def page_pool_set_dma_addr_netmem(self, netmem: int, addr: int) -> bool:
         """Store ``encode(addr)``; returns ``not fits(addr)``, so True means failure."""
-        self.netmem_set_dma_addr(netmem, self.netmem_dma_addr_encode(addr))
-        return not self.netmem_dma_addr_fits(addr)
+        self.netmem_set_dma_addr(netmem, Helpers.netmem_dma_addr_encode(self, addr))
+        return not Helpers.netmem_dma_addr_fits(self, addr)
 
     def netmem_kind(self, netmem: int) -> str:
         """``"net_iov"`` or ``"page"`` for a valid ref this profile owns (raises otherwise)."""
