@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from netmem_ffi import errors
-from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING
+from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, NetIovType
 from netmem_ffi.abi.version import __version__
 from netmem_ffi.errors import *  # noqa: F403 - every error class, by errors.__all__
 from netmem_ffi.runtime.memory import DmaDevice, NetIov
@@ -46,6 +46,7 @@ __all__ = [
     "NET_IOV",
     "NET_IOV_DMABUF",
     "NET_IOV_IOURING",
+    "NetIovType",
     # memory (netmem_ffi.runtime.memory; NetIovArea and PageMap of the default profile)
     "NetIovArea",
     "NetIov",

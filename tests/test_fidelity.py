@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import inspect
 
 import pytest
@@ -113,3 +114,33 @@ def test_clear_lsb_and_pp_page_to_nmdesc(v72: nm.Profile) -> None:
             old.pp_page_to_nmdesc(area[0].netmem)
         old.page_pool_clear_pp_info(page)
         old.put_netmem(page)
+
+
+def test_net_iov_type_is_an_int_enum(prof: nm.Profile, area: object) -> None:
+    assert issubclass(nm.NetIovType, enum.IntEnum)
+    assert nm.NET_IOV_DMABUF is nm.NetIovType.NET_IOV_DMABUF and nm.NET_IOV_DMABUF == 0
+    assert nm.NET_IOV_IOURING is nm.NetIovType.NET_IOV_IOURING and nm.NET_IOV_IOURING == 1
+    assert [m.name for m in nm.NetIovType] == ["NET_IOV_DMABUF", "NET_IOV_IOURING"]
+    assert area[0].type is nm.NetIovType.NET_IOV_DMABUF  # type: ignore[index]
+    assert "NET_IOV_DMABUF" in repr(area)
+
+
+def test_exit_never_replaces_the_exception_in_flight(v72: nm.Profile) -> None:
+    area = v72.NetIovArea(2)
+    with pytest.warns(nm.NetmemWarning, match="while KeyError propagated"), pytest.raises(KeyError, match="mine"):
+        with area:
+            v72.get_netmem(area[0].netmem)
+            raise KeyError("mine")
+    assert not area.closed and area.binding_refcount == 2  # busy: nothing was freed under the reference
+    with pytest.raises(nm.BusyError):  # without an exception in flight the failure is raised
+        with area:
+            pass
+    v72.put_netmem(area[0].netmem)
+    area.close()
+
+
+def test_messages_show_refs_in_hex(v72: nm.Profile) -> None:
+    with pytest.raises(nm.NotOwnedError, match="0x1001 "):
+        v72.get_netmem(0x1001)
+    with v72.NetIovArea(1) as area:
+        assert f"{area[0].netmem:#x}" in repr(area[0])

@@ -12,11 +12,12 @@ reference goes), so nothing a caller still holds (a frame view, a niov's
 from __future__ import annotations
 
 import array
+import warnings
 from collections.abc import Iterator
 from typing import Any, ClassVar, NoReturn, Self
 
 from netmem_ffi import errors
-from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, PAGE_SHIFT
+from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, PAGE_SHIFT, NetIovType
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.core import Runtime
 
@@ -94,8 +95,16 @@ class _CMemory:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        """``close()``; when an exception is already in flight a failed close warns instead of replacing it."""
+        if exc is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except errors.NetmemError as failed:
+            warnings.warn(f"{failed} (while {exc_type.__name__ if exc_type else 'an exception'} "
+                          "propagated; the memory stays allocated)", errors.NetmemWarning, stacklevel=2)
 
     def __del__(self) -> None:
         # With references outstanding the C side stays open, and so does the memory it holds.
@@ -142,8 +151,10 @@ class NetIov:
         return self.area._niov_cdata(self.index)
 
     @property
-    def type(self) -> int:
-        return self._load("TYPE")
+    def type(self) -> NetIovType | int:
+        """``niov->type`` as stored: a :class:`NetIovType`, or the raw int when it names no provider."""
+        value = self._load("TYPE")
+        return NetIovType(value) if value in validate.PROVIDER_NAMES else value
 
     @property
     def owner(self) -> int:
