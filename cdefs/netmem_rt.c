@@ -312,6 +312,61 @@ NM_HOT int nm_resolve(netmem_ref n, struct nm_ctx *cx, struct nm_ref *r)
 	return nm_resolve_page(n, cx, &r->page, &r->map, &r->idx);
 }
 
+/*
+ * Follow niov->owner as the kernel does (container_of(owner, ..., area)): r->area
+ * becomes the area the stored owner word points at, r->idx the kernel's
+ * net_iov_idx() = (unsigned int)(niov - owner->niovs), read from that owner's
+ * memory.  The region table only says whether the owner is ours: NULL is
+ * NM_E_NULL_OWNER, any other address the package does not own NM_E_FOREIGN_OWNER
+ * (the kernel would dereference either).  The common case is a single compare.
+ */
+NM_HOT int nm_follow_owner(struct nm_ref *r)
+{
+	uintptr_t owner = (uintptr_t)__atomic_load_n(&r->niov->owner, NM_RELAXED);
+	struct nm_area *a = r->area;
+	intptr_t diff;
+	size_t i;
+
+	if (owner != (uintptr_t)&a->owner) {
+		if (!owner)
+			return NM_E_NULL_OWNER;
+		for (i = 0, a = NULL; i < nm_nregions && !a; i++)
+			if (nm_regions[i].kind == NM_R_AREA &&
+			    owner == (uintptr_t)&((struct nm_area *)nm_regions[i].obj)->owner)
+				a = nm_regions[i].obj;
+		if (!a)
+			return NM_E_FOREIGN_OWNER;
+		r->area = a;
+	}
+	diff = (intptr_t)((uintptr_t)r->niov - (uintptr_t)__atomic_load_n(&r->niov->owner->niovs, NM_RELAXED));
+	r->idx = (unsigned int)(diff / (intptr_t)sizeof(struct net_iov));
+	return 0;
+}
+
+/*
+ * compound_head(page) from the stored word, as the kernel reads it: bit 0 set
+ * means a tail whose head is word - 1.  The head must be a live page of the
+ * same map (NM_E_BAD_HEAD otherwise: the kernel would follow the word anywhere).
+ */
+NM_HOT int nm_follow_head(const struct nm_ref *r, size_t *head)
+{
+	unsigned long word = __atomic_load_n(&r->page->compound_head, NM_RELAXED);
+	const struct nm_pagemap *m = r->map;
+	uintptr_t h, start = (uintptr_t)m->pages;
+
+	if (!(word & 1UL)) {
+		*head = r->idx;
+		return 0;
+	}
+	h = word - 1;
+	if (h < start || h >= start + m->num * sizeof(struct page) || (h - start) % sizeof(struct page))
+		return NM_E_BAD_HEAD;
+	*head = (h - start) / sizeof(struct page);
+	if (__atomic_load_n(&m->state[*head], NM_ACQ) == NM_PAGE_FREE)
+		return NM_E_FREED;
+	return 0;
+}
+
 /* Address of descriptor word @field (NM_F_WORD0 .. NM_F_DMA_ADDR): the niov's desc or the page. */
 NM_HOT unsigned long *nm_word(const struct nm_ref *r, int field)
 {

@@ -24,6 +24,9 @@
 #define NM_E_WRONG_PROVIDER 13
 #define NM_E_NO_SPACE 14
 #define NM_E_TAG_MISMATCH 15
+#define NM_E_NULL_OWNER 16
+#define NM_E_FOREIGN_OWNER 17
+#define NM_E_BAD_HEAD 18
 
 #define NM_KIND_NIOV 1
 #define NM_KIND_PAGE 2

@@ -35,6 +35,10 @@ __all__ = [
     "UnsupportedArchError",
     "NetmemWarning",
     "UnavailableError",
+    "WouldOopsError",
+    "NullOwnerError",
+    "ForeignOwnerError",
+    "CompoundHeadError",
 ]
 
 
@@ -172,3 +176,19 @@ class UnavailableError(NetmemError, RuntimeError):
     def __init__(self, message: str, value: object = None, first: str | None = None) -> None:
         super().__init__(message, value)
         self.first = first
+
+
+class WouldOopsError(RefError):
+    """Owned memory whose stored words the kernel would follow into an oops; the model refuses."""
+
+
+class NullOwnerError(WouldOopsError):
+    """A net_iov whose ``owner`` word is NULL: the kernel would dereference it."""
+
+
+class ForeignOwnerError(WouldOopsError):
+    """A net_iov whose ``owner`` word points at no area the package owns."""
+
+
+class CompoundHeadError(WouldOopsError):
+    """A tail page whose ``compound_head`` word points outside its memory map."""

@@ -159,6 +159,7 @@ def test_interpreter_exit_with_live_memory_of_several_profiles_is_clean(tmp_path
         keep += [a, m, m.alloc(order=2)]
         buf = bytearray(p.ffi.sizeof("struct net_iov") * 4)
         adopted = p.NetIovArea.from_buffer(buf)
+        p.model.net_iov_init(adopted[1], adopted, nm.NET_IOV_DMABUF)
         p.model.get_netmem(adopted[1].netmem)
         keep += [adopted]
     u = nm.NetIovArea(4, nm.NET_IOV_IOURING)

@@ -234,9 +234,11 @@ class NetIovArea(_CMemory):
 
         The buffer (a ``bytearray``, an ``mmap``, any writable buffer, aligned
         to ``alignof(struct net_iov)``) stays referenced while adopted; its
-        contents are used as they are (``net_iov_init()`` is not run).
-        ``net_iov_idx`` counts from the buffer's start; ``net_iov_owner``
-        returns the stored ``owner`` value, whatever it points at.
+        contents are used as they are (``net_iov_init()`` is not run).  The
+        helpers follow the stored ``owner`` word as the kernel does: a NULL or
+        foreign owner raises :class:`NullOwnerError` / :class:`ForeignOwnerError`
+        where the kernel would dereference it, until ``net_iov_init(niov, area,
+        type)`` links the niov to this area.
         """
         rt = cls._runtime()
         provider = cls._provider(type)
