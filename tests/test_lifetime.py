@@ -167,6 +167,7 @@ def test_interpreter_exit_with_live_memory_of_several_profiles_is_clean(tmp_path
     fh = open({str(dump)!r}, "r+b")
     mm = mmap.mmap(fh.fileno(), 0)
     dumped = nm.NetIovArea.from_buffer(mm)
+    nm.net_iov_init(dumped[5], dumped, nm.NET_IOV_DMABUF)
     nm.get_netmem(dumped[5].netmem)
     print("ok")
     """
