@@ -6,6 +6,8 @@ import enum
 import inspect
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import netmem_ffi as nm
 from netmem_ffi.abi import registry
@@ -144,3 +146,113 @@ def test_messages_show_refs_in_hex(v72: nm.Profile) -> None:
         v72.get_netmem(0x1001)
     with v72.NetIovArea(1) as area:
         assert f"{area[0].netmem:#x}" in repr(area[0])
+
+
+# ---- the bytes decide: helpers against a model of the kernel's own logic, words overwritten ----
+
+WORD = (1 << 64) - 1
+words = st.integers(0, WORD)
+
+
+def _niov_offset(p: nm.Profile, field: str) -> int:
+    """Offset in struct net_iov of a descriptor field (inside ``desc`` from 7.2)."""
+    if p.spec.desc_member and field != "owner":
+        return int(p.ffi.offsetof("struct net_iov", "desc", field))
+    return int(p.ffi.offsetof("struct net_iov", field))
+
+
+def _poke(p: nm.Profile, addr: int, value: int) -> None:
+    p.ffi.cast("unsigned long *", addr)[0] = value
+
+
+def _kernel_idx(niov: int, niovs: int, stride: int) -> int:
+    """``(unsigned int)(niov - owner->niovs)``: C pointer difference (truncating), then the cast."""
+    diff = niov - niovs
+    q = abs(diff) // stride
+    return (q if diff >= 0 else -q) & 0xFFFFFFFF
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_niov_helpers_read_the_stored_words(prof: nm.Profile, data: st.DataObject) -> None:
+    """owner, pp, pp_magic, dma_addr, pp_ref_count overwritten: each helper answers what the kernel would."""
+    from netmem_ffi.abi.constants import LP64
+
+    with prof.NetIovArea(8) as a, prof.NetIovArea(4) as b:
+        i = data.draw(st.integers(0, 7), label="niov")
+        niov = a[i]
+        owner = data.draw(st.sampled_from([a.owner, b.owner, 0, None]), label="owner")
+        owner = data.draw(words.filter(lambda w: w not in (a.owner, b.owner, 0)), label="foreign") \
+            if owner is None else owner
+        pp, magic, dma = data.draw(words), data.draw(words), data.draw(words)
+        pp_ref = data.draw(st.integers(-(1 << 63), (1 << 63) - 1))
+        for field, value in (("owner", owner), ("pp", pp), ("pp_magic", magic), ("dma_addr", dma),
+                             ("pp_ref_count", pp_ref & WORD)):
+            _poke(prof, niov.addr + _niov_offset(prof, field), value)
+        # the pure loads: the words as stored
+        assert prof.net_iov_owner(niov) == owner
+        assert prof.netmem_get_pp(niov.netmem) == pp
+        assert prof.netmem_get_dma_addr(niov.netmem) == dma
+        assert prof.netmem_get_pp_magic(niov.netmem) == magic & ~LP64.pp_dma_index_mask & WORD
+        assert prof.netmem_is_pp(niov.netmem) == (magic & LP64.pp_magic_mask == LP64.pp_signature)
+        assert niov.pp_ref_count == pp_ref
+        # through the owner: container_of(niov->owner) -> its area; NULL or foreign would oops
+        target = {a.owner: a, b.owner: b}.get(owner)
+        expect_error = nm.NullOwnerError if owner == 0 else nm.ForeignOwnerError
+        if target is None:
+            with pytest.raises(expect_error):
+                prof.net_iov_idx(niov)
+            with pytest.raises(expect_error):
+                prof.model.get_netmem(niov.netmem)
+            assert a.binding_refcount == 1 and b.binding_refcount == 1
+        else:
+            assert prof.net_iov_idx(niov) == _kernel_idx(niov.addr, target.base, a.stride)
+            prof.model.get_netmem(niov.netmem)
+            assert (a.binding_refcount, b.binding_refcount) == ((2, 1) if target is a else (1, 2))
+            prof.model.put_netmem(niov.netmem)
+        _poke(prof, niov.addr + _niov_offset(prof, "owner"), a.owner)  # let close() see its own niov
+        _poke(prof, niov.addr + _niov_offset(prof, "pp_ref_count"), 0)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_compound_head_is_the_stored_word(prof: nm.Profile, data: st.DataObject) -> None:
+    """A tail's compound_head overwritten: head, and the _refcount get/put move, follow the word."""
+    with prof.PageMap(16) as m, prof.PageMap(4) as other:
+        head = m.alloc(order=2)  # pages 0..3
+        single = m.alloc()  # page 4
+        far = other.alloc()
+        size = int(prof.ffi.sizeof("struct page"))
+        tail = head + data.draw(st.integers(1, 3), label="tail") * size
+        choice = data.draw(st.sampled_from(["own", "single", "free", "clear", "other", "wild"]), label="word")
+        word = {"own": head | 1, "single": single | 1, "free": (head + 9 * size) | 1, "clear": 0,
+                "other": far | 1, "wild": data.draw(words, label="wild") | 1}[choice]
+        off = int(prof.ffi.offsetof("struct page", "compound_head"))
+        _poke(prof, tail + off, word)
+        # the kernel: bit 0 set -> head = word - 1; else the page is its own head
+        expect = tail if not word & 1 else word - 1
+        inside = m.page(0) <= expect < m.page(0) + 16 * size and (expect - m.page(0)) % size == 0
+        if not inside:
+            with pytest.raises(nm.CompoundHeadError, match="outside its memory map"):
+                prof.netmem_compound_head(tail)
+            with pytest.raises(nm.CompoundHeadError):
+                prof.model.get_netmem(tail)
+        elif choice == "free":
+            with pytest.raises(nm.UseAfterFreeError):
+                prof.netmem_compound_head(tail)
+        else:
+            assert prof.netmem_compound_head(tail) == expect
+            before = prof.netmem_ref_count(expect)
+            if before == 0:  # a tail made its own head: get_page() on a zero count (VM_BUG_ON): refused
+                with pytest.raises(nm.UseAfterFreeError):
+                    prof.model.get_netmem(tail)
+                assert prof.netmem_ref_count(expect) == 0
+            else:
+                prof.model.get_netmem(tail)
+                assert prof.netmem_ref_count(expect) == before + 1
+                prof.model.put_netmem(tail)
+                assert prof.netmem_ref_count(expect) == before
+        _poke(prof, tail + off, head | 1)
+        for ref in (head, single):
+            prof.model.put_netmem(ref)
+        prof.model.put_netmem(far)
