@@ -63,6 +63,7 @@ struct nm_area {
 #endif
 	} owner;
 	struct net_devmem_dmabuf_binding binding;
+	int unbound; /* net_devmem_unbind_dmabuf() dropped the area's own binding reference */
 	atomic_t *user_refs;
 	struct net_iov *niovs;
 	size_t num;
@@ -406,19 +407,22 @@ NM_HOT int nm_int_inc(int *c, int allow_zero)
 /*
  * The devmem binding's counter, on the hot path: one locked add, then a
  * bounds check that undoes the add on failure (nothing changes net).  The
- * binding never legitimately leaves 1 .. INT_MAX while its area is open (the
- * area holds the first reference), so the only callers that can observe the
+ * binding never legitimately leaves 1 .. INT_MAX while its area is bound (the
+ * area holds the first reference; after unbind the last put takes it to 0 and
+ * the binding is dead: a get fails as refcount_inc_not_zero() does), so the only callers that can observe the
  * transient value are themselves misusing it.  Pages keep the CAS loops:
  * their count reaching zero frees the page, so it must never be resurrected.
  */
-NM_HOT int nm_binding_add(int *c, int delta)
+NM_HOT int nm_binding_add(int *c, int delta, const int *unbound)
 {
 	int old = __atomic_fetch_add(c, delta, __ATOMIC_ACQ_REL);
 
-	if (__builtin_expect(delta > 0 ? (old <= 0 || old == INT_MAX) : old <= 1, 0)) {
+	/* a put may take the count to 0 only once the binding is unbound (refcount_dec_and_test) */
+	if (__builtin_expect(delta > 0 ? (old <= 0 || old == INT_MAX)
+				       : old <= 0 || (old == 1 && !__atomic_load_n(unbound, NM_ACQ)), 0)) {
 		__atomic_fetch_sub(c, delta, __ATOMIC_ACQ_REL);
 		if (delta < 0)
-			return NM_E_UNDERFLOW;
+			return old <= 0 ? NM_E_BINDING_DEAD : NM_E_UNDERFLOW;
 		return old == INT_MAX ? NM_E_OVERFLOW : NM_E_BINDING_DEAD;
 	}
 	return 0;

@@ -59,7 +59,7 @@ NM_HOT int nm_get_one(netmem_ref n, struct nm_ctx *cx)
 		rc = nm_ref_counter(&r, &c);
 	if (rc || !c)
 		return rc;
-	return r.kind == NM_KIND_NIOV ? nm_binding_add(c, 1) : nm_int_inc(c, 0);
+	return r.kind == NM_KIND_NIOV ? nm_binding_add(c, 1, &r.area->unbound) : nm_int_inc(c, 0);
 }
 
 /*
@@ -102,9 +102,9 @@ NM_HOT int nm_put_one(netmem_ref n, struct nm_ctx *cx, struct nm_pending *pendin
 		rc = nm_ref_counter(&r, &c);
 	if (rc || !c)
 		return rc;
-	/* The area holds the binding's first reference; put_netmem cannot drop it. */
+	/* The area holds the binding's first reference until area.unbind(); put_netmem cannot drop it. */
 	if (r.kind == NM_KIND_NIOV)
-		return nm_binding_add(c, -1);
+		return nm_binding_add(c, -1, &r.area->unbound);
 	if (pending) {
 		rc = nm_pending_reserve(pending);
 		if (rc)

@@ -256,3 +256,65 @@ def test_compound_head_is_the_stored_word(prof: nm.Profile, data: st.DataObject)
         for ref in (head, single):
             prof.model.put_netmem(ref)
         prof.model.put_netmem(far)
+
+
+# ---- the devmem binding lifecycle: net_devmem_unbind_dmabuf() ----
+
+
+def test_unbind_then_last_put_frees_the_binding(prof: nm.Profile) -> None:
+    area = prof.NetIovArea(4)
+    refs = [area[1].netmem, area[2].netmem, area[2].netmem]
+    prof.model.get_netmem_bulk(refs)
+    assert area.binding_refcount == 4 and not area.unbound
+    with pytest.raises(nm.BusyError):
+        area.close()
+    area.unbind()  # the binding lives on: niovs are still referenced
+    assert area.unbound and area.binding_refcount == 3 and area.outstanding == 3
+    with pytest.raises(nm.BindingDeadError, match="already unbound"):
+        area.unbind()
+    prof.model.get_netmem(area[3].netmem)  # still alive: refcount_inc_not_zero succeeds
+    for ref in refs + [area[3].netmem]:
+        prof.model.put_netmem(ref)
+    assert area.binding_refcount == 0 and area.outstanding == 0  # the last put freed it
+    with pytest.raises(nm.BindingDeadError):  # refcount_inc_not_zero fails on a dead binding
+        prof.model.get_netmem(area[0].netmem)
+    with pytest.raises(nm.BindingDeadError):
+        prof.model.put_netmem(area[0].netmem)
+    assert area.binding_refcount == 0
+    area.close()
+
+
+def test_bound_area_still_refuses_the_last_put(v72: nm.Profile) -> None:
+    with v72.NetIovArea(2) as area:
+        with pytest.raises(nm.RefcountUnderflowError):
+            v72.put_netmem(area[0].netmem)
+        assert area.binding_refcount == 1
+
+
+def test_unbind_of_io_uring_area_is_refused(v72: nm.Profile) -> None:
+    with v72.NetIovArea(2, nm.NET_IOV_IOURING) as area, pytest.raises(nm.WrongProviderError):
+        area.unbind()
+
+
+def test_unbind_races_with_puts(v72: nm.Profile) -> None:
+    """Threads put their references while the area is unbound: the count ends exactly at 0."""
+    import threading
+
+    area = v72.NetIovArea(8)
+    per_thread = 2000
+    v72.get_netmem_bulk([area[i % 8].netmem for i in range(4 * per_thread)])
+
+    def worker(k: int) -> None:
+        for i in range(per_thread):
+            v72.put_netmem(area[(k + i) % 8].netmem)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    area.unbind()
+    for t in threads:
+        t.join()
+    assert area.binding_refcount == 0
+    with pytest.raises(nm.BindingDeadError):
+        v72.get_netmem(area[0].netmem)
+    area.close()

@@ -334,6 +334,29 @@ class NetIovArea(_CMemory):
             raise errors.WrongProviderError("binding_refcount exists only on NET_IOV_DMABUF areas", self.type)
         return int(self.runtime.lib.nm_area_binding_refcount(self._handle))
 
+    def unbind(self) -> None:
+        """``net_devmem_unbind_dmabuf()``: drop the area's own reference to its devmem binding.
+
+        The binding stays alive while niovs are still referenced; the last
+        ``put_netmem`` takes its refcount to 0 and frees it, after which a
+        ``get_netmem`` fails as ``refcount_inc_not_zero()`` does
+        (:class:`BindingDeadError`).  Raises :class:`WrongProviderError` for an
+        io_uring area, :class:`BindingDeadError` when already unbound.
+        """
+        self._require_open()
+        if self.type != NET_IOV_DMABUF:
+            raise errors.WrongProviderError("unbind() is net_devmem_unbind_dmabuf(): NET_IOV_DMABUF areas only", self.type)
+        rc = self.runtime.lib.nm_area_unbind(self._handle)
+        if rc == self.runtime.lib.NM_E_BINDING_DEAD:
+            raise errors.BindingDeadError(f"NetIovArea at {self.base:#x} is already unbound", self)
+        self.runtime.check(rc, self.base, "NetIovArea at")
+
+    @property
+    def unbound(self) -> bool:
+        """Whether :meth:`unbind` ran (the binding then dies with its last reference)."""
+        self._require_open()
+        return bool(self.runtime.lib.nm_area_unbound(self._handle))
+
     def user_refs(self, index: int) -> int:
         """io_uring's ``user_refs[index]`` (NET_IOV_IOURING areas only)."""
         self._require_open()
