@@ -176,8 +176,9 @@ def _kernel_idx(niov: int, niovs: int, stride: int) -> int:
 @given(data=st.data())
 def test_niov_helpers_read_the_stored_words(prof: nm.Profile, data: st.DataObject) -> None:
     """owner, pp, pp_magic, dma_addr, pp_ref_count overwritten: each helper answers what the kernel would."""
-    from netmem_ffi.abi.constants import LP64
+    from netmem_ffi.abi.constants import word_constants
 
+    magic_c = word_constants(64, dma_index=prof.spec.has_dma_index)  # index bits only where the release had them
     with prof.NetIovArea(8) as a, prof.NetIovArea(4) as b:
         i = data.draw(st.integers(0, 7), label="niov")
         niov = a[i]
@@ -193,8 +194,8 @@ def test_niov_helpers_read_the_stored_words(prof: nm.Profile, data: st.DataObjec
         assert prof.net_iov_owner(niov) == owner
         assert prof.netmem_get_pp(niov.netmem) == pp
         assert prof.netmem_get_dma_addr(niov.netmem) == dma
-        assert prof.netmem_get_pp_magic(niov.netmem) == magic & ~LP64.pp_dma_index_mask & WORD
-        assert prof.netmem_is_pp(niov.netmem) == (magic & LP64.pp_magic_mask == LP64.pp_signature)
+        assert prof.netmem_get_pp_magic(niov.netmem) == magic & ~magic_c.pp_dma_index_mask & WORD
+        assert prof.netmem_is_pp(niov.netmem) == (magic & magic_c.pp_magic_mask == magic_c.pp_signature)
         assert niov.pp_ref_count == pp_ref
         # through the owner: container_of(niov->owner) -> its area; NULL or foreign would oops
         target = {a.owner: a, b.owner: b}.get(owner)
@@ -318,3 +319,21 @@ def test_unbind_races_with_puts(v72: nm.Profile) -> None:
     with pytest.raises(nm.BindingDeadError):
         v72.get_netmem(area[0].netmem)
     area.close()
+
+
+def test_dma_index_bits_only_where_the_release_had_them() -> None:
+    """6.12 (release): PP_MAGIC_MASK = ~0x3; 6.15+: the index bits are masked out of the signature test."""
+    from netmem_ffi.abi.constants import LP64
+
+    sig_with_index = LP64.pp_signature | 5 << LP64.pp_dma_index_shift
+    for name, is_pp in (("v6.12", False), ("v6.15", True), ("v7.2", True)):
+        p = nm.profile(name)
+        with p.PageMap(1) as pages:
+            ref = pages.alloc()
+            p.netmem_or_pp_magic(ref, sig_with_index)
+            assert p.netmem_is_pp(ref) is is_pp and p.page_pool_page_is_pp(ref) is is_pp, name
+            if is_pp:
+                assert p.netmem_get_dma_index(ref) == 5
+                p.netmem_set_dma_index(ref, 0)  # page_pool drops the index before it clears the magic
+            p.netmem_clear_pp_magic(ref)
+            p.model.put_netmem(ref)

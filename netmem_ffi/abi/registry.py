@@ -140,6 +140,9 @@ class ProfileSpec(NamedTuple):
     #: ``struct netmem_desc`` exists (commit f3d85c9ee510, 6.17).
     has_netmem_desc: bool
     notes: tuple[str, ...] = ()
+    #: pp_magic carries a DMA index (6.15, commit ee62ce7a1d90; in 6.12 only from a
+    #: later stable release, so not in the 6.12 release the v6.12 surface follows).
+    has_dma_index: bool = True
 
     @property
     def release(self) -> str:
@@ -178,7 +181,9 @@ PROFILES: tuple[ProfileSpec, ...] = (
             "net_iov_owner()/net_iov_idx() live in net/core/devmem.h; owner->niovs is the chunk's array",
             "no io_uring zcrx provider yet (it shipped in 6.15): areas are NET_IOV_DMABUF only",
             "the 6.14 page helper wrappers (commit 9bd9f72a7434) are absent in 6.12/6.13",
+            "pp_magic has no DMA index bits in the 6.12 release (a later 6.12 stable added them)",
         ),
+        has_dma_index=False,
     ),
     ProfileSpec(
         name="v6.15",
@@ -305,6 +310,9 @@ HELPERS: tuple[HelperName, ...] = (
     # Out-of-line get_netmem()/put_netmem() in net/core/skbuff.c (6.16, Almasry's devmem TX series).
     HelperName("get_netmem", "get_netmem", "6.16"),
     HelperName("put_netmem", "put_netmem", "6.16"),
+    # The DMA index in pp_magic: 6.15, commit ee62ce7a1d90 (and a later 6.12 stable, not the 6.12 release).
+    HelperName("netmem_get_dma_index", "netmem_get_dma_index", "6.15"),
+    HelperName("netmem_set_dma_index", "netmem_set_dma_index", "6.15"),
     # dma-unmap markers for net_iov: 6.16 or 6.17 (unverified); absent in 6.12 and 6.15.
     HelperName("netmem_dma_unmap_addr_set", "netmem_dma_unmap_addr_set", "6.16"),
     HelperName("netmem_dma_unmap_page_attrs", "netmem_dma_unmap_page_attrs", "6.16"),

@@ -24,7 +24,7 @@ import warnings
 from typing import Any
 
 from netmem_ffi import errors
-from netmem_ffi.abi.constants import LP64, NET_IOV, NET_IOV_DMABUF, NODES_MASK
+from netmem_ffi.abi.constants import LP64, LP64_NO_DMA_INDEX, NET_IOV, NET_IOV_DMABUF, NODES_MASK
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.core import Runtime
 from netmem_ffi.runtime.refcount import RefcountPath
@@ -54,6 +54,8 @@ class Helpers(RefcountPath):
         super().__init__(rt)
         self._niov_kind = int(rt.lib.NM_KIND_NIOV)
         self._pp_ref_count_offset = int(rt.ffi.offsetof("struct page", "pp_ref_count"))
+        #: pp_magic constants of this generation's release (DMA index bits or not).
+        self._magic = LP64 if rt.spec.has_dma_index else LP64_NO_DMA_INDEX
 
     def _kind(self, netmem: object) -> int:
         """``NM_KIND_NIOV`` or ``NM_KIND_PAGE`` for a ref this runtime owns; raises a RefError subclass otherwise."""
@@ -263,7 +265,7 @@ class Helpers(RefcountPath):
 
     def netmem_get_pp_magic(self, netmem: int) -> int:
         """``pp_magic & ~PP_DMA_INDEX_MASK``."""
-        return self._load(netmem, "PP_MAGIC") & ~_C.pp_dma_index_mask & WORD_MASK
+        return self._load(netmem, "PP_MAGIC") & ~self._magic.pp_dma_index_mask & WORD_MASK
 
     def netmem_or_pp_magic(self, netmem: int, pp_magic: int) -> None:
         """``pp_magic |= pp_magic``."""
@@ -271,41 +273,41 @@ class Helpers(RefcountPath):
 
     def netmem_clear_pp_magic(self, netmem: int) -> None:
         """WARN_ON_ONCE if a DMA index is still set, then ``pp_magic = 0``."""
-        if self._load(netmem, "PP_MAGIC") & _C.pp_dma_index_mask:
+        if self._load(netmem, "PP_MAGIC") & self._magic.pp_dma_index_mask:
             _warn(f"netmem_clear_pp_magic({netmem:#x}): a DMA index is still stored (WARN_ON_ONCE)")
         self._update(netmem, "PP_MAGIC", 0, 0)
 
     def netmem_is_pp(self, netmem: int) -> bool:
         """``(netmem_get_pp_magic(netmem) & PP_MAGIC_MASK) == PP_SIGNATURE``."""
-        return self.netmem_get_pp_magic(netmem) & _C.pp_magic_mask == _C.pp_signature
+        return self.netmem_get_pp_magic(netmem) & self._magic.pp_magic_mask == self._magic.pp_signature
 
     def page_pool_page_is_pp(self, page: int) -> bool:
         """mm.h ``page_pool_page_is_pp()``: ``(pp_magic & PP_MAGIC_MASK) == PP_SIGNATURE`` for a page."""
         if self._is_niov(page):
             raise errors.NotPageError(f"page_pool_page_is_pp({page:#x}) takes a struct page; this is a net_iov", page)
-        return self._load(page, "PP_MAGIC") & _C.pp_magic_mask == _C.pp_signature
+        return self._load(page, "PP_MAGIC") & self._magic.pp_magic_mask == self._magic.pp_signature
 
     def netmem_get_dma_index(self, netmem: int) -> int:
         """The DMA index stored in ``pp_magic`` of a page; a net_iov: WARN_ON_ONCE, 0."""
         if self._is_niov(netmem):
             _warn(f"netmem_get_dma_index({netmem:#x}) on a net_iov (WARN_ON_ONCE)")
             return 0
-        return (self._load(netmem, "PP_MAGIC") & _C.pp_dma_index_mask) >> _C.pp_dma_index_shift
+        return (self._load(netmem, "PP_MAGIC") & self._magic.pp_dma_index_mask) >> self._magic.pp_dma_index_shift
 
     def netmem_set_dma_index(self, netmem: int, index: int) -> None:
         """Replace the page's DMA index in ``pp_magic``; a net_iov: WARN_ON_ONCE, nothing stored."""
-        validate.count(index, "DMA index (PP_DMA_INDEX_LIMIT)", 0, _C.pp_dma_index_limit[1])
+        validate.count(index, "DMA index (PP_DMA_INDEX_LIMIT)", 0, self._magic.pp_dma_index_limit[1])
         if self._is_niov(netmem):
             _warn(f"netmem_set_dma_index({netmem:#x}) on a net_iov (WARN_ON_ONCE)")
             return
-        self._update(netmem, "PP_MAGIC", ~_C.pp_dma_index_mask & WORD_MASK, index << _C.pp_dma_index_shift)
+        self._update(netmem, "PP_MAGIC", ~self._magic.pp_dma_index_mask & WORD_MASK, index << self._magic.pp_dma_index_shift)
 
     def page_pool_set_pp_info(self, pool: Any, netmem: int) -> None:
         """``netmem_set_pp()``, ``netmem_or_pp_magic(PP_SIGNATURE)``, ``page_pool_fragment_netmem(1)``."""
         value = validate.word(getattr(pool, "addr", pool), "page_pool *")
         self._kind(netmem)
         self._update(netmem, "PP", 0, value)
-        self._update(netmem, "PP_MAGIC", WORD_MASK, _C.pp_signature)
+        self._update(netmem, "PP_MAGIC", WORD_MASK, self._magic.pp_signature)
         self.runtime.call(self.runtime.lib.nm_pp_fragment, netmem, 1)
 
     def page_pool_clear_pp_info(self, netmem: int) -> None:
