@@ -111,5 +111,15 @@ __all__ = [
     "page_pool_get_dma_addr_netmem",
     "page_pool_set_dma_addr_netmem",
     "netmem_kind",
+    # page forms, memory providers, devmem
+    "page_pool_fragment_page",
+    "page_pool_unref_page",
+    "page_pool_ref_page",
+    "page_pool_get_dma_addr",
+    "net_mp_niov_set_page_pool",
+    "net_mp_niov_clear_page_pool",
+    "net_mp_niov_set_dma_addr",
+    "net_iov_virtual_addr",
+    "net_devmem_iov_binding",
 ]
 __all__ += errors.__all__

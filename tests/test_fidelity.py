@@ -337,3 +337,52 @@ def test_dma_index_bits_only_where_the_release_had_them() -> None:
                 p.netmem_set_dma_index(ref, 0)  # page_pool drops the index before it clears the magic
             p.netmem_clear_pp_magic(ref)
             p.model.put_netmem(ref)
+
+
+# ---- the helpers a page_pool/netmem user reaches for ----
+
+
+def test_page_forms_match_the_netmem_forms(prof: nm.Profile, pages: object, area: object) -> None:
+    page = pages.alloc()  # type: ignore[attr-defined]
+    prof.page_pool_fragment_page(page, 3)
+    prof.page_pool_ref_page(page)
+    assert prof.page_pool_unref_page(page, 2) == 2
+    assert prof.page_pool_unref_page(page, 2) == 0
+    prof.netmem_set_dma_addr(page, 0x7000)
+    assert prof.page_pool_get_dma_addr(page) == 0x7000
+    niov = area[0].netmem  # type: ignore[index]
+    for call in (lambda: prof.page_pool_fragment_page(niov, 1), lambda: prof.page_pool_ref_page(niov),
+                 lambda: prof.page_pool_unref_page(niov, 1), lambda: prof.page_pool_get_dma_addr(niov)):
+        with pytest.raises(nm.NotPageError, match="takes a struct page"):
+            call()
+    prof.model.put_netmem(page)
+
+
+def test_memory_provider_and_devmem_helpers(prof: nm.Profile) -> None:
+    with prof.NetIovArea(4, base_dma_addr=0x10_0000) as area:
+        niov = area[2]
+        assert prof.net_devmem_iov_binding(niov) != 0  # the binding pointer stored in the chunk owner
+        assert prof.net_iov_virtual_addr(niov) == 2 << 12  # base_virtual 0 + idx << PAGE_SHIFT
+        if not prof.available("net_mp_niov_set_page_pool"):
+            assert prof.spec.name == "v6.12"
+            return
+
+        class Pool:
+            addr = 0xFFFF888012340000
+            pages_state_hold_cnt = 0
+
+        pool = Pool()
+        prof.net_mp_niov_set_page_pool(pool, niov)
+        assert prof.netmem_get_pp(niov.netmem) == pool.addr and prof.netmem_is_pp(niov.netmem)
+        assert niov.pp_ref_count == 1 and pool.pages_state_hold_cnt == 1
+        assert prof.net_mp_niov_set_dma_addr(niov, 0x4000) is False
+        assert prof.netmem_get_dma_addr(niov.netmem) == 0x4000
+        prof.net_mp_niov_clear_page_pool(niov)
+        assert prof.netmem_get_pp(niov.netmem) == 0 and not prof.netmem_is_pp(niov.netmem)
+        _poke(prof, niov.addr + _niov_offset(prof, "owner"), 0)
+        with pytest.raises(nm.NullOwnerError):
+            prof.net_iov_virtual_addr(niov)
+        with pytest.raises(nm.NullOwnerError):
+            prof.net_devmem_iov_binding(niov)
+        _poke(prof, niov.addr + _niov_offset(prof, "owner"), area.owner)
+        _poke(prof, niov.addr + _niov_offset(prof, "pp_ref_count"), 0)

@@ -307,6 +307,10 @@ HELPERS: tuple[HelperName, ...] = (
     # io_uring zcrx, the second memory provider, shipped in 6.15.
     HelperName("io_zcrx_get_niov_uref", "io_zcrx_get_niov_uref", "6.15"),
     HelperName("io_zcrx_put_niov_uref", "io_zcrx_put_niov_uref", "6.15"),
+    # Memory-provider hooks of page_pool.c, with io_uring zcrx (6.15).
+    HelperName("net_mp_niov_set_page_pool", "net_mp_niov_set_page_pool", "6.15"),
+    HelperName("net_mp_niov_clear_page_pool", "net_mp_niov_clear_page_pool", "6.15"),
+    HelperName("net_mp_niov_set_dma_addr", "net_mp_niov_set_dma_addr", "6.15"),
     # Out-of-line get_netmem()/put_netmem() in net/core/skbuff.c (6.16, Almasry's devmem TX series).
     HelperName("get_netmem", "get_netmem", "6.16"),
     HelperName("put_netmem", "put_netmem", "6.16"),

@@ -24,7 +24,7 @@ import warnings
 from typing import Any
 
 from netmem_ffi import errors
-from netmem_ffi.abi.constants import LP64, LP64_NO_DMA_INDEX, NET_IOV, NET_IOV_DMABUF, NODES_MASK
+from netmem_ffi.abi.constants import LP64, LP64_NO_DMA_INDEX, NET_IOV, NET_IOV_DMABUF, NODES_MASK, PAGE_SHIFT
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.core import Runtime
 from netmem_ffi.runtime.refcount import RefcountPath
@@ -324,6 +324,61 @@ class Helpers(RefcountPath):
         """Store ``encode(addr)``; returns ``not fits(addr)``, so True means failure."""
         self.netmem_set_dma_addr(netmem, Helpers.netmem_dma_addr_encode(self, addr))
         return not Helpers.netmem_dma_addr_fits(self, addr)
+
+    # ---- page forms of the page_pool helpers (include/net/page_pool/helpers.h) ----
+
+    def _page(self, page: int, helper: str) -> int:
+        if self._is_niov(page):
+            raise errors.NotPageError(f"{helper}({page:#x}) takes a struct page; this is a net_iov", page)
+        return page
+
+    def page_pool_fragment_page(self, page: int, nr: int) -> None:
+        """``page_pool_fragment_netmem(page_to_netmem(page), nr)``."""
+        self.page_pool_fragment_netmem(self._page(page, "page_pool_fragment_page"), nr)
+
+    def page_pool_unref_page(self, page: int, nr: int) -> int:
+        """``page_pool_unref_netmem(page_to_netmem(page), nr)``."""
+        return self.page_pool_unref_netmem(self._page(page, "page_pool_unref_page"), nr)
+
+    def page_pool_ref_page(self, page: int) -> None:
+        """``page_pool_ref_netmem(page_to_netmem(page))``."""
+        self.page_pool_ref_netmem(self._page(page, "page_pool_ref_page"))
+
+    def page_pool_get_dma_addr(self, page: int) -> int:
+        """``page_pool_get_dma_addr_netmem(page_to_netmem(page))``."""
+        return self.page_pool_get_dma_addr_netmem(self._page(page, "page_pool_get_dma_addr"))
+
+    # ---- memory providers (net/core/page_pool.c) and devmem (net/core/devmem.h) ----
+
+    def net_mp_niov_set_page_pool(self, pool: Any, niov: Any) -> None:
+        """``page_pool_set_pp_info(pool, net_iov_to_netmem(niov))``; bumps ``pool.pages_state_hold_cnt`` if it has one."""
+        self.page_pool_set_pp_info(pool, validate.niov_ref(niov))
+        if hasattr(pool, "pages_state_hold_cnt"):
+            pool.pages_state_hold_cnt += 1
+
+    def net_mp_niov_clear_page_pool(self, niov: Any) -> None:
+        """``page_pool_clear_pp_info(net_iov_to_netmem(niov))``."""
+        self.page_pool_clear_pp_info(validate.niov_ref(niov))
+
+    def net_mp_niov_set_dma_addr(self, niov: Any, addr: int) -> bool:
+        """``page_pool_set_dma_addr_netmem(net_iov_to_netmem(niov), addr)``: True means it did not fit."""
+        return self.page_pool_set_dma_addr_netmem(validate.niov_ref(niov), addr)
+
+    def _owner_word(self, niov: Any, *member: str) -> int:
+        """A word of the chunk owner ``niov->owner`` points at (checked to be the package's own first)."""
+        self.net_iov_idx(niov)  # NullOwnerError / ForeignOwnerError where the kernel would oops
+        ffi = self.runtime.ffi
+        offset = ffi.offsetof("struct dmabuf_genpool_chunk_owner", *member)
+        return int(ffi.cast("unsigned long *", self.net_iov_owner(niov) + offset)[0])
+
+    def net_iov_virtual_addr(self, niov: Any) -> int:
+        """``owner->base_virtual + ((unsigned long)net_iov_idx(niov) << PAGE_SHIFT)`` (devmem.h)."""
+        base = self._owner_word(niov, *(("area", "base_virtual") if self.runtime.spec.has_area else ("base_virtual",)))
+        return (base + (self.net_iov_idx(niov) << PAGE_SHIFT)) & WORD_MASK
+
+    def net_devmem_iov_binding(self, niov: Any) -> int:
+        """``net_devmem_iov_to_chunk_owner(niov)->binding``: the binding pointer stored in the owner."""
+        return self._owner_word(niov, "binding")
 
     def netmem_kind(self, netmem: int) -> str:
         """``"net_iov"`` or ``"page"`` for a valid ref this profile owns (raises otherwise)."""
