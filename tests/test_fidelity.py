@@ -386,3 +386,29 @@ def test_memory_provider_and_devmem_helpers(prof: nm.Profile) -> None:
             prof.net_devmem_iov_binding(niov)
         _poke(prof, niov.addr + _niov_offset(prof, "owner"), area.owner)
         _poke(prof, niov.addr + _niov_offset(prof, "pp_ref_count"), 0)
+
+
+def test_user_ref_index_outside_the_owner_area_is_refused(v72: nm.Profile) -> None:
+    """Departure 8: the kernel indexes user_refs unchecked; an owner whose array is too short is refused."""
+    with v72.NetIovArea(8, nm.NET_IOV_IOURING) as big, v72.NetIovArea(2, nm.NET_IOV_IOURING) as small:
+        niov = big[5]
+        _poke(v72, niov.addr + _niov_offset(v72, "owner"), small.owner)
+        assert v72.net_iov_idx(niov) == _kernel_idx(niov.addr, small.base, big.stride)
+        with pytest.raises(nm.NetmemValueError):
+            v72.io_zcrx_get_niov_uref(niov)
+        assert [small.user_refs(i) for i in range(2)] == [0, 0]
+        _poke(v72, niov.addr + _niov_offset(v72, "owner"), big.owner)
+        v72.io_zcrx_get_niov_uref(niov)
+        assert big.user_refs(5) == 1 and v72.io_zcrx_put_niov_uref(niov)
+
+
+@pytest.mark.parametrize("name", ["v6.12", "v6.15"])
+def test_provider_before_6_16_is_the_owner_areas(name: str) -> None:
+    """Departure 10: without a type word the provider is the owner area's; a NULL owner would oops."""
+    p = nm.profile(name)
+    with p.NetIovArea(2) as area:
+        assert p.net_is_devmem_iov(area[0]) and area[0].type is nm.NET_IOV_DMABUF
+        _poke(p, area[0].addr + _niov_offset(p, "owner"), 0)
+        with pytest.raises(nm.NullOwnerError):
+            p.net_is_devmem_iov(area[0])
+        _poke(p, area[0].addr + _niov_offset(p, "owner"), area.owner)
