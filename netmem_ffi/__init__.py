@@ -18,10 +18,11 @@ from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, N
 from netmem_ffi.abi.version import __version__
 from netmem_ffi.errors import *  # noqa: F403 - every error class, by errors.__all__
 from netmem_ffi.runtime.memory import DmaDevice, NetIov
+from netmem_ffi.runtime.page_pool import PagePool
 from netmem_ffi.runtime.profiles import API, DEFAULT_PROFILE, Profile, profile, profiles
 
 #: Names bound from the default profile on first access (they load its compiled module).
-_BOUND_LATE = frozenset(API) - {"NET_IOV", "NetIov", "DmaDevice"}
+_BOUND_LATE = frozenset(API) - {"NET_IOV", "NetIov", "DmaDevice", "PagePool"}
 
 
 def __getattr__(name: str) -> Any:
@@ -121,5 +122,14 @@ __all__ = [
     "net_mp_niov_set_dma_addr",
     "net_iov_virtual_addr",
     "net_devmem_iov_binding",
+    # a page_pool (netmem_ffi.runtime.page_pool)
+    "PagePool",
+    "page_pool_alloc_netmems",
+    "page_pool_put_netmem",
+    "page_pool_put_full_netmem",
+    "page_pool_recycle_direct_netmem",
+    "page_pool_destroy",
+    "page_pool_is_unreadable",
+    "page_pool_nid_changed",
 ]
 __all__ += errors.__all__

@@ -16,6 +16,7 @@ from netmem_ffi.runtime.memory import DmaDevice as DmaDevice
 from netmem_ffi.runtime.memory import NetIov as NetIov
 from netmem_ffi.runtime.memory import NetIovArea as NetIovArea
 from netmem_ffi.runtime.memory import PageMap as PageMap
+from netmem_ffi.runtime.page_pool import PagePool as PagePool
 from netmem_ffi.runtime.profiles import DEFAULT_PROFILE as DEFAULT_PROFILE
 from netmem_ffi.runtime.profiles import Profile as Profile
 from netmem_ffi.runtime.profiles import profile as profile
@@ -88,3 +89,10 @@ net_mp_niov_clear_page_pool = _default.net_mp_niov_clear_page_pool
 net_mp_niov_set_dma_addr = _default.net_mp_niov_set_dma_addr
 net_iov_virtual_addr = _default.net_iov_virtual_addr
 net_devmem_iov_binding = _default.net_devmem_iov_binding
+page_pool_alloc_netmems = _default.page_pool_alloc_netmems
+page_pool_put_netmem = _default.page_pool_put_netmem
+page_pool_put_full_netmem = _default.page_pool_put_full_netmem
+page_pool_recycle_direct_netmem = _default.page_pool_recycle_direct_netmem
+page_pool_destroy = _default.page_pool_destroy
+page_pool_is_unreadable = _default.page_pool_is_unreadable
+page_pool_nid_changed = _default.page_pool_nid_changed

@@ -21,6 +21,7 @@ from netmem_ffi.layout.types import LayoutSet
 from netmem_ffi.runtime import core
 from netmem_ffi.runtime.helpers import Helpers
 from netmem_ffi.runtime.memory import DmaDevice, NetIov, NetIovArea, PageMap, bind_memory
+from netmem_ffi.runtime.page_pool import PagePool, PagePoolAPI
 from netmem_ffi.runtime.refcount import RefcountPath
 
 __all__ = ["API", "DEFAULT_PROFILE", "Profile", "profile", "profiles", "loaded"]
@@ -28,7 +29,7 @@ __all__ = ["API", "DEFAULT_PROFILE", "Profile", "profile", "profiles", "loaded"]
 DEFAULT_PROFILE = registry.DEFAULT_PROFILE
 
 
-class Profile(Helpers):
+class Profile(Helpers, PagePoolAPI):
     """One ABI generation of include/net/netmem.h, compiled for this host, with its runtime.
 
     Attributes: ``name``, ``spec`` (the registry entry), ``ffi``/``lib`` (the
@@ -119,7 +120,7 @@ def _public(cls: type) -> list[str]:
 #: Every runtime name a profile carries and ``netmem_ffi`` exports for the default profile.
 API: tuple[str, ...] = (
     "NetIovArea", "NetIov", "PageMap", "DmaDevice",
-    "get_netmem", "put_netmem", *_public(RefcountPath), *_public(Helpers),
+    "get_netmem", "put_netmem", *_public(RefcountPath), *_public(Helpers), *_public(PagePoolAPI),
 )
 
 _loaded: dict[str, Profile] = {}
