@@ -39,6 +39,8 @@ __all__ = [
     "NullOwnerError",
     "ForeignOwnerError",
     "CompoundHeadError",
+    "NullPoolError",
+    "ForeignPoolError",
 ]
 
 
@@ -192,3 +194,11 @@ class ForeignOwnerError(WouldOopsError):
 
 class CompoundHeadError(WouldOopsError):
     """A tail page whose ``compound_head`` word points outside its memory map."""
+
+
+class NullPoolError(WouldOopsError):
+    """A netmem whose ``pp`` word is NULL where the kernel would read ``pp->...``."""
+
+
+class ForeignPoolError(WouldOopsError):
+    """A netmem whose ``pp`` word points at no page_pool the package owns."""

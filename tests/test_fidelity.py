@@ -402,13 +402,34 @@ def test_user_ref_index_outside_the_owner_area_is_refused(v72: nm.Profile) -> No
         assert big.user_refs(5) == 1 and v72.io_zcrx_put_niov_uref(niov)
 
 
-@pytest.mark.parametrize("name", ["v6.12", "v6.15"])
-def test_provider_before_6_16_is_the_owner_areas(name: str) -> None:
-    """Departure 10: without a type word the provider is the owner area's; a NULL owner would oops."""
-    p = nm.profile(name)
+def test_provider_before_6_16_is_the_owner_areas() -> None:
+    """Departure 10: 6.12's net_is_devmem_iov (form not pinned) asks the owner area; a NULL owner would oops."""
+    p = nm.profile("v6.12")
     with p.NetIovArea(2) as area:
         assert p.net_is_devmem_iov(area[0]) and area[0].type is nm.NET_IOV_DMABUF
         _poke(p, area[0].addr + _niov_offset(p, "owner"), 0)
         with pytest.raises(nm.NullOwnerError):
             p.net_is_devmem_iov(area[0])
         _poke(p, area[0].addr + _niov_offset(p, "owner"), area.owner)
+
+
+def test_v6_15_net_is_devmem_iov_follows_pp_mp_ops() -> None:
+    """6.15: niov->pp->mp_ops == &dmabuf_devmem_ops, not the area's type; NULL or foreign pp would oops."""
+    p = nm.profile("v6.15")
+    with p.NetIovArea(4) as devmem, p.NetIovArea(4, nm.NET_IOV_IOURING) as uring:
+        own, other = p.PagePool(devmem), p.PagePool(uring)
+        niov = p.page_pool_alloc_netmems(own)
+        assert p.net_is_devmem_iov(niov)
+        p.netmem_set_pp(niov, other.addr)  # a devmem niov in a foreign (io_uring) pool: the kernel says false
+        assert not p.net_is_devmem_iov(niov)
+        p.netmem_set_pp(niov, 0)
+        with pytest.raises(nm.NullPoolError):
+            p.net_is_devmem_iov(niov)
+        p.netmem_set_pp(niov, 0xFFFF888000001000)
+        with pytest.raises(nm.ForeignPoolError):
+            p.net_is_devmem_iov(niov)
+        p.netmem_set_pp(niov, own.addr)
+        p.page_pool_put_full_netmem(own, niov)
+        p.page_pool_destroy(own)
+        p.page_pool_destroy(other)
+        assert own.destroyed and other.destroyed

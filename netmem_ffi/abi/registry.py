@@ -143,6 +143,9 @@ class ProfileSpec(NamedTuple):
     #: pp_magic carries a DMA index (6.15, commit ee62ce7a1d90; in 6.12 only from a
     #: later stable release, so not in the 6.12 release the v6.12 surface follows).
     has_dma_index: bool = True
+    #: net_is_devmem_iov() tests ``niov->pp->mp_ops == &dmabuf_devmem_ops`` (6.15; from
+    #: 6.16 it tests ``niov->type``, before 6.15 its form is not pinned).
+    devmem_iov_by_pp: bool = False
 
     @property
     def release(self) -> str:
@@ -197,7 +200,8 @@ PROFILES: tuple[ProfileSpec, ...] = (
         desc_member=False,
         enum_has_max=False,
         has_netmem_desc=False,
-        notes=("net_is_devmem_iov() tests niov->pp->mp_ops; the model asks the owning area",),
+        notes=("net_is_devmem_iov() tests niov->pp->mp_ops, and so does the model",),
+        devmem_iov_by_pp=True,
     ),
     ProfileSpec(
         name="v6.16",

@@ -27,6 +27,7 @@ from netmem_ffi import errors
 from netmem_ffi.abi.constants import LP64, LP64_NO_DMA_INDEX, NET_IOV, NET_IOV_DMABUF, NODES_MASK, PAGE_SHIFT
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.core import Runtime
+from netmem_ffi.runtime.memory import POOLS
 from netmem_ffi.runtime.refcount import RefcountPath
 
 __all__ = ["Helpers"]
@@ -209,8 +210,25 @@ class Helpers(RefcountPath):
         return Helpers.netmem_dma_addr_decode(self, Helpers.netmem_dma_addr_encode(self, addr)) == addr
 
     def net_is_devmem_iov(self, niov: Any) -> bool:
-        """Whether the niov belongs to a devmem (dmabuf) binding: ``niov->type == NET_IOV_DMABUF``."""
-        return self._load(validate.niov_ref(niov), "TYPE") == NET_IOV_DMABUF
+        """Whether the niov belongs to a devmem (dmabuf) binding: ``niov->type == NET_IOV_DMABUF``.
+
+        6.15 (``spec.devmem_iov_by_pp``) asks ``niov->pp->mp_ops == &dmabuf_devmem_ops``:
+        true only for a devmem :class:`PagePool`; a NULL ``pp`` (the kernel would oops)
+        is :class:`NullPoolError`, a ``pp`` that is no pool of the package
+        :class:`ForeignPoolError`.
+        """
+        ref = validate.niov_ref(niov)
+        if not self.runtime.spec.devmem_iov_by_pp:
+            return self._load(ref, "TYPE") == NET_IOV_DMABUF
+        pp = self._load(ref, "PP")
+        if pp == 0:
+            raise errors.NullPoolError(f"niov {ref:#x} has pp NULL; 6.15's net_is_devmem_iov() would oops "
+                                       "reading pp->mp_ops", ref)
+        pool = POOLS.get(pp)
+        if pool is None:
+            raise errors.ForeignPoolError(f"niov {ref:#x} has pp {pp:#x}, no page_pool of the package; "
+                                          "6.15's net_is_devmem_iov() would read its mp_ops", ref)
+        return bool(pool.mp_ops == "devmem")
 
     def net_iov_owner(self, niov: Any) -> int:
         """``niov->owner``: the owner's address (a struct net_iov_area, or 6.12's chunk owner)."""

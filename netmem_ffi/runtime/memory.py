@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import array
 import warnings
+import weakref
 from collections.abc import Iterator
 from typing import Any, ClassVar, NoReturn, Self
 
@@ -29,6 +30,11 @@ __all__ = ["NetIov", "NetIovArea", "PageMap", "DmaDevice", "bind_memory"]
 #: object: a map or area collected with references outstanding stays open, and
 #: so does this.  (Single dict operations are atomic under the GIL.)
 _HELD: dict[int, Any] = {}
+
+
+#: Live page_pools by the address their netmems store in ``pp`` (runtime/page_pool.py
+#: registers them): what a ``pp`` word points at, when it is the package's own.
+POOLS: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 
 
 def _handle_key(rt: Runtime, handle: Any) -> int:

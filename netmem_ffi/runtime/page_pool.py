@@ -17,7 +17,7 @@ from typing import ClassVar
 from netmem_ffi import errors
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.helpers import Helpers
-from netmem_ffi.runtime.memory import NetIovArea, PageMap
+from netmem_ffi.runtime.memory import POOLS, NetIovArea, PageMap
 
 __all__ = ["NUMA_NO_NODE", "PP_ALLOC_CACHE_REFILL", "PP_ALLOC_CACHE_SIZE", "PagePool", "PagePoolAPI"]
 
@@ -50,6 +50,7 @@ class PagePool:
             self._free = deque(source)
         self._anchor = source.runtime.ffi.new("char[64]")  # the address a netmem's pp points at
         self.addr = int(source.runtime.ffi.cast("uintptr_t", self._anchor))
+        POOLS[self.addr] = self
         self.cache: list[int] = []
         self.ring: deque[int] = deque()
         self.pages_state_hold_cnt = 0
