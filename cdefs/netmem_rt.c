@@ -53,7 +53,10 @@
 /* The devmem binding: one refcount for the whole dmabuf (refcount_t ref). */
 struct net_devmem_dmabuf_binding {
 	atomic_t ref;
+	unsigned int id; /* xa_alloc_cyclic(&net_devmem_dmabuf_bindings, ...): 1, 2, ... */
 };
+
+static unsigned int nm_binding_ids;
 
 struct nm_area {
 	union { /* container_of(niov->owner, ...) == this */

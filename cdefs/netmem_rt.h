@@ -72,6 +72,7 @@ void *nm_area_owner(struct nm_area *area);
 int nm_area_binding_refcount(struct nm_area *area);
 int nm_area_unbind(struct nm_area *area);
 int nm_area_unbound(struct nm_area *area);
+int nm_binding_id(uintptr_t binding, unsigned int *out);
 int nm_area_user_refs(struct nm_area *area, size_t idx, int *out);
 int nm_area_outstanding(struct nm_area *area, size_t *out);
 

@@ -104,6 +104,7 @@ int nm_area_create(void *block, size_t len, void *niovs, size_t num, int type, d
 	a->num = num;
 	a->type = type;
 	a->binding.ref.counter = 1;
+	a->binding.id = __atomic_add_fetch(&nm_binding_ids, 1, NM_RELAXED);
 	a->unbound = 0;
 	if (type == NET_IOV_IOURING_ID)
 		a->user_refs = (atomic_t *)(a + 1);
@@ -183,6 +184,30 @@ int nm_area_unbind(struct nm_area *a)
 		return NM_E_BINDING_DEAD;
 	__atomic_fetch_sub(&a->binding.ref.counter, 1, __ATOMIC_ACQ_REL);
 	return 0;
+}
+
+static int nm_binding_id_locked(uintptr_t binding, unsigned int *out)
+{
+	size_t i;
+
+	for (i = 0; i < nm_nregions; i++) {
+		struct nm_area *a = nm_regions[i].obj;
+
+		if (nm_regions[i].kind == NM_R_AREA && binding == (uintptr_t)&a->binding) {
+			*out = a->binding.id;
+			return 0;
+		}
+	}
+	return binding ? NM_E_NOT_OWNED : NM_E_NULL_OWNER;
+}
+
+/* binding->id of a binding pointer read from a chunk owner; it must be one of ours. */
+int nm_binding_id(uintptr_t binding, unsigned int *out)
+{
+	int rc;
+
+	NM_READ_LOCKED(rc = nm_binding_id_locked(binding, out));
+	return rc;
 }
 
 int nm_area_unbound(struct nm_area *a)

@@ -122,6 +122,7 @@ __all__ = [
     "net_mp_niov_set_dma_addr",
     "net_iov_virtual_addr",
     "net_devmem_iov_binding",
+    "net_devmem_iov_binding_id",
     # a page_pool (netmem_ffi.runtime.page_pool)
     "PagePool",
     "page_pool_alloc_netmems",

@@ -96,3 +96,4 @@ page_pool_recycle_direct_netmem = _default.page_pool_recycle_direct_netmem
 page_pool_destroy = _default.page_pool_destroy
 page_pool_is_unreadable = _default.page_pool_is_unreadable
 page_pool_nid_changed = _default.page_pool_nid_changed
+net_devmem_iov_binding_id = _default.net_devmem_iov_binding_id

@@ -97,6 +97,9 @@ class Memory:
             assert lib.nm_area_num_niovs(a) == n
             base = int(ffi.cast("uintptr_t", lib.nm_area_niovs(a)))
             assert lib.nm_area_owner(a) != ffi.NULL
+            bid = ffi.new("unsigned int *")
+            assert lib.nm_binding_id(0, bid) == lib.NM_E_NULL_OWNER
+            assert lib.nm_binding_id(base + 8, bid) == lib.NM_E_NOT_OWNED
             ref = base | 1
             assert lib.nm_get_netmem(ref) == 0
             held = ffi.new("size_t *")

@@ -433,3 +433,18 @@ def test_v6_15_net_is_devmem_iov_follows_pp_mp_ops() -> None:
         p.page_pool_destroy(own)
         p.page_pool_destroy(other)
         assert own.destroyed and other.destroyed
+
+
+def test_binding_id_is_read_through_the_owner(prof: nm.Profile) -> None:
+    with prof.NetIovArea(2) as a, prof.NetIovArea(2) as b:
+        ida, idb = prof.net_devmem_iov_binding_id(a[0]), prof.net_devmem_iov_binding_id(b[1])
+        assert ida >= 1 and idb == ida + 1 and prof.net_devmem_iov_binding_id(a[1]) == ida
+        _poke(prof, a[0].addr + _niov_offset(prof, "owner"), b.owner)  # the owner decides the binding
+        assert prof.net_devmem_iov_binding_id(a[0]) == idb
+        _poke(prof, a[0].addr + _niov_offset(prof, "owner"), a.owner)
+        binding_word = a.owner + int(prof.ffi.offsetof("struct dmabuf_genpool_chunk_owner", "binding"))
+        saved = prof.ffi.cast("unsigned long *", binding_word)[0]
+        _poke(prof, binding_word, 0xFFFF888000002000)  # a forged binding pointer in the owner
+        with pytest.raises(nm.NotOwnedError):
+            prof.net_devmem_iov_binding_id(a[0])
+        _poke(prof, binding_word, saved)

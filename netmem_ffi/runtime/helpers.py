@@ -398,6 +398,13 @@ class Helpers(RefcountPath):
         """``net_devmem_iov_to_chunk_owner(niov)->binding``: the binding pointer stored in the owner."""
         return self._owner_word(niov, "binding")
 
+    def net_devmem_iov_binding_id(self, niov: Any) -> int:
+        """``net_devmem_iov_binding(niov)->id``; the stored binding pointer must be a binding of the package."""
+        binding = self.net_devmem_iov_binding(niov)
+        out = self.runtime.ffi.new("unsigned int *")
+        self.runtime.check(self.runtime.lib.nm_binding_id(binding, out), binding, "binding (niov->owner->binding)")
+        return int(out[0])
+
     def netmem_kind(self, netmem: int) -> str:
         """``"net_iov"`` or ``"page"`` for a valid ref this profile owns (raises otherwise)."""
         return "net_iov" if self._is_niov(netmem) else "page"
