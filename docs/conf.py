@@ -30,7 +30,7 @@ root_doc = "index"
 # Option names stay as typed: no "--json" turned into an en dash.
 smartquotes = False
 # The notes are kept where their authors edit them and included by notes-*.md.
-exclude_patterns = ["_build", "reliability.md", "architecture.md", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "reliability.md", "architecture.md", "netmem-abi.md", "Thumbs.db", ".DS_Store"]
 
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3

@@ -98,7 +98,7 @@ def _registry_match(name: str) -> None:
     assert prof.layouts.structs == registered.layouts.structs
     assert prof.layouts.enums == registered.layouts.enums
     for field in ("asserts", "has_type_field", "has_area", "desc_member", "enum_has_max", "has_netmem_desc",
-                  "absent_helpers"):
+                  "has_dma_index", "devmem_iov_by_pp", "absent_helpers"):
         assert getattr(prof.spec, field) == getattr(registered.spec, field), field
 
 

@@ -154,11 +154,14 @@ class ProfileSpec(NamedTuple):
     #: net_is_devmem_iov() tests ``niov->pp->mp_ops == &dmabuf_devmem_ops`` (6.15; from
     #: 6.16 it tests ``niov->type``, before 6.15 its form is not pinned).
     devmem_iov_by_pp: bool = False
+    #: The release whose helper surface the generation has (default: the one it is named after); a
+    #: generation derived from a kernel takes that of its nearest registry generation.
+    surface: str | None = None
 
     @property
     def release(self) -> str:
-        """The kernel release the generation is named after; its helper surface is that release's."""
-        return self.name.lstrip("v")
+        """The kernel release whose helper surface the generation has (the one it is named after by default)."""
+        return self.surface or self.name.lstrip("v")
 
     @property
     def absent_helpers(self) -> tuple[str, ...]:

@@ -85,11 +85,12 @@ class Derivation(NamedTuple):
         asserts = " + ".join(f"{g}()" for g in self.groups) or "()"
         lines = [f"name={s.name!r}", f"kernels={s.kernels!r}", f"summary={s.summary!r}", f"cdefs={s.cdefs!r}",
                  f"asserts={asserts}", *(f"{k}={getattr(s, k)!r}" for k in _SWITCHES),
-                 f"absent_helpers={s.absent_helpers!r}", f"notes={s.notes!r}"]
+                 f"surface={s.release!r}", f"notes={s.notes!r}"]
         return "ProfileSpec(\n" + "".join(f"    {line},\n" for line in lines) + ")\n"
 
 
-_SWITCHES = ("has_type_field", "has_area", "desc_member", "enum_has_max", "has_netmem_desc")
+_SWITCHES = ("has_type_field", "has_area", "desc_member", "enum_has_max", "has_netmem_desc", "has_dma_index",
+             "devmem_iov_by_pp")
 
 
 def read_kernel(source: str | os.PathLike[str] | None = None) -> KernelSource:
@@ -197,7 +198,9 @@ def derive_generation(kernel: KernelSource, result: CheckResult | None = None, *
         desc_member=desc_member,
         enum_has_max=enum is not None and (enum.size > 4 or "NET_IOV_MAX" in dict(enum.values)),
         has_netmem_desc="netmem_desc" in layouts.structs,
-        absent_helpers=near.absent_helpers,
+        surface=near.release,
+        has_dma_index=near.has_dma_index,
+        devmem_iov_by_pp=near.devmem_iov_by_pp,
         notes=(f"helpers as in {near.name}, the nearest registry generation",),
     )
     return Derivation(spec, piece, _PIECE_HEADER + text, kernel.source, layouts, groups)
