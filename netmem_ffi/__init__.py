@@ -11,28 +11,44 @@
 
 from __future__ import annotations
 
+import importlib
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from netmem_ffi import errors
 from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, NetIovType
+from netmem_ffi.abi.registry import DEFAULT_PROFILE
 from netmem_ffi.abi.version import __version__
 from netmem_ffi.errors import *  # noqa: F403 - every error class, by errors.__all__
-from netmem_ffi.runtime.memory import DmaDevice, NetIov
-from netmem_ffi.runtime.page_pool import PagePool
-from netmem_ffi.runtime.profiles import API, DEFAULT_PROFILE, Profile, profile, profiles
 
-#: Names bound from the default profile on first access (they load its compiled module).
-_BOUND_LATE = frozenset(API) - {"NET_IOV", "NetIov", "DmaDevice", "PagePool"}
+if TYPE_CHECKING:
+    from netmem_ffi.runtime.profiles import Profile
+
+#: Runtime names that are not bound to a profile, and the runtime module each lives in.  Like the
+#: profile-bound names, they are imported on first use: ``import netmem_ffi`` (and every tool, which
+#: imports it as its package) loads no runtime module and no compiled one.
+_RUNTIME_MODULES = {
+    "Profile": "netmem_ffi.runtime.profiles",
+    "profile": "netmem_ffi.runtime.profiles",
+    "profiles": "netmem_ffi.runtime.profiles",
+    "NetIov": "netmem_ffi.runtime.memory",
+    "DmaDevice": "netmem_ffi.runtime.memory",
+    "PagePool": "netmem_ffi.runtime.page_pool",
+}
 
 
-def __getattr__(name: str) -> Any:
-    """PEP 562: the default profile's runtime names, bound on first access."""
-    if name in _BOUND_LATE:
+def __getattr__(name: str) -> object:
+    """PEP 562: runtime names on first access; helpers and memory owners bound from the default profile."""
+    if name in _RUNTIME_MODULES:
+        value = getattr(importlib.import_module(_RUNTIME_MODULES[name]), name)
+    elif name in __all__:
+        from netmem_ffi.runtime.profiles import profile
+
         value = getattr(profile(DEFAULT_PROFILE), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'netmem_ffi' has no attribute {name!r}")
+    else:
+        raise AttributeError(f"module 'netmem_ffi' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def profile_for_kernel(source: str | os.PathLike[str] | None = None, *, derive: bool = False) -> Profile:
@@ -51,6 +67,7 @@ def profile_for_kernel(source: str | os.PathLike[str] | None = None, *, derive: 
     from netmem_ffi.abicheck.check import check_kernel
     from netmem_ffi.abicheck.derive import derive_generation, read_kernel
     from netmem_ffi.runtime.derived import load_derived
+    from netmem_ffi.runtime.profiles import profile
 
     kernel = read_kernel(source)
     result = check_kernel(kernel)
@@ -61,7 +78,7 @@ def profile_for_kernel(source: str | os.PathLike[str] | None = None, *, derive: 
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _BOUND_LATE)
+    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = [
