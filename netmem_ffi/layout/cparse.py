@@ -15,6 +15,7 @@ their value, and with it the enum's size, depends on the target.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -288,8 +289,8 @@ def _negate(value: int, width: int) -> int:
     return (-value) & ((1 << width) - 1) if width else -value
 
 
-_UNARY = {"-": _negate, "+": lambda v, w: v, "~": _complement, "!": lambda v, w: int(not v)}
-_BINARY = {
+_UNARY: dict[str, Callable[[int, int], int]] = {"-": _negate, "+": lambda v, w: v, "~": _complement, "!": lambda v, w: int(not v)}
+_BINARY: dict[str, Callable[[int, int], int]] = {
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,

@@ -85,7 +85,7 @@ def _unsigned(text: str, layouts: LayoutSet) -> bool:
         enum = layouts.enums.get(text[5:])
         return enum is None or all(v >= 0 for _, v in enum.values)
     if text == "char":
-        from netmem_ffi.layout.engine import MODELS
+        from netmem_ffi.abi.arches import MODELS
 
         model = MODELS.get(layouts.arch)
         return model is not None and not model.char_signed

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from types import SimpleNamespace
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.btf import uapi
@@ -49,19 +50,19 @@ def _s32(v: int) -> int:
     return v - (1 << 32) if v >> 31 else v
 
 
-def _trailing(f: object, t: BTFType, strs: _Strings) -> bytes:
+def _trailing(f: SimpleNamespace, t: BTFType, strs: _Strings) -> bytes:
     """The bytes after ``struct btf_type`` for record *t*."""
     k = t.kind
     if k > uapi.MAX_KIND:
         return t.raw
     one, elem = f.trailing.get(Kind(k), (None, None))
     if k in (Kind.INT, Kind.VAR):
-        return one.build(t.extra) if k == Kind.INT else one.build({"linkage": t.extra})
+        return bytes(one.build(t.extra) if k == Kind.INT else one.build({"linkage": t.extra}))
     if k == Kind.DECL_TAG:
-        return one.build({"component_idx": _s32(t.extra)})
+        return bytes(one.build({"component_idx": _s32(t.extra)}))
     if k == Kind.ARRAY:
         assert t.array is not None
-        return one.build(dict(zip(("type", "index_type", "nelems"), t.array)))
+        return bytes(one.build(dict(zip(("type", "index_type", "nelems"), t.array))))
     if k in (Kind.STRUCT, Kind.UNION):
         return b"".join(
             elem.build({"name_off": strs.add(m.name), "type": m.type,
@@ -119,7 +120,7 @@ def encode(types: Sequence[BTFType], byteorder: str = "little", *,
                                             "layout_len": len(layout_bytes)})
     else:
         header = f.btf_header.build({**fields, "hdr_len": uapi.BTF_HEADER_LEN})
-    return header + bytes(body) + strings + pad + layout_bytes
+    return bytes(header) + bytes(body) + strings + pad + layout_bytes
 
 
 # ---- extract ---------------------------------------------------------------------------------

@@ -77,7 +77,8 @@ def _strp_definitions(info: DebugInfo, name: str) -> Iterator[DIE]:
     is a candidate offset; one regular-expression pass over ``.debug_info`` looks for all of them.
     """
     strs, needle = info.sections[".debug_str"], name.encode() + b"\0"
-    offsets, at = [], strs.find(needle)
+    offsets: list[int] = []
+    at = strs.find(needle)
     while at >= 0 and len(offsets) < MAX_NAME_HITS:
         offsets.append(at)
         at = strs.find(needle, at + 1)
