@@ -16,7 +16,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from netmem_ffi.cli.output import EXIT_INPUT, EXIT_TABLE, EXIT_USAGE, fail
+from netmem_ffi.cli import output
+from netmem_ffi.cli.output import COLOR_HELP, COLOR_MODES, EXIT_INPUT, EXIT_TABLE, EXIT_USAGE, fail
 
 COMMANDS = ("check", "layout", "profiles", "snapshot", "diff", "gate", "bench")
 
@@ -32,10 +33,13 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
     from netmem_ffi.abi.version import __version__
 
     parser.add_argument("--version", action="version", version=f"netmem-ffi {__version__}")
+    parser.add_argument("--color", choices=COLOR_MODES, default=None, help=COLOR_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in commands:
         module = importlib.import_module(f"{__name__}.{name}")
         module.add_parser(sub)
+        # also after the command (`netmem-ffi check --color never`); SUPPRESS keeps a global one given before it
+        sub.choices[name].add_argument("--color", choices=COLOR_MODES, default=argparse.SUPPRESS, help=COLOR_HELP)
     return parser
 
 
@@ -54,6 +58,19 @@ def _requested(argv: Sequence[str]) -> list[str]:
     return list(COMMANDS)
 
 
+def _resolve_profiles(args: argparse.Namespace) -> None:
+    """Map kernel releases given as ``--profile`` to their generation (``6.18`` -> ``v6.17``), in place.
+
+    Every command's ``--profile`` goes through here (one place decides); a list
+    option's comma-separated values are split.  Raises UnknownProfileError.
+    """
+    value = getattr(args, "profile", None)
+    if isinstance(value, str):
+        args.profile = output.resolve_profile(value)
+    elif isinstance(value, list):
+        args.profile = [output.resolve_profile(n.strip()) for v in value for n in v.split(",") if n.strip()]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_requested(argv))
@@ -67,6 +84,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    output.set_color(getattr(args, "color", None))
+    from netmem_ffi.errors import UnknownProfileError
+
+    try:
+        _resolve_profiles(args)
+    except UnknownProfileError as exc:
+        return fail(str(exc), EXIT_USAGE)
     try:
         return int(args.run(args))
     except KeyboardInterrupt:

@@ -109,7 +109,8 @@ def _one_sided(pair: PairDiff) -> str:
     return f"{_ONE_SIDED[pair.status]}; {', '.join(pair.containers())}"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str) -> list[str]:
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
+    """*header* and *rows* as aligned text lines (two spaces between columns; cells never cut)."""
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return [(indent + fmt.format(*r)).rstrip() for r in (header, *rows)]
@@ -140,7 +141,7 @@ def text_lines(result: DiffResult) -> Iterator[tuple[str, str | None]]:
             if rows:
                 table = [(r.name, _place(r.old), _place(r.new), _row_change(r),
                           "yes" if any(c.breaking for c in r.changes) else "") for r in rows]
-                lines = _table(("member", "old off/size", "new off/size", "change", "breaks"), table, "    ")
+                lines = table(("member", "old off/size", "new off/size", "change", "breaks"), table, "    ")
                 yield lines[0], STYLE_HEAD
                 for line, r in zip(lines[1:], rows):
                     style = None if not r.changes else STYLE_BREAK if any(c.breaking for c in r.changes) else STYLE_NOTE
