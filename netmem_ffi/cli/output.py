@@ -160,10 +160,10 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]
     con = console()
     grid = Table(title=title)
     for i, col in enumerate(header):
-        grid.add_column(col, justify="right" if i in right else "left", no_wrap=True, overflow="ignore")
+        grid.add_column(col, justify="right" if i in right else "left", no_wrap=True, overflow="fold")
     for i, row in enumerate(rows):
         grid.add_row(*row, style=styles[i] if i < len(styles) else None)
-    if Measurement.get(con, con.options, grid).maximum > con.width:
+    if Measurement.get(con, con.options.update_width(1 << 16), grid).maximum > con.width:
         print_lines(table_lines(title, header, rows, styles))
         return
     con.print(grid)
@@ -196,6 +196,34 @@ def stdin_file(limit: int | None = None) -> Iterator[str]:
         yield tmp.name
 
 
+STDIN = "-"
+
+
+@contextlib.contextmanager
+def stdin_args(names: Sequence[str]) -> Iterator[tuple[list[str], str | None]]:
+    """*names* with ``-`` replaced by the path of stdin spooled to a file, and that path (None: no ``-``).
+
+    Raises :class:`~netmem_ffi.errors.NetmemValueError` when ``-`` is named more
+    than once (stdin can be read once), :class:`~netmem_ffi.errors.KernelInputError`
+    past the stdin budget.
+    """
+    from netmem_ffi.errors import NetmemValueError
+
+    count = list(names).count(STDIN)
+    if count > 1:
+        raise NetmemValueError("'-' (stdin) can be named only once", value=STDIN)
+    if not count:
+        yield list(names), None
+        return
+    with stdin_file() as path:
+        yield [path if n == STDIN else n for n in names], path
+
+
+def relabel(message: str, path: str | None) -> str:
+    """*message* with the spooled stdin file *path* written as ``-`` (what the user named)."""
+    return message if path is None else message.replace(path, STDIN)
+
+
 _shown: set[str] = set()
 
 
@@ -215,7 +243,7 @@ def resolve_profile(name: str) -> str:
 
 def write_report(text: str, path: str | None) -> int:
     """Write a report to *path* (stdout when None); ``EXIT_INPUT`` with a one-line error if it cannot be written."""
-    if path is None:
+    if path is None or path == STDIN:
         sys.stdout.write(text)
         return EXIT_OK
     try:
@@ -234,7 +262,8 @@ def add_report_args(p: Any) -> None:
     """``--format``, ``--json`` and ``-o`` of a command that reports differences (diff, gate)."""
     p.add_argument("--format", choices=FORMATS, default=None, help="report format (default: text)")
     p.add_argument("--json", action="store_true", help="same as --format json")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE; the verdict goes to stderr")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the report to FILE (- for stdout); the verdict goes to stderr")
 
 
 def report_format(args: Any) -> str | None:
@@ -254,6 +283,7 @@ def emit(result: Any, fmt: str, output: str | None) -> int:
     """
     from netmem_ffi.report import formats
 
+    output = None if output == STDIN else output
     for error in result.errors:
         fail(error.message)
     if result.errors and not result.pairs and output is None and fmt == "text":

@@ -39,7 +39,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--profile", action="append", metavar="P", help="profile (repeatable or comma-separated)")
     p.add_argument("--arch", action="append", metavar="A", help="architecture (repeatable or comma-separated)")
     p.add_argument("--all-arches", action="store_true", help="every architecture the layout engine models")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the snapshot to FILE (default: stdout)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the snapshot to FILE (default, or -: stdout)")
     p.add_argument("--json", action="store_true", help="with -o: print a JSON summary instead of a line")
     p.set_defaults(run=run)
 
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_INPUT)
     if isinstance(snap, int):
         return snap
-    if not args.output:
+    if not args.output or args.output == "-":
         sys.stdout.write(snap.dumps())
         return EXIT_OK
     try:

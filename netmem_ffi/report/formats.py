@@ -139,9 +139,9 @@ def text_lines(result: DiffResult) -> Iterator[tuple[str, str | None]]:
                 yield f"    {'BREAK' if c.breaking else 'note '}  {c.describe()}", STYLE_BREAK if c.breaking else STYLE_NOTE
             rows = pair.rows(container[len("struct "):]) if container.startswith("struct ") else []
             if rows:
-                table = [(r.name, _place(r.old), _place(r.new), _row_change(r),
+                cells = [(r.name, _place(r.old), _place(r.new), _row_change(r),
                           "yes" if any(c.breaking for c in r.changes) else "") for r in rows]
-                lines = table(("member", "old off/size", "new off/size", "change", "breaks"), table, "    ")
+                lines = table(("member", "old off/size", "new off/size", "change", "breaks"), cells, "    ")
                 yield lines[0], STYLE_HEAD
                 for line, r in zip(lines[1:], rows):
                     style = None if not r.changes else STYLE_BREAK if any(c.breaking for c in r.changes) else STYLE_NOTE
