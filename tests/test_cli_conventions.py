@@ -114,9 +114,9 @@ def test_stdin_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """More than the budget on stdin: KernelInputError naming '-', and the spooled file removed."""
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"x" * 5000)))
     seen: list[str] = []
-    with pytest.raises(KernelInputError, match=r"^-: stdin brings more than the 4096 byte"):
-        with output.stdin_file(limit=4096) as path:
-            seen.append(path)
+    with pytest.raises(KernelInputError, match=r"^-: stdin brings more than the 4096 byte"), \
+            output.stdin_file(limit=4096) as path:
+        seen.append(path)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"y" * 4096)))
     with output.stdin_file(limit=4096) as path:
         assert Path(path).read_bytes() == b"y" * 4096

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
-from cli_support import FORMS, run_cli
+from btf_support import need_vmlinux, with_member_moved, write_kernel
+from cli_support import FORMS, has_row, run_cli, run_piped
+
+from netmem_ffi.layout.models import model_layouts
 
 
 def json_of(argv: list[str], codes: tuple[int, ...] = (0,)) -> object:
@@ -97,13 +101,6 @@ def test_narrow_terminal_output_equals_piped_words() -> None:
 
 # --- check, diff, gate, snapshot: every offset, size, name and verdict of --json in every form ---
 
-from pathlib import Path  # noqa: E402
-
-from btf_support import need_vmlinux, with_member_moved, write_kernel  # noqa: E402
-from cli_support import has_row  # noqa: E402
-
-from netmem_ffi.layout.models import model_layouts  # noqa: E402
-
 
 @pytest.fixture(scope="module")
 def kernels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
@@ -148,8 +145,6 @@ def test_check_keeps_every_fact(form: int | str, which: str, kernels: dict[str, 
 
 def test_check_error_is_printed_once(tmp_path: Path) -> None:
     """An unreadable input: its message on stderr only; stdout's row says it is unreadable."""
-    from cli_support import run_piped
-
     bad = tmp_path / "empty.btf"
     bad.write_bytes(b"")
     done = run_piped(["check", str(bad)], codes=(1,))

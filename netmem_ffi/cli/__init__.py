@@ -17,7 +17,14 @@ import sys
 from collections.abc import Sequence
 
 from netmem_ffi.cli import output
-from netmem_ffi.cli.output import COLOR_HELP, COLOR_MODES, EXIT_INPUT, EXIT_TABLE, EXIT_USAGE, fail
+from netmem_ffi.cli.output import (
+    COLOR_HELP,
+    COLOR_MODES,
+    EXIT_INPUT,
+    EXIT_TABLE,
+    EXIT_USAGE,
+    fail,
+)
 
 COMMANDS = ("check", "layout", "profiles", "snapshot", "diff", "gate", "bench")
 

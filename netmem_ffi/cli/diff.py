@@ -69,7 +69,12 @@ def side_name(spec: str) -> str:
 def _load_sides(specs: list[str]) -> tuple[list[Any], list[Any]] | int:
     """The two sides (reading ``-`` from stdin) and the unreadable ones' errors; the exit bits on a usage error."""
     from netmem_ffi.abicheck import diff
-    from netmem_ffi.errors import NetmemError, NetmemValueError, UnknownProfileError, UnsupportedArchError
+    from netmem_ffi.errors import (
+        NetmemError,
+        NetmemValueError,
+        UnknownProfileError,
+        UnsupportedArchError,
+    )
 
     sides, errors = [], []
     try:

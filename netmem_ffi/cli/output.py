@@ -23,23 +23,23 @@ from netmem_ffi.abicheck.verdict import TABLE as EXIT_TABLE
 from netmem_ffi.abicheck.verdict import USAGE as EXIT_USAGE
 
 __all__ = [
+    "COLOR_HELP",
+    "COLOR_MODES",
     "EXIT_DIFF",
     "EXIT_INCOMPATIBLE",
     "EXIT_INPUT",
     "EXIT_OK",
     "EXIT_TABLE",
     "EXIT_USAGE",
-    "COLOR_HELP",
-    "COLOR_MODES",
     "color_mode",
     "console",
     "fail",
+    "print_json",
     "print_lines",
     "print_table",
     "resolve_profile",
     "set_color",
     "stdin_file",
-    "print_json",
     "use_rich",
     "write_report",
 ]
