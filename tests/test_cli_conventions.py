@@ -77,6 +77,16 @@ def test_check_reads_stdin(kernel: Path) -> None:
     assert text.startswith("-: MATCH: profile v7.2")
 
 
+def test_snapshot_records_a_kernel_from_stdin(kernel: Path) -> None:
+    by_stdin = json.loads(run_piped(["snapshot", "--kernel", "-"], stdin=kernel.read_bytes()).stdout)
+    by_file = json.loads(run_piped(["snapshot", "--kernel", str(kernel)]).stdout)
+    [entry] = by_stdin["layouts"]
+    assert entry["source"] == "-" and entry["profile"] == "v7.2"
+    assert {**entry, "source": None} == {**by_file["layouts"][0], "source": None}
+    err = run_piped(["snapshot", "--kernel", "-"], stdin=b"junk", codes=(1,)).stderr.decode()
+    assert err.startswith("netmem-ffi: error: -: ") and "netmem-ffi-stdin" not in err
+
+
 def test_check_stdin_errors_name_stdin() -> None:
     done = run_piped(["check", "-"], stdin=b"not a kernel", codes=(1,))
     err = done.stderr.decode()
