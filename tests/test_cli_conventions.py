@@ -159,7 +159,7 @@ def test_release_maps_to_its_generation(template: list[str], codes: tuple[int, .
         assert mapped == same
     else:
         assert released.stdout == named.stdout
-    assert released.stderr.decode().count("6.18 → profile v6.17") == 1
+    assert released.stderr.decode().count("6.18 → v6.17") == 1
     assert "→" not in named.stderr.decode()
 
 

@@ -237,7 +237,7 @@ def resolve_profile(name: str) -> str:
     mapped = profile_name(name)
     if mapped != name and name not in _shown:
         _shown.add(name)
-        print(f"netmem-ffi: kernel {name} → profile {mapped}", file=sys.stderr)
+        print(f"netmem-ffi: profile {name} → {mapped} (the ABI generation of kernel {name})", file=sys.stderr)
     return mapped
 
 
