@@ -45,6 +45,14 @@ def test_colour_policy(command: list[str], before: list[str], after: list[str], 
     assert bool(ANSI.search(run_pty(argv, 120, env=env, codes=(0, 12)))) == tty, (argv, env)
 
 
+@pytest.mark.parametrize("env", [{"TERM": "dumb"}, {"TERM": "dumb", "FORCE_COLOR": "1"}])
+def test_dumb_terminal(env: dict[str, str]) -> None:
+    """TERM=dumb: plain on a terminal unless colour is forced, which then gives colour (rich alone gives none)."""
+    forced = "FORCE_COLOR" in env
+    assert bool(ANSI.search(run_pty(["profiles"], 100, env=env))) == forced
+    assert bool(ANSI.search(run_piped(["profiles", "--color", "always"], env=env).stdout.decode()))
+
+
 def test_colour_never_keeps_the_words() -> None:
     """--color never on a terminal writes the words of the coloured form, without escapes."""
     argv = ["diff", "v6.19", "v7.2"]
@@ -184,3 +192,10 @@ def test_api_profile_takes_a_release() -> None:
 def test_usage_error_shows_the_command_usage(command: str, bad: list[str]) -> None:
     err = run_piped([command, *bad], codes=(3,)).stderr.decode()
     assert err.startswith(f"usage: netmem-ffi {command} ") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["diff", "v7.2"], ["gate"], ["layout", "--format", "xml"],
+                                  ["snapshot", "--kernel"], ["check", "--reference"]])
+def test_missing_or_bad_argument_shows_the_command_usage(argv: list[str]) -> None:
+    err = run_piped(argv, codes=(3,)).stderr.decode()
+    assert err.startswith(f"usage: netmem-ffi {argv[0]} ") and f"netmem-ffi {argv[0]}: error: " in err

@@ -110,7 +110,8 @@ def console(stderr: bool = False) -> Any:
     return Console(
         file=stream,
         no_color=not colour,
-        color_system="auto" if colour else None,
+        # rich finds no colours on TERM=dumb; --color always / FORCE_COLOR still mean colour (16 of them)
+        color_system=None if not colour else "standard" if os.environ.get("TERM") in ("dumb", "unknown") else "auto",
         force_terminal=use_rich(stream),
         highlight=False,
         soft_wrap=not use_rich(stream),
