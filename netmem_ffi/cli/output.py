@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -182,6 +181,8 @@ def stdin_file(limit: int | None = None) -> Iterator[str]:
     brings more than *limit* bytes (default :data:`STDIN_LIMIT`); the file is
     removed in every case.
     """
+    import tempfile  # only here: it costs startup time to every command
+
     from netmem_ffi.errors import KernelInputError
 
     limit = STDIN_LIMIT if limit is None else limit
