@@ -141,6 +141,20 @@ def test_stdin_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not seen and not os.path.exists(path)
 
 
+def test_check_over_budget_stdin_fails_alone(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """check - past the stdin budget: that input is unreadable (exit bit 1), the others are still checked."""
+    from netmem_ffi.cli import main
+
+    monkeypatch.setattr(output, "STDIN_LIMIT", 64)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\x9f\xeb" * 100)))
+    assert main(["check", "-", "--reference", "amd64-7.2"]) == 1
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0] == "-: UNREADABLE (the error is on stderr)" and lines[1].startswith("reference:amd64-7.2: MATCH: ")
+    assert captured.err == "netmem-ffi: error: -: stdin brings more than the 64 byte input budget\n"
+
+
 # --- kernel releases wherever a profile is taken ---
 
 RELEASE_CASES = [

@@ -178,8 +178,9 @@ def _check_stdin(names: list[str]) -> list[Any] | None:
     except NetmemValueError as exc:
         fail(str(exc), EXIT_USAGE)
         return None
-    except NetmemError as exc:  # stdin past its budget
-        return [exc]
+    except NetmemError as exc:  # stdin past its budget: the other sources are still checked
+        rest = iter(_check_all([n for n in names if n != STDIN]))
+        return [exc if n == STDIN else next(rest) for n in names]
     if spooled is None:
         return results
     return [(KernelInputError(relabel(str(r), spooled)) if isinstance(r, Exception) else r._replace(source=STDIN))

@@ -169,6 +169,8 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]
     con.print(grid)
 
 
+#: The file name that means stdin (or stdout, for ``-o``).
+STDIN = "-"
 #: Bytes ``-`` may bring on stdin (a kernel .deb is ~100 MiB; the decompression budget is 1 GiB).
 STDIN_LIMIT = 1 << 30
 
@@ -192,13 +194,10 @@ def stdin_file(limit: int | None = None) -> Iterator[str]:
         for block in iter(lambda: source.read(1 << 20), b""):
             total += len(block)
             if total > limit:
-                raise KernelInputError(f"stdin brings more than the {limit} byte input budget", "-")
+                raise KernelInputError(f"stdin brings more than the {limit} byte input budget", STDIN)
             tmp.write(block)
         tmp.flush()
         yield tmp.name
-
-
-STDIN = "-"
 
 
 @contextlib.contextmanager
