@@ -35,14 +35,25 @@ COLOUR_CASES = [
 ]
 
 
-@pytest.mark.parametrize("command", [["profiles"], ["diff", "v6.19", "v7.2"], ["check", "--reference", "amd64-7.2"]])
 @pytest.mark.parametrize(("before", "after", "env", "piped", "tty"), COLOUR_CASES)
-def test_colour_policy(command: list[str], before: list[str], after: list[str], env: dict[str, str],
-                       piped: bool, tty: bool) -> None:
-    argv = [*before, *command, *after]
-    out = run_piped(argv, env=env, codes=(0, 12)).stdout.decode()
+def test_colour_policy(before: list[str], after: list[str], env: dict[str, str], piped: bool, tty: bool) -> None:
+    argv = [*before, "profiles", *after]
+    out = run_piped(argv, env=env).stdout.decode()
     assert bool(ANSI.search(out)) == piped, (argv, env, out[:200])
-    assert bool(ANSI.search(run_pty(argv, 120, env=env, codes=(0, 12)))) == tty, (argv, env)
+    assert bool(ANSI.search(run_pty(argv, 120, env=env))) == tty, (argv, env)
+
+
+@pytest.mark.parametrize("command", [["diff", "v6.19", "v7.2"], ["check", "--reference", "amd64-7.2"],
+                                     ["layout", "net_iov"], ["gate", "{base}"]])
+def test_every_command_follows_the_policy(command: list[str], tmp_path: Path) -> None:
+    """The one policy reaches each command's renderer: forced colour piped, none with never, colour on a tty."""
+    base = tmp_path / "base.json"
+    run_piped(["snapshot", "--profile", "v7.2", "-o", str(base)])
+    argv = [a.format(base=base) for a in command]
+    assert ANSI.search(run_piped([*argv, "--color", "always"], codes=(0, 12)).stdout.decode())
+    assert not ANSI.search(run_piped(argv, env={"FORCE_COLOR": "1", "NO_COLOR": "1"}, codes=(0, 12)).stdout.decode())
+    assert not ANSI.search(run_pty(["--color", "never", *argv], 120, codes=(0, 12)))
+    assert ANSI.search(run_pty(argv, 120, codes=(0, 12)))
 
 
 @pytest.mark.parametrize("env", [{"TERM": "dumb"}, {"TERM": "dumb", "FORCE_COLOR": "1"}])
