@@ -78,6 +78,18 @@ def test_help_documents_the_precedence() -> None:
         assert "--color beats the environment" in text and "NO_COLOR" in text and "FORCE_COLOR" in text
 
 
+def test_gate_error_is_printed_once(tmp_path: Path) -> None:
+    """A gate with one unreadable kernel: its error once (stderr), the rest compared on stdout."""
+    base = tmp_path / "base.json"
+    run_piped(["snapshot", "--profile", "v7.2", "-o", str(base)])
+    missing = tmp_path / "missing-vmlinux"
+    kernel = write_kernel(tmp_path / "k.btf", model_layouts("v7.2", "x86_64"))
+    done = run_piped(["gate", str(base), "--kernel", kernel, "--kernel", str(missing)], codes=(1, 5, 13))
+    out, err = done.stdout.decode(), done.stderr.decode()
+    assert (out + err).count(f"{missing}: cannot read") == 1 and err.startswith("netmem-ffi: error: ")
+    assert "1 input could not be read; the rest compared" in out
+
+
 # --- '-' for stdin and stdout ---
 
 

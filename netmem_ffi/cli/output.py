@@ -289,8 +289,8 @@ def emit(result: Any, fmt: str, output: str | None) -> int:
         fail(error.message)
     if result.errors and not result.pairs and output is None and fmt == "text":
         return int(result.exit_code)
-    if output is None and fmt == "text":
-        print_lines(formats.text_lines(result))
+    if output is None and fmt == "text":  # the errors are on stderr already: not repeated in the report
+        print_lines(formats.text_lines(result, errors=False))
         return int(result.exit_code)
     written = write_report(formats.render(result, fmt), output)
     if written:

@@ -116,10 +116,13 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = ""
     return [(indent + fmt.format(*r)).rstrip() for r in (header, *rows)]
 
 
-def text_lines(result: DiffResult) -> Iterator[tuple[str, str | None]]:
-    """The text report as (line, rich style) pairs."""
+def text_lines(result: DiffResult, errors: bool = True) -> Iterator[tuple[str, str | None]]:
+    """The text report as (line, rich style) pairs; *errors* False leaves out the unreadable inputs' lines.
+
+    (The CLI prints those on stderr when the report goes to stdout: said once; the verdict line still counts them.)
+    """
     yield f"netmem layout diff: {result.old_label} -> {result.new_label}", STYLE_HEAD
-    for error in result.errors:
+    for error in result.errors if errors else ():
         yield f"error: {error.message}", STYLE_BREAK
     same = [p.label for p in result.pairs if p.status == "same"]
     for group in result.groups():
