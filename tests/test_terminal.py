@@ -162,9 +162,10 @@ def _diff_facts(doc: dict[str, object], out: str, form: int | str) -> None:
         for c in pair["changes"]:
             if c["member"] is None or not c["container"].startswith("struct "):
                 assert c["message"] in out, (form, c)
-                continue
-            places = [f"{side['offset']} / {side['size']}" if side else "-" for side in (c["old"], c["new"])]
-            assert has_row(out, (c["member"], *places)), (form, c)
+        for rows in pair["members"].values():  # every member row of a changed struct, changed or not
+            for row in rows:
+                places = [f"{side['offset']} / {side['size']}" if side else "-" for side in (row["old"], row["new"])]
+                assert has_row(out, (row["member"], *places)), (form, row)
     assert f"(exit {doc['exit_code']})" in out
     assert ("layout break:" in out) == bool(doc["breaking"])
 
