@@ -64,6 +64,12 @@ def test_dumb_terminal(env: dict[str, str]) -> None:
     assert bool(ANSI.search(run_piped(["profiles", "--color", "always"], env=env).stdout.decode()))
 
 
+def test_forced_colour_draws_no_progress_into_a_log() -> None:
+    """FORCE_COLOR colours the report on a pipe; the live progress display (stderr) needs a real terminal."""
+    done = run_piped(["check", "--reference", "amd64-7.2", "--reference", "s390x-7.2"], env={"FORCE_COLOR": "1"})
+    assert ANSI.search(done.stdout.decode()) and done.stderr == b""
+
+
 def test_colour_never_keeps_the_words() -> None:
     """--color never on a terminal writes the words of the coloured form, without escapes."""
     argv = ["diff", "v6.19", "v7.2"]

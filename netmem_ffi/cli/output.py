@@ -89,9 +89,13 @@ def _terminal(stream: Any) -> bool:
 
 
 def use_rich(stream: Any = None) -> bool:
-    """Rich layout on a terminal (or forced by ``always``); plain text when piped, on TERM=dumb, or ``never`` piped."""
-    stream = stream or sys.stdout
-    return color_mode() == "always" or _terminal(stream)
+    """Rich layout on a terminal (or forced by ``always``); plain text when piped, on TERM=dumb, or ``never`` piped.
+
+    Only stdout (the report) is forced: live displays on stderr (progress) need a real terminal.
+    """
+    if stream is None or stream is sys.stdout:
+        return color_mode() == "always" or _terminal(sys.stdout)
+    return _terminal(stream)
 
 
 def use_color(stream: Any = None) -> bool:
