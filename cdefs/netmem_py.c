@@ -9,8 +9,9 @@
  * Python factory (the Runtime's error mapping), so messages and exception
  * classes live in one place.
  *
- * nm_py_bind(factory) is called once per profile through ctypes.PyDLL (with
- * the GIL held) and returns a dict of the builtin functions.
+ * nm_py_bind(factory, module) is called once per profile through ctypes.PyDLL
+ * (with the GIL held) and returns a dict of the builtin functions, bound to
+ * the profile's compiled module (they carry __text_signature__).
  */
 
 static PyObject *nm_py_factory; /* callable(code, value) -> exception instance */
@@ -66,39 +67,46 @@ static PyObject *nm_py_empty(PyObject *self, PyObject *arg)
 
 static PyMethodDef nm_py_methods[] = {
 	{ "get_netmem", nm_py_get_netmem, METH_O,
-	  "get_netmem(netmem_ref) -> None\n\nTake a reference: get_page() on the head page's _refcount, or the\n"
+	  "get_netmem($module, netmem, /)\n--\n\nTake a reference: get_page() on the head page's _refcount, or the\n"
 	  "devmem binding's refcount for a NET_IOV_DMABUF niov; io_uring niovs are left\n"
 	  "alone (as in merged kernels).  Validated in C, GIL released.  Raises a\n"
 	  "RefError subclass (NotOwnedError, UseAfterFreeError, ClosedError ...) or\n"
 	  "RefcountOverflowError; counters are unchanged on error." },
 	{ "put_netmem", nm_py_put_netmem, METH_O,
-	  "put_netmem(netmem_ref) -> None\n\nDrop a reference: put_page() (the page is freed and poisoned at zero),\n"
+	  "put_netmem($module, netmem, /)\n--\n\nDrop a reference: put_page() (the page is freed and poisoned at zero),\n"
 	  "or the devmem binding's refcount (the area's own reference cannot be\n"
 	  "dropped: RefcountUnderflowError).  io_uring niovs are left alone.\n"
 	  "Validated in C, GIL released; counters are unchanged on error." },
-	{ "empty", nm_py_empty, METH_O, "empty(netmem_ref) -> None: the same entry path doing nothing (benchmark floor)." },
+	{ "empty", nm_py_empty, METH_O, "empty($module, netmem, /)\n--\n\nThe same entry path doing nothing (benchmark floor)." },
 	{ NULL, NULL, 0, NULL },
 };
 
-PyObject *nm_py_bind(PyObject *factory)
+PyObject *nm_py_bind(PyObject *factory, PyObject *module)
 {
 	PyObject *out = PyDict_New();
+	PyObject *where = PyUnicode_FromString("netmem_ffi");
 	PyMethodDef *def;
 
-	if (!out)
+	if (!out || !where) {
+		Py_XDECREF(out);
+		Py_XDECREF(where);
 		return NULL;
+	}
 	Py_XINCREF(factory);
 	Py_XDECREF(nm_py_factory);
 	nm_py_factory = factory;
 	for (def = nm_py_methods; def->ml_name; def++) {
-		PyObject *fn = PyCFunction_New(def, NULL);
+		/* bound to the compiled module, so "$module" drops out of the text signature */
+		PyObject *fn = PyCFunction_NewEx(def, module, where);
 
 		if (!fn || PyDict_SetItemString(out, def->ml_name, fn) < 0) {
 			Py_XDECREF(fn);
 			Py_DECREF(out);
+			Py_DECREF(where);
 			return NULL;
 		}
 		Py_DECREF(fn);
 	}
+	Py_DECREF(where);
 	return out;
 }

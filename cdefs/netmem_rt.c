@@ -67,7 +67,6 @@ struct nm_area {
 	struct net_iov *niovs;
 	size_t num;
 	int type;
-	int adopted;
 };
 
 enum { NM_PAGE_FREE = 0, NM_PAGE_HEAD = 1, NM_PAGE_TAIL = 2 };
@@ -99,6 +98,45 @@ struct nm_region {
 #define NM_TOMBS 64
 
 static pthread_rwlock_t nm_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+/* Run the statements with nm_lock held for reading (work on refs) or writing (the region table). */
+#define NM_LOCKED(lock, ...)                   \
+	do {                                   \
+		lock(&nm_lock);                \
+		__VA_ARGS__;                   \
+		pthread_rwlock_unlock(&nm_lock); \
+	} while (0)
+#define NM_READ_LOCKED(...) NM_LOCKED(pthread_rwlock_rdlock, __VA_ARGS__)
+#define NM_WRITE_LOCKED(...) NM_LOCKED(pthread_rwlock_wrlock, __VA_ARGS__)
+
+/*
+ * fork(): the parent takes nm_lock for writing first, so no thread is half
+ * way through an operation (a bulk call, an allocation holding a map's mutex)
+ * when the address space is copied; the child, whose only thread is the
+ * forking one, starts with a fresh lock.
+ */
+static void nm_fork_prepare(void)
+{
+	pthread_rwlock_wrlock(&nm_lock);
+}
+
+static void nm_fork_parent(void)
+{
+	pthread_rwlock_unlock(&nm_lock);
+}
+
+static void nm_fork_child(void)
+{
+	pthread_rwlock_t fresh = PTHREAD_RWLOCK_INITIALIZER;
+
+	nm_lock = fresh;
+}
+
+__attribute__((constructor)) static void nm_fork_handlers(void)
+{
+	pthread_atfork(nm_fork_prepare, nm_fork_parent, nm_fork_child);
+}
+
 static struct nm_region *nm_regions;
 static size_t nm_nregions, nm_cap;
 static struct {
@@ -253,6 +291,48 @@ NM_HOT int nm_resolve_page(netmem_ref n, struct nm_ctx *cx, struct page **page, 
 	return 0;
 }
 
+/* A resolved ref: a niov of an area or a page of a map, with its index there. */
+struct nm_ref {
+	int kind; /* NM_KIND_NIOV or NM_KIND_PAGE */
+	size_t idx;
+	struct net_iov *niov;
+	struct nm_area *area;
+	struct page *page;
+	struct nm_pagemap *map;
+};
+
+/* The niov-or-page dispatch, written once: resolve @n by its NET_IOV bit. */
+NM_HOT int nm_resolve(netmem_ref n, struct nm_ctx *cx, struct nm_ref *r)
+{
+	if (n & 1UL) {
+		r->kind = NM_KIND_NIOV;
+		return nm_resolve_niov(n, cx, &r->niov, &r->area, &r->idx);
+	}
+	r->kind = NM_KIND_PAGE;
+	return nm_resolve_page(n, cx, &r->page, &r->map, &r->idx);
+}
+
+/* Address of descriptor word @field (NM_F_WORD0 .. NM_F_DMA_ADDR): the niov's desc or the page. */
+NM_HOT unsigned long *nm_word(const struct nm_ref *r, int field)
+{
+	void *base = r->kind == NM_KIND_NIOV ? (void *)NM_D(r->niov) : (void *)r->page;
+
+	return (unsigned long *)base + field;
+}
+
+/* nm_word() indexes words by NM_F_* number: pin each to its member in both descriptors. */
+#define NM_ASSERT_WORD(field, member)                                                                   \
+	_Static_assert(offsetof(struct page, member) == (field) * sizeof(unsigned long),               \
+		       "struct page: " #member " is not word " #field);                                 \
+	_Static_assert(offsetof(__typeof__(*NM_D((struct net_iov *)0)), member) ==                      \
+			       (field) * sizeof(unsigned long),                                          \
+		       "net_iov descriptor: " #member " is not word " #field)
+NM_ASSERT_WORD(NM_F_PP_MAGIC, pp_magic);
+NM_ASSERT_WORD(NM_F_PP, pp);
+NM_ASSERT_WORD(NM_F_DMA_ADDR, dma_addr);
+NM_ASSERT_WORD(NM_F_PP_REF_COUNT, pp_ref_count);
+_Static_assert(offsetof(struct page, flags) == NM_F_WORD0 * sizeof(unsigned long), "struct page: flags is not word 0");
+
 /* ---- counters: bounded CAS loops, nothing written on failure ---- */
 
 NM_HOT int nm_int_inc(int *c, int allow_zero)
@@ -295,7 +375,7 @@ NM_HOT int nm_int_dec(int *c, int floor, int *now)
 	int old = __atomic_load_n(c, NM_RELAXED);
 
 	do {
-		if (old - 1 < floor)
+		if (old <= floor) /* old - 1 < floor, without overflow at INT_MIN */
 			return NM_E_UNDERFLOW;
 	} while (!NM_CAS(c, &old, old - 1));
 	*now = old - 1;

@@ -28,11 +28,10 @@
 #define NM_KIND_NIOV 1
 #define NM_KIND_PAGE 2
 
-/* Fields for nm_load / nm_update (word-sized unless noted). */
+/* Fields for nm_load / nm_update; WORD0 .. DMA_ADDR are also word indices into the descriptor. */
 #define NM_F_WORD0 0
 #define NM_F_PP_MAGIC 1
 #define NM_F_PP 2
-#define NM_F_WORD3 3
 #define NM_F_DMA_ADDR 4
 #define NM_F_PP_REF_COUNT 5
 #define NM_F_REFCOUNT 6
@@ -42,7 +41,6 @@
 #define NM_F_PFN 10
 #define NM_F_ADDRESS 11
 #define NM_F_HEAD 12
-#define NM_F_PAGE_TYPE 13
 
 struct nm_area;
 struct nm_pagemap;
@@ -59,8 +57,11 @@ struct nm_pagemap_info {
 };
 
 /* Areas of struct net_iov (devmem dmabuf bindings and io_uring zcrx areas). */
-int nm_area_create(size_t num_niovs, int type, dma_addr_t base_dma_addr, struct nm_area **out);
-int nm_area_adopt(void *buf, size_t len, int type, struct nm_area **out);
+/* An area lives in a caller-owned block of nm_area_block_size() bytes (0: bad arguments); with
+ * niovs NULL the niovs are in the block and initialised, else the caller's array is adopted. */
+size_t nm_area_block_size(size_t num_niovs, int type, int with_niovs);
+int nm_area_create(void *block, size_t len, void *niovs, size_t num_niovs, int type, dma_addr_t base_dma_addr,
+		   struct nm_area **out);
 int nm_area_close(struct nm_area *area);
 struct net_iov *nm_area_niovs(struct nm_area *area);
 size_t nm_area_num_niovs(struct nm_area *area);
@@ -76,7 +77,7 @@ int nm_pagemap_close(struct nm_pagemap *map);
 void nm_pagemap_info(struct nm_pagemap *map, struct nm_pagemap_info *out);
 int nm_page_alloc(struct nm_pagemap *map, unsigned int order, int pfmemalloc, netmem_ref *out);
 size_t nm_pagemap_allocated(struct nm_pagemap *map);
-/* Page-frame memory for a map, owned by Python (a cffi allocator over mmap/munmap). */
+/* Page frames and area blocks, owned by Python (a cffi allocator over mmap/munmap; zeroed). */
 void *nm_frames_alloc(size_t size);
 void nm_frames_free(void *frames);
 
@@ -86,7 +87,7 @@ int nm_owns(netmem_ref netmem);
 int nm_load(netmem_ref netmem, int field, unsigned long *out);
 int nm_update(netmem_ref netmem, int field, unsigned long keep_mask, unsigned long or_bits, unsigned long *old);
 int nm_virt_to_page(uintptr_t va, netmem_ref *out);
-int nm_net_iov_init(netmem_ref netmem, int type);
+int nm_net_iov_init(netmem_ref netmem, uintptr_t owner, int type);
 
 /* The refcount path. */
 int nm_get_netmem(netmem_ref netmem);

@@ -8,53 +8,31 @@
 
 int nm_classify(netmem_ref n)
 {
-	struct net_iov *niov;
-	struct nm_area *a;
-	struct page *pg;
-	struct nm_pagemap *m;
+	struct nm_ref r;
 	int rc;
 
-	pthread_rwlock_rdlock(&nm_lock);
-	if (n & 1UL)
-		rc = nm_resolve_niov(n, NULL, &niov, &a, NULL);
-	else
-		rc = nm_resolve_page(n, NULL, &pg, &m, NULL);
-	pthread_rwlock_unlock(&nm_lock);
-	if (rc)
-		return -rc;
-	return (n & 1UL) ? NM_KIND_NIOV : NM_KIND_PAGE;
+	NM_READ_LOCKED(rc = nm_resolve(n, NULL, &r));
+	return rc ? -rc : r.kind;
 }
 
 int nm_owns(netmem_ref n)
 {
 	int found;
 
-	pthread_rwlock_rdlock(&nm_lock);
-	found = nm_find(n & ~1UL, NULL) != NULL;
-	pthread_rwlock_unlock(&nm_lock);
+	NM_READ_LOCKED(found = nm_find(n & ~1UL, NULL) != NULL);
 	return found;
 }
 
-static unsigned long *nm_word(void *base, int field)
+static int nm_niov_load(const struct nm_ref *r, int field, unsigned long *out)
 {
-	return (unsigned long *)base + field;
-}
+	struct net_iov *niov = r->niov;
 
-static int nm_niov_load(struct net_iov *niov, struct nm_area *a, size_t idx, int field, unsigned long *out)
-{
 	switch (field) {
 	case NM_F_WORD0:
-	case NM_F_WORD3:
-		*out = __atomic_load_n(nm_word(niov, field), NM_RELAXED);
-		return 0;
 	case NM_F_PP_MAGIC:
-		*out = __atomic_load_n(&NM_D(niov)->pp_magic, NM_RELAXED);
-		return 0;
 	case NM_F_PP:
-		*out = (unsigned long)__atomic_load_n(&NM_D(niov)->pp, NM_RELAXED);
-		return 0;
 	case NM_F_DMA_ADDR:
-		*out = __atomic_load_n(&NM_D(niov)->dma_addr, NM_RELAXED);
+		*out = __atomic_load_n(nm_word(r, field), NM_RELAXED);
 		return 0;
 	case NM_F_PP_REF_COUNT:
 		*out = (unsigned long)__atomic_load_n(&NM_D(niov)->pp_ref_count.counter, NM_ACQ);
@@ -63,130 +41,116 @@ static int nm_niov_load(struct net_iov *niov, struct nm_area *a, size_t idx, int
 #if NM_HAS_TYPE
 		*out = (unsigned long)niov->type;
 #else
-		*out = (unsigned long)a->type;
+		*out = (unsigned long)r->area->type;
 #endif
 		return 0;
 	case NM_F_OWNER:
 		*out = (unsigned long)__atomic_load_n(&niov->owner, NM_RELAXED);
 		return 0;
 	case NM_F_IDX:
-		*out = idx;
+		*out = r->idx;
 		return 0;
 	default:
 		return NM_E_NOT_PAGE;
 	}
 }
 
-static int nm_page_load(struct page *pg, struct nm_pagemap *m, size_t idx, int field, unsigned long *out)
+static int nm_page_load(const struct nm_ref *r, int field, unsigned long *out)
 {
+	struct nm_pagemap *m = r->map;
+
 	switch (field) {
 	case NM_F_WORD0:
 	case NM_F_PP_MAGIC:
 	case NM_F_PP:
-	case NM_F_WORD3:
 	case NM_F_DMA_ADDR:
-		*out = __atomic_load_n(nm_word(pg, field), NM_RELAXED);
+		*out = __atomic_load_n(nm_word(r, field), NM_RELAXED);
 		return 0;
 	case NM_F_PP_REF_COUNT:
-		*out = (unsigned long)__atomic_load_n(&pg->pp_ref_count.counter, NM_ACQ);
+		*out = (unsigned long)__atomic_load_n(&r->page->pp_ref_count.counter, NM_ACQ);
 		return 0;
 	case NM_F_REFCOUNT:
-		*out = (unsigned long)(long)__atomic_load_n(&pg->_refcount.counter, NM_ACQ);
-		return 0;
-	case NM_F_PAGE_TYPE:
-		*out = __atomic_load_n(&pg->page_type, NM_RELAXED);
+		*out = (unsigned long)(long)__atomic_load_n(&r->page->_refcount.counter, NM_ACQ);
 		return 0;
 	case NM_F_PFN:
-		*out = m->base_pfn + idx;
+		*out = m->base_pfn + r->idx;
 		return 0;
 	case NM_F_ADDRESS:
-		*out = (unsigned long)(m->frames + idx * m->page_size);
+		*out = (unsigned long)(m->frames + r->idx * m->page_size);
 		return 0;
 	case NM_F_HEAD:
-		*out = (unsigned long)&m->pages[nm_head_index(m, idx)];
+		*out = (unsigned long)&m->pages[nm_head_index(m, r->idx)];
 		return 0;
 	default:
 		return NM_E_NOT_NIOV;
 	}
 }
 
+static int nm_load_locked(netmem_ref n, int field, unsigned long *out)
+{
+	struct nm_ref r;
+	int rc = nm_resolve(n, NULL, &r);
+
+	if (rc)
+		return rc;
+	return r.kind == NM_KIND_NIOV ? nm_niov_load(&r, field, out) : nm_page_load(&r, field, out);
+}
+
 int nm_load(netmem_ref n, int field, unsigned long *out)
 {
 	int rc;
-	size_t idx;
 
-	pthread_rwlock_rdlock(&nm_lock);
-	if (n & 1UL) {
-		struct net_iov *niov;
-		struct nm_area *a;
-
-		rc = nm_resolve_niov(n, NULL, &niov, &a, &idx);
-		if (!rc)
-			rc = nm_niov_load(niov, a, idx, field, out);
-	} else {
-		struct page *pg;
-		struct nm_pagemap *m;
-
-		rc = nm_resolve_page(n, NULL, &pg, &m, &idx);
-		if (!rc)
-			rc = nm_page_load(pg, m, idx, field, out);
-	}
-	pthread_rwlock_unlock(&nm_lock);
+	NM_READ_LOCKED(rc = nm_load_locked(n, field, out));
 	return rc;
 }
 
-/* Atomically word = (word & keep_mask) | or_bits, for the plain descriptor words. */
+/* Atomically word = (word & keep_mask) | or_bits, for the page_pool words pp_magic, pp and dma_addr. */
+static int nm_update_locked(netmem_ref n, int field, unsigned long keep_mask, unsigned long or_bits,
+			    unsigned long *old)
+{
+	struct nm_ref r;
+	unsigned long *w, cur;
+	int rc = nm_resolve(n, NULL, &r);
+
+	if (rc)
+		return rc;
+	w = nm_word(&r, field);
+	cur = __atomic_load_n(w, NM_RELAXED);
+	while (!NM_CAS(w, &cur, (cur & keep_mask) | or_bits))
+		;
+	*old = cur;
+	return 0;
+}
+
 int nm_update(netmem_ref n, int field, unsigned long keep_mask, unsigned long or_bits, unsigned long *old)
 {
-	unsigned long *w, cur;
-	void *base;
 	int rc;
 
-	if (field != NM_F_WORD0 && field != NM_F_PP_MAGIC && field != NM_F_PP && field != NM_F_WORD3 &&
-	    field != NM_F_DMA_ADDR)
+	if (field != NM_F_PP_MAGIC && field != NM_F_PP && field != NM_F_DMA_ADDR)
 		return NM_E_INVAL;
-	pthread_rwlock_rdlock(&nm_lock);
-	if (n & 1UL) {
-		struct net_iov *niov;
-		struct nm_area *a;
-
-		rc = nm_resolve_niov(n, NULL, &niov, &a, NULL);
-		base = niov;
-	} else {
-		struct page *pg;
-		struct nm_pagemap *m;
-
-		rc = nm_resolve_page(n, NULL, &pg, &m, NULL);
-		base = pg;
-	}
-	if (!rc) {
-		w = nm_word(base, field);
-		cur = __atomic_load_n(w, NM_RELAXED);
-		while (!NM_CAS(w, &cur, (cur & keep_mask) | or_bits))
-			;
-		*old = cur;
-	}
-	pthread_rwlock_unlock(&nm_lock);
+	NM_READ_LOCKED(rc = nm_update_locked(n, field, keep_mask, or_bits, old));
 	return rc;
+}
+
+static int nm_virt_to_page_locked(uintptr_t va, netmem_ref *out)
+{
+	const struct nm_region *r = nm_find(va, NULL);
+	struct nm_pagemap *m;
+
+	if (!r)
+		return nm_missing(va);
+	if (r->kind != NM_R_FRAMES)
+		return NM_E_INVAL;
+	m = r->obj;
+	*out = (netmem_ref)&m->pages[(va - r->start) >> m->page_shift];
+	return 0;
 }
 
 int nm_virt_to_page(uintptr_t va, netmem_ref *out)
 {
-	const struct nm_region *r;
-	int rc = 0;
+	int rc;
 
-	pthread_rwlock_rdlock(&nm_lock);
-	r = nm_find(va, NULL);
-	if (!r)
-		rc = nm_missing(va);
-	else if (r->kind != NM_R_FRAMES)
-		rc = NM_E_INVAL;
-	else {
-		struct nm_pagemap *m = r->obj;
-
-		*out = (netmem_ref)&m->pages[(va - r->start) >> m->page_shift];
-	}
-	pthread_rwlock_unlock(&nm_lock);
+	NM_READ_LOCKED(rc = nm_virt_to_page_locked(va, out));
 	return rc;
 }
 
@@ -205,18 +169,27 @@ static void nm_niov_init(struct net_iov *niov, struct nm_area *a, int type)
 #endif
 }
 
-int nm_net_iov_init(netmem_ref n, int type)
+static int nm_net_iov_init_locked(netmem_ref n, uintptr_t owner, int type)
 {
 	struct net_iov *niov;
 	struct nm_area *a;
+	int rc = nm_resolve_niov(n, NULL, &niov, &a, NULL);
+
+	if (rc)
+		return rc;
+	if (owner != (uintptr_t)&a->owner)
+		return NM_E_INVAL;
+	nm_niov_init(niov, a, type);
+	return 0;
+}
+
+/* net_iov_init() of a niov with its own area's owner (@owner must be nm_area_owner() of it). */
+int nm_net_iov_init(netmem_ref n, uintptr_t owner, int type)
+{
 	int rc;
 
 	if (type != NET_IOV_DMABUF_ID && type != NET_IOV_IOURING_ID)
 		return NM_E_INVAL;
-	pthread_rwlock_rdlock(&nm_lock);
-	rc = nm_resolve_niov(n, NULL, &niov, &a, NULL);
-	if (!rc)
-		nm_niov_init(niov, a, type);
-	pthread_rwlock_unlock(&nm_lock);
+	NM_READ_LOCKED(rc = nm_net_iov_init_locked(n, owner, type));
 	return rc;
 }

@@ -6,31 +6,42 @@
 
 /* ---- areas ---- */
 
-static struct nm_area *nm_area_new(size_t num, int type)
-{
-	struct nm_area *a = calloc(1, sizeof(*a));
+/*
+ * At most 2^32 niovs, and never more than size_t can count in bytes
+ * (a shift by 32 would be undefined on ILP32).
+ */
+#if SIZE_MAX > 0xffffffffUL
+#define NM_MAX_NIOVS ((size_t)1 << 32)
+#else
+#define NM_MAX_NIOVS ((SIZE_MAX - 4096) / (sizeof(struct net_iov) + sizeof(atomic_t)))
+#endif
 
-	if (!a)
-		return NULL;
-	a->num = num;
-	a->type = type;
-	a->binding.ref.counter = 1;
-	if (type == NET_IOV_IOURING_ID) {
-		a->user_refs = calloc(num, sizeof(atomic_t));
-		if (!a->user_refs) {
-			free(a);
-			return NULL;
-		}
-	}
-	return a;
+static int nm_area_check_type(int type)
+{
+	if (type == NET_IOV_DMABUF_ID)
+		return 0;
+#if NM_HAS_AREA
+	if (type == NET_IOV_IOURING_ID)
+		return 0;
+#endif
+	return NM_E_INVAL;
 }
 
-static void nm_area_destroy(struct nm_area *a)
+/* An area's block: struct nm_area, io_uring's user_refs[num], then the niovs (unless adopted). */
+static size_t nm_area_niovs_offset(size_t num, int type)
 {
-	if (!a->adopted)
-		free(a->niovs);
-	free(a->user_refs);
-	free(a);
+	size_t off = sizeof(struct nm_area);
+
+	if (type == NET_IOV_IOURING_ID)
+		off += num * sizeof(atomic_t);
+	return (off + 63) & ~(size_t)63;
+}
+
+size_t nm_area_block_size(size_t num, int type, int with_niovs)
+{
+	if (num == 0 || num > NM_MAX_NIOVS || nm_area_check_type(type))
+		return 0;
+	return nm_area_niovs_offset(num, type) + (with_niovs ? num * sizeof(struct net_iov) : 0);
 }
 
 static void nm_area_link_owner(struct nm_area *a)
@@ -52,79 +63,57 @@ static void nm_area_link_owner(struct nm_area *a)
 #endif
 }
 
-static int nm_area_check_type(int type)
+/* Zero and net_iov_init() every niov; devmem niovs get owner->base_dma_addr + (idx << PAGE_SHIFT). */
+static void nm_area_init_niovs(struct nm_area *a, dma_addr_t base_dma_addr)
 {
-	if (type == NET_IOV_DMABUF_ID)
-		return 0;
-#if NM_HAS_AREA
-	if (type == NET_IOV_IOURING_ID)
-		return 0;
-#endif
-	return NM_E_INVAL;
-}
-
-int nm_area_create(size_t num, int type, dma_addr_t base_dma_addr, struct nm_area **out)
-{
-	struct nm_area *a;
 	size_t i;
-	int rc;
 
-	if (num == 0 || num > ((size_t)1 << 32) || nm_area_check_type(type))
-		return NM_E_INVAL;
-	a = nm_area_new(num, type);
-	if (!a)
-		return NM_E_NOMEM;
-	a->niovs = calloc(num, sizeof(struct net_iov));
-	if (!a->niovs) {
-		nm_area_destroy(a);
-		return NM_E_NOMEM;
-	}
-	nm_area_link_owner(a);
 #if NM_HAS_AREA
-	if (type == NET_IOV_DMABUF_ID)
+	if (a->type == NET_IOV_DMABUF_ID)
 		a->owner.dmabuf.base_dma_addr = base_dma_addr;
 #else
 	a->owner.dmabuf.base_dma_addr = base_dma_addr;
 #endif
-	for (i = 0; i < num; i++) {
-		nm_niov_init(&a->niovs[i], a, type);
-		/* devmem: owner->base_dma_addr + (idx << PAGE_SHIFT), stored at bind time */
-		if (type == NET_IOV_DMABUF_ID)
+	for (i = 0; i < a->num; i++) {
+		memset(&a->niovs[i], 0, sizeof(a->niovs[i]));
+		nm_niov_init(&a->niovs[i], a, a->type);
+		if (a->type == NET_IOV_DMABUF_ID)
 			NM_D(&a->niovs[i])->dma_addr = (unsigned long)(base_dma_addr + ((dma_addr_t)i << NM_NIOV_PAGE_SHIFT));
 	}
-	pthread_rwlock_wrlock(&nm_lock);
-	rc = nm_register((uintptr_t)a->niovs, num * sizeof(struct net_iov), sizeof(struct net_iov), NM_R_AREA, a);
-	pthread_rwlock_unlock(&nm_lock);
-	if (rc) {
-		nm_area_destroy(a);
-		return rc;
-	}
-	*out = a;
-	return 0;
 }
 
-int nm_area_adopt(void *buf, size_t len, int type, struct nm_area **out)
+/*
+ * @block (nm_area_block_size() bytes, owned by the caller, who keeps it alive
+ * until after nm_area_close()) holds the area's state.  With @niovs NULL the
+ * niovs live in @block too and are initialised; otherwise the caller's array
+ * of @num niovs is adopted as it is.
+ */
+int nm_area_create(void *block, size_t len, void *niovs, size_t num, int type, dma_addr_t base_dma_addr,
+		   struct nm_area **out)
 {
-	struct nm_area *a;
-	size_t num = len / sizeof(struct net_iov);
+	struct nm_area *a = block;
+	size_t need = nm_area_block_size(num, type, niovs == NULL);
+	size_t off;
 	int rc;
 
-	if (!buf || len == 0 || len % sizeof(struct net_iov) || (uintptr_t)buf % _Alignof(struct net_iov) ||
-	    nm_area_check_type(type))
+	if (!block || need == 0 || len < need || (uintptr_t)block % _Alignof(struct nm_area) ||
+	    (uintptr_t)niovs % _Alignof(struct net_iov))
 		return NM_E_INVAL;
-	a = nm_area_new(num, type);
-	if (!a)
-		return NM_E_NOMEM;
-	a->niovs = buf;
-	a->adopted = 1;
+	off = nm_area_niovs_offset(num, type);
+	memset(a, 0, off);
+	a->num = num;
+	a->type = type;
+	a->binding.ref.counter = 1;
+	if (type == NET_IOV_IOURING_ID)
+		a->user_refs = (atomic_t *)(a + 1);
+	a->niovs = niovs ? niovs : (struct net_iov *)((unsigned char *)block + off);
 	nm_area_link_owner(a);
-	pthread_rwlock_wrlock(&nm_lock);
-	rc = nm_register((uintptr_t)buf, len, sizeof(struct net_iov), NM_R_AREA, a);
-	pthread_rwlock_unlock(&nm_lock);
-	if (rc) {
-		nm_area_destroy(a);
+	if (!niovs)
+		nm_area_init_niovs(a, base_dma_addr);
+	NM_WRITE_LOCKED(rc = nm_register((uintptr_t)a->niovs, num * sizeof(struct net_iov), sizeof(struct net_iov),
+					 NM_R_AREA, a));
+	if (rc)
 		return rc;
-	}
 	*out = a;
 	return 0;
 }
@@ -141,23 +130,25 @@ static size_t nm_area_refs_held(const struct nm_area *a)
 
 int nm_area_outstanding(struct nm_area *a, size_t *out)
 {
-	pthread_rwlock_rdlock(&nm_lock);
-	*out = nm_area_refs_held(a);
-	pthread_rwlock_unlock(&nm_lock);
+	NM_READ_LOCKED(*out = nm_area_refs_held(a));
 	return 0;
 }
 
+static int nm_area_close_locked(struct nm_area *a)
+{
+	if (nm_area_refs_held(a))
+		return NM_E_BUSY;
+	nm_unregister(a);
+	return 0;
+}
+
+/* Unregister the area; its block stays the caller's (nothing here frees it). */
 int nm_area_close(struct nm_area *a)
 {
-	pthread_rwlock_wrlock(&nm_lock);
-	if (nm_area_refs_held(a)) {
-		pthread_rwlock_unlock(&nm_lock);
-		return NM_E_BUSY;
-	}
-	nm_unregister(a);
-	pthread_rwlock_unlock(&nm_lock);
-	nm_area_destroy(a);
-	return 0;
+	int rc;
+
+	NM_WRITE_LOCKED(rc = nm_area_close_locked(a));
+	return rc;
 }
 
 struct net_iov *nm_area_niovs(struct nm_area *a)

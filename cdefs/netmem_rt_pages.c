@@ -95,30 +95,35 @@ static int nm_block_free(const struct nm_pagemap *m, size_t start, size_t n)
 	return 1;
 }
 
-int nm_page_alloc(struct nm_pagemap *m, unsigned int order, int pfmemalloc, netmem_ref *out)
+/* First fit from the map's hint; *start gets the block.  Caller holds m->alloc_lock. */
+static int nm_find_block(const struct nm_pagemap *m, size_t n, size_t *start)
 {
-	size_t n, start, i, tries;
-	int rc = NM_E_NO_SPACE;
+	size_t s, tries;
 
-	if (order > NM_MAX_PAGE_ORDER)
-		return NM_E_INVAL;
-	n = (size_t)1 << order;
-	pthread_rwlock_rdlock(&nm_lock);
-	pthread_mutex_lock(&m->alloc_lock);
-	if (n <= m->num) {
-		start = (m->hint / n) * n;
-		for (tries = 0; tries <= m->num / n; tries++, start += n) {
-			if (start + n > m->num)
-				start = 0;
-			if (nm_block_free(m, start, n)) {
-				rc = 0;
-				break;
-			}
+	if (n > m->num)
+		return NM_E_NO_SPACE;
+	s = (m->hint / n) * n;
+	for (tries = 0; tries <= m->num / n; tries++, s += n) {
+		if (s + n > m->num)
+			s = 0;
+		if (nm_block_free(m, s, n)) {
+			*start = s;
+			return 0;
 		}
 	}
-	if (!rc) {
-		struct page *head = &m->pages[start];
+	return NM_E_NO_SPACE;
+}
 
+static int nm_page_alloc_locked(struct nm_pagemap *m, unsigned int order, int pfmemalloc, netmem_ref *out)
+{
+	size_t n = (size_t)1 << order, start, i;
+	struct page *head;
+	int rc;
+
+	pthread_mutex_lock(&m->alloc_lock);
+	rc = nm_find_block(m, n, &start);
+	if (!rc) {
+		head = &m->pages[start];
 		for (i = start; i < start + n; i++) {
 			struct page *pg = &m->pages[i];
 
@@ -138,11 +143,33 @@ int nm_page_alloc(struct nm_pagemap *m, unsigned int order, int pfmemalloc, netm
 		*out = (netmem_ref)head;
 	}
 	pthread_mutex_unlock(&m->alloc_lock);
-	pthread_rwlock_unlock(&nm_lock);
+	return rc;
+}
+
+int nm_page_alloc(struct nm_pagemap *m, unsigned int order, int pfmemalloc, netmem_ref *out)
+{
+	int rc;
+
+	if (order > NM_MAX_PAGE_ORDER)
+		return NM_E_INVAL;
+	NM_READ_LOCKED(rc = nm_page_alloc_locked(m, order, pfmemalloc, out));
 	return rc;
 }
 
 /* ---- page maps ---- */
+
+/* The struct page array and the frames, as two regions of the map (caller holds nm_lock for writing). */
+static int nm_register_map(struct nm_pagemap *m)
+{
+	int rc = nm_register((uintptr_t)m->pages, m->num * sizeof(struct page), sizeof(struct page), NM_R_PAGES, m);
+
+	if (!rc) {
+		rc = nm_register((uintptr_t)m->frames, m->num * m->page_size, m->page_size, NM_R_FRAMES, m);
+		if (rc)
+			nm_unregister(m);
+	}
+	return rc;
+}
 
 static void nm_pagemap_destroy(struct nm_pagemap *m)
 {
@@ -194,14 +221,7 @@ int nm_pagemap_create(size_t num, unsigned int page_shift, int nid, unsigned lon
 		m->pages[i].lru.prev = (struct list_head *)NM_LIST_POISON2;
 	}
 	memset(m->frames, NM_PAGE_POISON, num * page_size);
-	pthread_rwlock_wrlock(&nm_lock);
-	rc = nm_register((uintptr_t)m->pages, num * sizeof(struct page), sizeof(struct page), NM_R_PAGES, m);
-	if (!rc) {
-		rc = nm_register((uintptr_t)m->frames, num * page_size, page_size, NM_R_FRAMES, m);
-		if (rc)
-			nm_unregister(m);
-	}
-	pthread_rwlock_unlock(&nm_lock);
+	NM_WRITE_LOCKED(rc = nm_register_map(m));
 	if (rc) {
 		nm_pagemap_destroy(m);
 		return rc;
@@ -210,20 +230,27 @@ int nm_pagemap_create(size_t num, unsigned int page_shift, int nid, unsigned lon
 	return 0;
 }
 
+static int nm_pagemap_close_locked(struct nm_pagemap *m)
+{
+	size_t allocated;
+
+	pthread_mutex_lock(&m->alloc_lock);
+	allocated = m->allocated;
+	pthread_mutex_unlock(&m->alloc_lock);
+	if (allocated)
+		return NM_E_BUSY;
+	nm_unregister(m);
+	return 0;
+}
+
 int nm_pagemap_close(struct nm_pagemap *m)
 {
-	pthread_rwlock_wrlock(&nm_lock);
-	pthread_mutex_lock(&m->alloc_lock);
-	if (m->allocated) {
-		pthread_mutex_unlock(&m->alloc_lock);
-		pthread_rwlock_unlock(&nm_lock);
-		return NM_E_BUSY;
-	}
-	pthread_mutex_unlock(&m->alloc_lock);
-	nm_unregister(m);
-	pthread_rwlock_unlock(&nm_lock);
-	nm_pagemap_destroy(m);
-	return 0;
+	int rc;
+
+	NM_WRITE_LOCKED(rc = nm_pagemap_close_locked(m));
+	if (!rc)
+		nm_pagemap_destroy(m);
+	return rc;
 }
 
 void nm_pagemap_info(struct nm_pagemap *m, struct nm_pagemap_info *out)
@@ -238,12 +265,21 @@ void nm_pagemap_info(struct nm_pagemap *m, struct nm_pagemap_info *out)
 	out->nodes_pgshift = (unsigned int)NM_NODES_PGSHIFT;
 }
 
-size_t nm_pagemap_allocated(struct nm_pagemap *m)
+/* Under nm_lock too, so that fork() never copies a map's mutex while it is held. */
+static size_t nm_pagemap_allocated_locked(struct nm_pagemap *m)
 {
 	size_t n;
 
 	pthread_mutex_lock(&m->alloc_lock);
 	n = m->allocated;
 	pthread_mutex_unlock(&m->alloc_lock);
+	return n;
+}
+
+size_t nm_pagemap_allocated(struct nm_pagemap *m)
+{
+	size_t n;
+
+	NM_READ_LOCKED(n = nm_pagemap_allocated_locked(m));
 	return n;
 }

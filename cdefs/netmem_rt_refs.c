@@ -18,40 +18,28 @@ NM_HOT int nm_niov_is_devmem(const struct net_iov *niov, const struct nm_area *a
 }
 
 /*
- * The counter get/put_netmem move for a niov ref: its devmem binding's
- * refcount, or NULL for an io_uring niov (get/put_netmem leave those alone).
+ * The counter get/put_netmem move for a resolved ref: the head page's
+ * _refcount, the niov's devmem binding refcount, or NULL for an io_uring
+ * niov (get/put_netmem leave those alone).
  */
-NM_HOT int nm_niov_binding(netmem_ref n, struct nm_ctx *cx, int **counter)
+NM_HOT int *nm_ref_counter(const struct nm_ref *r)
 {
-	struct net_iov *niov;
-	struct nm_area *a;
-	int rc = nm_resolve_niov(n, cx, &niov, &a, NULL);
-
-	if (rc)
-		return rc;
-	*counter = nm_niov_is_devmem(niov, a) ? &a->binding.ref.counter : NULL;
-	return 0;
+	if (r->kind == NM_KIND_PAGE)
+		return &r->map->pages[nm_head_index(r->map, r->idx)]._refcount.counter;
+	return nm_niov_is_devmem(r->niov, r->area) ? &r->area->binding.ref.counter : NULL;
 }
 
 NM_HOT int nm_get_one(netmem_ref n, struct nm_ctx *cx)
 {
-	int rc;
+	struct nm_ref r;
+	int *c, rc = nm_resolve(n, cx, &r);
 
-	if (n & 1UL) {
-		int *binding;
-
-		rc = nm_niov_binding(n, cx, &binding);
-		return rc || !binding ? rc : nm_binding_add(binding, 1);
-	} else {
-		struct page *pg;
-		struct nm_pagemap *m;
-		size_t i;
-
-		rc = nm_resolve_page(n, cx, &pg, &m, &i);
-		if (rc)
-			return rc;
-		return nm_int_inc(&m->pages[nm_head_index(m, i)]._refcount.counter, 0);
-	}
+	if (rc)
+		return rc;
+	c = nm_ref_counter(&r);
+	if (!c)
+		return 0;
+	return r.kind == NM_KIND_NIOV ? nm_binding_add(c, 1) : nm_int_inc(c, 0);
 }
 
 /*
@@ -87,67 +75,59 @@ NM_HOT int nm_pending_reserve(struct nm_pending *p)
 
 NM_HOT int nm_put_one(netmem_ref n, struct nm_ctx *cx, struct nm_pending *pending)
 {
-	int rc, now;
+	struct nm_ref r;
+	int *c, now, rc = nm_resolve(n, cx, &r);
 
-	if (n & 1UL) {
-		int *binding;
-
-		/* The area holds the binding's first reference; put_netmem cannot drop it. */
-		rc = nm_niov_binding(n, cx, &binding);
-		return rc || !binding ? rc : nm_binding_add(binding, -1);
-	} else {
-		struct page *pg;
-		struct nm_pagemap *m;
-		size_t i, head;
-
-		rc = nm_resolve_page(n, cx, &pg, &m, &i);
-		if (rc)
-			return rc;
-		head = nm_head_index(m, i);
-		if (pending) {
-			rc = nm_pending_reserve(pending);
-			if (rc)
-				return rc;
-		}
-		rc = nm_int_dec(&m->pages[head]._refcount.counter, 0, &now);
-		if (rc)
-			return rc;
-		if (now == 0) {
-			if (pending) {
-				pending->maps[pending->len] = m;
-				pending->heads[pending->len++] = head;
-			} else
-				nm_page_free(m, head);
-		}
+	if (rc)
+		return rc;
+	c = nm_ref_counter(&r);
+	if (!c)
 		return 0;
+	/* The area holds the binding's first reference; put_netmem cannot drop it. */
+	if (r.kind == NM_KIND_NIOV)
+		return nm_binding_add(c, -1);
+	if (pending) {
+		rc = nm_pending_reserve(pending);
+		if (rc)
+			return rc;
 	}
+	rc = nm_int_dec(c, 0, &now);
+	if (rc || now)
+		return rc;
+	if (pending) {
+		pending->maps[pending->len] = r.map;
+		pending->heads[pending->len++] = nm_head_index(r.map, r.idx);
+	} else
+		nm_page_free(r.map, nm_head_index(r.map, r.idx));
+	return 0;
 }
 
 /* Undo of one successful put of a batch (the page, if at zero, is not freed yet). */
 static void nm_unput_one(netmem_ref n, struct nm_ctx *cx)
 {
+	struct nm_ref r;
+	int *c;
+
 	if (n & 1UL) {
-		struct net_iov *niov;
-		struct nm_area *a;
+		if (nm_resolve(n, cx, &r))
+			return;
+	} else { /* a page at zero no longer resolves: find it by address */
+		const struct nm_region *reg = nm_find(n, NULL);
 
-		if (!nm_resolve_niov(n, cx, &niov, &a, NULL) && nm_niov_is_devmem(niov, a))
-			__atomic_add_fetch(&a->binding.ref.counter, 1, __ATOMIC_ACQ_REL);
-	} else {
-		const struct nm_region *r = nm_find(n, NULL);
-		struct nm_pagemap *m = r->obj;
-		size_t i = (n - r->start) / sizeof(struct page);
-
-		__atomic_add_fetch(&m->pages[nm_head_index(m, i)]._refcount.counter, 1, __ATOMIC_ACQ_REL);
+		r.kind = NM_KIND_PAGE;
+		r.map = reg->obj;
+		r.idx = (n - reg->start) / sizeof(struct page);
 	}
+	c = nm_ref_counter(&r);
+	if (c)
+		__atomic_add_fetch(c, 1, __ATOMIC_ACQ_REL);
 }
 
 int nm_get_netmem(netmem_ref n)
 {
 	int rc;
 
-	pthread_rwlock_rdlock(&nm_lock);
-	rc = nm_get_one(n, NULL);
-	pthread_rwlock_unlock(&nm_lock);
+	NM_READ_LOCKED(rc = nm_get_one(n, NULL));
 	return rc;
 }
 
@@ -155,9 +135,7 @@ int nm_put_netmem(netmem_ref n)
 {
 	int rc;
 
-	pthread_rwlock_rdlock(&nm_lock);
-	rc = nm_put_one(n, NULL, NULL);
-	pthread_rwlock_unlock(&nm_lock);
+	NM_READ_LOCKED(rc = nm_put_one(n, NULL, NULL));
 	return rc;
 }
 
@@ -174,13 +152,16 @@ static inline void nm_prefetch(const netmem_ref *refs, size_t i, size_t n)
 		__builtin_prefetch((const void *)(refs[i + NM_PREFETCH_AHEAD] & ~1UL), 1);
 }
 
-int nm_get_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
+/*
+ * @refs must not change during the call (the Python side passes its own
+ * copy): the undo of a failed batch reads the refs a second time.
+ */
+static int nm_get_bulk_locked(const netmem_ref *refs, size_t n, size_t *bad)
 {
 	struct nm_ctx cx = { NULL };
 	size_t i;
 	int rc = 0;
 
-	pthread_rwlock_rdlock(&nm_lock);
 	for (i = 0; i < n; i++) {
 		nm_prefetch(refs, i, n);
 		rc = nm_get_one(refs[i], &cx);
@@ -192,18 +173,16 @@ int nm_get_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
 		while (i--)
 			nm_put_one(refs[i], &cx, NULL);
 	}
-	pthread_rwlock_unlock(&nm_lock);
 	return rc;
 }
 
-int nm_put_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
+static int nm_put_bulk_locked(const netmem_ref *refs, size_t n, size_t *bad)
 {
 	struct nm_ctx cx = { NULL };
 	struct nm_pending pending = { NULL, NULL, 0, 0 };
 	size_t i;
 	int rc = 0;
 
-	pthread_rwlock_rdlock(&nm_lock);
 	for (i = 0; i < n; i++) {
 		nm_prefetch(refs, i, n);
 		rc = nm_put_one(refs[i], &cx, &pending);
@@ -218,9 +197,24 @@ int nm_put_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
 		for (i = 0; i < pending.len; i++)
 			nm_page_free(pending.maps[i], pending.heads[i]);
 	}
-	pthread_rwlock_unlock(&nm_lock);
 	free(pending.maps);
 	free(pending.heads);
+	return rc;
+}
+
+int nm_get_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
+{
+	int rc;
+
+	NM_READ_LOCKED(rc = nm_get_bulk_locked(refs, n, bad));
+	return rc;
+}
+
+int nm_put_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
+{
+	int rc;
+
+	NM_READ_LOCKED(rc = nm_put_bulk_locked(refs, n, bad));
 	return rc;
 }
 
@@ -228,58 +222,54 @@ int nm_put_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
 
 static int nm_pp_counter(netmem_ref n, long **counter)
 {
-	int rc;
+	struct nm_ref r;
+	int rc = nm_resolve(n, NULL, &r);
 
-	if (n & 1UL) {
-		struct net_iov *niov;
-		struct nm_area *a;
+	if (!rc)
+		*counter = r.kind == NM_KIND_NIOV ? &NM_D(r.niov)->pp_ref_count.counter : &r.page->pp_ref_count.counter;
+	return rc;
+}
 
-		rc = nm_resolve_niov(n, NULL, &niov, &a, NULL);
-		if (!rc)
-			*counter = &NM_D(niov)->pp_ref_count.counter;
-	} else {
-		struct page *pg;
-		struct nm_pagemap *m;
+static int nm_pp_fragment_locked(netmem_ref n, long nr)
+{
+	long *c;
+	int rc = nm_pp_counter(n, &c);
 
-		rc = nm_resolve_page(n, NULL, &pg, &m, NULL);
-		if (!rc)
-			*counter = &pg->pp_ref_count.counter;
-	}
+	if (!rc)
+		__atomic_store_n(c, nr, NM_REL);
 	return rc;
 }
 
 int nm_pp_fragment(netmem_ref n, long nr)
 {
-	long *c;
 	int rc;
 
 	if (nr < 0)
 		return NM_E_INVAL;
-	pthread_rwlock_rdlock(&nm_lock);
-	rc = nm_pp_counter(n, &c);
-	if (!rc)
-		__atomic_store_n(c, nr, NM_REL);
-	pthread_rwlock_unlock(&nm_lock);
+	NM_READ_LOCKED(rc = nm_pp_fragment_locked(n, nr));
 	return rc;
+}
+
+static int nm_pp_ref_locked(netmem_ref n)
+{
+	long *c, old;
+	int rc = nm_pp_counter(n, &c);
+
+	if (rc)
+		return rc;
+	old = __atomic_load_n(c, NM_RELAXED);
+	do {
+		if (old == LONG_MAX)
+			return NM_E_OVERFLOW;
+	} while (!NM_CAS(c, &old, old + 1));
+	return 0;
 }
 
 int nm_pp_ref(netmem_ref n)
 {
-	long *c, old;
 	int rc;
 
-	pthread_rwlock_rdlock(&nm_lock);
-	rc = nm_pp_counter(n, &c);
-	if (!rc) {
-		old = __atomic_load_n(c, NM_RELAXED);
-		do {
-			if (old == LONG_MAX) {
-				rc = NM_E_OVERFLOW;
-				break;
-			}
-		} while (!NM_CAS(c, &old, old + 1));
-	}
-	pthread_rwlock_unlock(&nm_lock);
+	NM_READ_LOCKED(rc = nm_pp_ref_locked(n));
 	return rc;
 }
 
@@ -289,36 +279,31 @@ int nm_pp_ref(netmem_ref n)
  * is subtracted and the result returned.  Where the kernel would WARN on a
  * negative result, the model refuses and leaves the counter as it was.
  */
-int nm_pp_unref(netmem_ref n, long nr, long *ret)
+static int nm_pp_unref_locked(netmem_ref n, long nr, long *ret)
 {
 	long *c, old;
+	int rc = nm_pp_counter(n, &c);
+
+	if (rc)
+		return rc;
+	old = __atomic_load_n(c, NM_ACQ);
+	for (;;) {
+		if (old < nr)
+			return NM_E_UNDERFLOW;
+		if (NM_CAS(c, &old, old == nr ? 1L : old - nr)) {
+			*ret = old == nr ? 0 : old - nr;
+			return 0;
+		}
+	}
+}
+
+int nm_pp_unref(netmem_ref n, long nr, long *ret)
+{
 	int rc;
 
 	if (nr < 1)
 		return NM_E_INVAL;
-	pthread_rwlock_rdlock(&nm_lock);
-	rc = nm_pp_counter(n, &c);
-	if (!rc) {
-		old = __atomic_load_n(c, NM_ACQ);
-		for (;;) {
-			if (old == nr) {
-				if (NM_CAS(c, &old, 1L)) {
-					*ret = 0;
-					break;
-				}
-				continue;
-			}
-			if (old < nr) {
-				rc = NM_E_UNDERFLOW;
-				break;
-			}
-			if (NM_CAS(c, &old, old - nr)) {
-				*ret = old - nr;
-				break;
-			}
-		}
-	}
-	pthread_rwlock_unlock(&nm_lock);
+	NM_READ_LOCKED(rc = nm_pp_unref_locked(n, nr, ret));
 	return rc;
 }
 
@@ -339,27 +324,32 @@ static int nm_uref_counter(netmem_ref n, int **counter)
 	return 0;
 }
 
+/* get (@delta 1) or put (@delta -1, *dropped: whether it was above 0) one user ref. */
+static int nm_uref_locked(netmem_ref n, int delta, int *dropped)
+{
+	int *c, now, rc = nm_uref_counter(n, &c);
+
+	if (rc)
+		return rc;
+	if (delta > 0)
+		return nm_int_inc(c, 1);
+	*dropped = nm_int_dec(c, 0, &now) == 0;
+	return 0;
+}
+
 int nm_uref_get(netmem_ref n)
 {
-	int *c, rc;
+	int rc;
 
-	pthread_rwlock_rdlock(&nm_lock);
-	rc = nm_uref_counter(n, &c);
-	if (!rc)
-		rc = nm_int_inc(c, 1);
-	pthread_rwlock_unlock(&nm_lock);
+	NM_READ_LOCKED(rc = nm_uref_locked(n, 1, NULL));
 	return rc;
 }
 
 int nm_uref_put(netmem_ref n, int *dropped)
 {
-	int *c, rc, now;
+	int rc;
 
-	pthread_rwlock_rdlock(&nm_lock);
-	rc = nm_uref_counter(n, &c);
-	if (!rc)
-		*dropped = nm_int_dec(c, 0, &now) == 0;
-	pthread_rwlock_unlock(&nm_lock);
+	NM_READ_LOCKED(rc = nm_uref_locked(n, -1, dropped));
 	return rc;
 }
 

@@ -2,29 +2,31 @@
 
 * ``profiles()`` / ``profile(name)``: the ABI generations of include/net/netmem.h,
   each with its compiled cffi module (``.ffi``, ``.lib``), host layouts,
-  constants and the whole runtime API.
+  constants and the whole runtime API (:data:`netmem_ffi.runtime.profiles.API`).
 * The top-level runtime names (``get_netmem``, ``NetIovArea``, ``PageMap`` ...)
   are those of the default (newest) profile, ``v7.2``.  They are bound on
   first use, so tools that only read layouts or BTF never load a compiled
-  module.
+  module.  ``__init__.pyi`` declares every name with its type for type checkers.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from netmem_ffi import errors
+from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING
 from netmem_ffi.abi.version import __version__
+from netmem_ffi.errors import *  # noqa: F403 - every error class, by errors.__all__
+from netmem_ffi.runtime.memory import DmaDevice, NetIov
+from netmem_ffi.runtime.profiles import API, DEFAULT_PROFILE, Profile, profile, profiles
 
-from netmem_ffi.abi.constants import NET_IOV_DMABUF, NET_IOV_IOURING
-from netmem_ffi.errors import *  # noqa: F401,F403
-from netmem_ffi.errors import __all__ as _error_names
-from netmem_ffi.runtime.profiles import DEFAULT_PROFILE, Profile, profile, profiles
-from netmem_ffi.runtime.core import RUNTIME_NAMES
+#: Names bound from the default profile on first access (they load its compiled module).
+_BOUND_LATE = frozenset(API) - {"NET_IOV", "NetIov", "DmaDevice"}
 
 
 def __getattr__(name: str) -> Any:
     """PEP 562: the default profile's runtime names, bound on first access."""
-    if name in RUNTIME_NAMES:
+    if name in _BOUND_LATE:
         value = getattr(profile(DEFAULT_PROFILE), name)
         globals()[name] = value
         return value
@@ -32,7 +34,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(RUNTIME_NAMES))
+    return sorted(set(globals()) | _BOUND_LATE)
 
 
 __all__ = [
@@ -41,8 +43,69 @@ __all__ = [
     "Profile",
     "profile",
     "profiles",
+    "NET_IOV",
     "NET_IOV_DMABUF",
     "NET_IOV_IOURING",
-    *_error_names,
-    *RUNTIME_NAMES,
+    # memory (netmem_ffi.runtime.memory; NetIovArea and PageMap of the default profile)
+    "NetIovArea",
+    "NetIov",
+    "PageMap",
+    "DmaDevice",
+    # the refcount path (netmem_ffi.runtime.refcount)
+    "get_netmem",
+    "put_netmem",
+    "get_netmem_bulk",
+    "put_netmem_bulk",
+    "io_zcrx_get_niov_uref",
+    "io_zcrx_put_niov_uref",
+    "page_pool_fragment_netmem",
+    "page_pool_ref_netmem",
+    "page_pool_unref_netmem",
+    "page_pool_unref_and_test",
+    # include/net/netmem.h helpers (netmem_ffi.runtime.helpers)
+    "netmem_is_net_iov",
+    "net_iov_to_netmem",
+    "page_to_netmem",
+    "netmem_to_page_unchecked",
+    "netmem_to_page",
+    "netmem_to_net_iov",
+    "virt_to_netmem",
+    "netmem_ref_count",
+    "netmem_pfn_trace",
+    "netmem_to_nmdesc",
+    "netmem_to_nmdesc_unchecked",
+    "netmem_get_pp",
+    "netmem_get_pp_unchecked",
+    "netmem_get_pp_ref_count_ref",
+    "netmem_is_pref_nid",
+    "netmem_compound_head",
+    "netmem_address",
+    "netmem_address_unchecked",
+    "netmem_is_pfmemalloc",
+    "netmem_get_dma_addr",
+    "netmem_dma_addr_encode",
+    "netmem_dma_addr_decode",
+    "netmem_dma_addr_fits",
+    "net_is_devmem_iov",
+    "net_iov_owner",
+    "net_iov_idx",
+    "net_iov_init",
+    "netmem_dma_unmap_addr_set",
+    "netmem_dma_unmap_page_attrs",
+    # page_pool side (net/core/netmem_priv.h, include/linux/mm.h)
+    "netmem_set_pp",
+    "netmem_set_dma_addr",
+    "netmem_get_pp_magic",
+    "netmem_or_pp_magic",
+    "netmem_clear_pp_magic",
+    "netmem_is_pp",
+    "page_pool_page_is_pp",
+    "netmem_get_dma_index",
+    "netmem_set_dma_index",
+    "page_pool_set_pp_info",
+    "page_pool_clear_pp_info",
+    "page_pool_get_dma_addr_netmem",
+    "page_pool_set_dma_addr_netmem",
+    "netmem_kind",
 ]
+__all__ += errors.__all__

@@ -11,6 +11,7 @@ __all__ = [
     "NetmemError",
     "NetmemTypeError",
     "NetmemValueError",
+    "NetmemIndexError",
     "RefError",
     "NotOwnedError",
     "MisalignedRefError",
@@ -50,6 +51,10 @@ class NetmemTypeError(NetmemError, TypeError):
 
 class NetmemValueError(NetmemError, ValueError):
     """An argument of the right type but out of range (negative, too large, bad enum value)."""
+
+
+class NetmemIndexError(NetmemError, IndexError):
+    """An index outside a container of the runtime (a niov index past the end of its area)."""
 
 
 class RefError(NetmemError, ValueError):

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import netmem_ffi as nm
-from netmem_ffi.runtime.core import RUNTIME_NAMES
+from netmem_ffi.runtime.profiles import API
 
 HEADER = Path(__file__).resolve().parent.parent / "cdefs" / "netmem_rt.h"
 U64 = (1 << 64) - 1
@@ -79,12 +79,21 @@ class Memory:
 
     # ---- direct calls of every entry point ----------------------------------------------------
 
+    def create_area(self, n: int, kind: int, dma: int = 0, niovs: Any = None, length: int | None = None) -> tuple[int, Any]:
+        """``nm_area_create`` in a fresh block (kept alive by the driver): its code and area."""
+        lib, ffi = self.lib, self.ffi
+        size = lib.nm_area_block_size(n, kind, niovs is None)
+        block = aligned(ffi, max(size, 64), 64)
+        out = ffi.new("struct nm_area **")
+        rc = lib.nm_area_create(block, size if length is None else length, ffi.NULL if niovs is None else niovs,
+                                n, kind, dma, out)
+        return rc, out[0]
+
     def areas(self) -> None:
         lib, ffi = self.lib, self.ffi
-        out = ffi.new("struct nm_area **")
         for n, kind in ((1, 0), (7, 0), (33, 1 if self.uring_ok else 0)):
-            assert lib.nm_area_create(n, kind, 0x1000 * n, out) == 0
-            a = out[0]
+            rc, a = self.create_area(n, kind, 0x1000 * n)
+            assert rc == 0
             assert lib.nm_area_num_niovs(a) == n
             base = int(ffi.cast("uintptr_t", lib.nm_area_niovs(a)))
             assert lib.nm_area_owner(a) != ffi.NULL
@@ -100,22 +109,26 @@ class Memory:
                 assert lib.nm_area_close(a) == 0
             assert lib.nm_classify(ref) == -lib.NM_E_CLOSED
         for bad in ((0, 0), (1 << 33, 0), (4, 7), (4, -1)):
-            assert lib.nm_area_create(bad[0], bad[1], 0, out) == lib.NM_E_INVAL
+            assert lib.nm_area_block_size(bad[0], bad[1], 1) == 0
+            assert self.create_area(bad[0], bad[1])[0] == lib.NM_E_INVAL
+        assert self.create_area(4, 0, length=lib.nm_area_block_size(4, 0, 1) - 1)[0] == lib.NM_E_INVAL
+        out = ffi.new("struct nm_area **")
+        assert lib.nm_area_create(ffi.NULL, 4096, ffi.NULL, 1, 0, 0, out) == lib.NM_E_INVAL
         size = ffi.sizeof("struct net_iov")
         buf = bytearray(size * 5 + 8)
         cbuf = ffi.from_buffer(buf)
         addr = int(ffi.cast("uintptr_t", cbuf))
         start = (-addr) % 8
         view = ffi.from_buffer(memoryview(buf)[start:start + size * 5])
-        assert lib.nm_area_adopt(ffi.NULL, size, 0, out) == lib.NM_E_INVAL
-        assert lib.nm_area_adopt(view, size * 5 - 1, 0, out) == lib.NM_E_INVAL
-        assert lib.nm_area_adopt(ffi.cast("char *", view) + 1, size, 0, out) == lib.NM_E_INVAL
-        assert lib.nm_area_adopt(view, size * 5, 0, out) == 0
-        adopted = out[0]
+        assert self.create_area(5, 0, niovs=ffi.cast("char *", view) + 1)[0] == lib.NM_E_INVAL
+        rc, adopted = self.create_area(5, 0, niovs=view)
+        assert rc == 0
         base = int(ffi.cast("uintptr_t", view))
-        assert lib.nm_area_adopt(view, size * 5, 0, out) == lib.NM_E_INVAL  # overlaps: refused
-        assert lib.nm_net_iov_init(base + size | 1, 0) == 0
-        assert lib.nm_net_iov_init(base + size | 1, 5) == lib.NM_E_INVAL
+        assert self.create_area(5, 0, niovs=view)[0] == lib.NM_E_INVAL  # overlaps: refused
+        owner = int(ffi.cast("uintptr_t", lib.nm_area_owner(adopted)))
+        assert lib.nm_net_iov_init(base + size | 1, owner, 0) == 0
+        assert lib.nm_net_iov_init(base + size | 1, owner + 8, 0) == lib.NM_E_INVAL
+        assert lib.nm_net_iov_init(base + size | 1, owner, 5) == lib.NM_E_INVAL
         val = ffi.new("int *")
         assert lib.nm_area_user_refs(adopted, 0, val) == lib.NM_E_WRONG_PROVIDER
         assert lib.nm_area_close(adopted) == 0
@@ -124,9 +137,8 @@ class Memory:
         if not self.uring_ok:
             return
         lib, ffi = self.lib, self.ffi
-        out = ffi.new("struct nm_area **")
-        assert lib.nm_area_create(4, 1, 0, out) == 0
-        a = out[0]
+        rc, a = self.create_area(4, 1)
+        assert rc == 0
         ref = int(ffi.cast("uintptr_t", lib.nm_area_niovs(a))) + 3 * ffi.sizeof("struct net_iov") | 1
         dropped, val = ffi.new("int *"), ffi.new("int *")
         assert lib.nm_uref_put(ref, dropped) == 0 and dropped[0] == 0
@@ -179,7 +191,7 @@ class Memory:
                     ret = ffi.new("long *")
                     assert lib.nm_pp_unref(page, 3, ret) == 0 and ret[0] == 0
                     assert lib.nm_pp_unref(page, 2, ret) == lib.NM_E_UNDERFLOW
-                    assert lib.nm_net_iov_init(page, 0) == lib.NM_E_NOT_NIOV
+                    assert lib.nm_net_iov_init(page, 0, 0) == lib.NM_E_NOT_NIOV
                     assert lib.nm_uref_get(page) == lib.NM_E_NOT_NIOV
                 assert lib.nm_load(head, lib.NM_F_REFCOUNT, word) == 0 and word[0] == 1 + (1 << order)
                 for tail in range(1 << order):
@@ -300,7 +312,8 @@ class Memory:
     def python_api(self, values: list[int]) -> None:
         """Every public runtime name of the profile, on hostile and wrong-typed arguments."""
         prof = self.prof
-        fast = prof.NetIovArea.runtime.fast_entry_points()
+        rt = prof.runtime
+        fast = {"get_netmem": rt.get_netmem, "put_netmem": rt.put_netmem, "empty": rt.empty}
         odd: list[Any] = ["x", None, -1, 1 << 64, 1.5, b"\x01" * 8, [1], object()]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -310,7 +323,7 @@ class Memory:
                         fast[name](v)
                     except nm.NetmemError:
                         pass
-            for name in RUNTIME_NAMES:
+            for name in API:
                 fn = getattr(prof, name)
                 if isinstance(fn, type) or not callable(fn):
                     continue
@@ -486,11 +499,31 @@ def stale(prof: Any, n_threads: int = 3, seconds: float = 2.0) -> int:
 
 
 def use_after_close(prof: Any) -> int:
-    """Control for ASan: read a closed area's niov through a raw cdata pointer kept from before close()."""
-    area = prof.NetIovArea(4)
-    raw = prof.ffi.buffer(area[1].cdata)
-    area.close()
+    """Control for ASan: read a closed map's struct page through a pointer cast from its ref before close().
+
+    A pointer the caller casts from an int is the one thing the runtime cannot keep alive.
+    """
+    pm = prof.PageMap(4)
+    page = pm.alloc()
+    raw = prof.ffi.buffer(prof.ffi.cast("struct page *", page))
+    prof.put_netmem(page)
+    pm.close()
     return len(bytes(raw))
+
+
+def cdata_after_close(prof: Any) -> int:
+    """A niov's cdata (and the owner it points at) kept past close(): read and written, never freed memory."""
+    total = 0
+    for kind in (0, 1) if prof.spec.has_area else (0,):
+        area = prof.NetIovArea(4, kind)
+        cdata = area[1].cdata
+        owner = cdata.owner
+        area.close()
+        del area
+        total += len(bytes(prof.ffi.buffer(cdata)))
+        prof.ffi.buffer(cdata)[:8] = b"\x01" * 8
+        total += int(prof.ffi.cast("uintptr_t", owner.niovs)) & 1
+    return total
 
 
 def racing_write(prof: Any, seconds: float = 1.0) -> int:
@@ -519,6 +552,7 @@ MODES: dict[str, Callable[[Any], int]] = {
     "threads": threads,
     "stale": stale,
     "use-after-close": use_after_close,
+    "cdata-after-close": cdata_after_close,
     "race": racing_write,
 }
 

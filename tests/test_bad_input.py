@@ -121,7 +121,7 @@ CASES: list[tuple[str, Callable[[World], Any], type[Exception], str]] = [
     ("area bool type", lambda w: w.prof.NetIovArea(4, True), E.NetmemValueError, "type True"),
     ("area str count", lambda w: w.prof.NetIovArea("4"), E.NetmemTypeError, "str"),
     ("area unaligned dma", lambda w: w.prof.NetIovArea(4, base_dma_addr=0x1001), E.NetmemValueError, "page-aligned"),
-    ("area index out of range", lambda w: w.area[8], IndexError, "8"),
+    ("area index out of range", lambda w: w.area[8], E.NetmemIndexError, "8"),
     ("user_refs index out of range", lambda w: w.uring.user_refs(4), E.NetmemValueError, "niov index = 4"),
     ("page alloc order 11", lambda w: w.pages.alloc(order=11), E.NetmemValueError, "order = 11"),
     ("page alloc too big", lambda w: w.pages.alloc(order=5), E.OutOfPagesError, "order"),

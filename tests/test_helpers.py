@@ -8,12 +8,21 @@ import pytest
 
 import netmem_ffi
 from netmem_ffi.abi.constants import LP64, NET_IOV_DMABUF, NET_IOV_IOURING
+from netmem_ffi.runtime.profiles import API
 
 
 def test_every_runtime_name_exists_on_every_profile_and_top_level(prof: netmem_ffi.Profile) -> None:
-    for name in netmem_ffi.runtime.core.RUNTIME_NAMES:
+    assert set(API) <= set(netmem_ffi.__all__)
+    for name in API:
         assert hasattr(prof, name), name
         assert hasattr(netmem_ffi, name), name
+        assert name in dir(netmem_ffi)
+
+
+def test_api_is_every_public_name_of_a_profile(v72: netmem_ffi.Profile) -> None:
+    """API names the profile's whole runtime surface: no helper left out of the exports."""
+    mine = {n for n in dir(v72) if not n.startswith("_")}
+    assert mine - set(API) == {"spec", "name", "ffi", "lib", "module_file", "runtime", "layouts", "kernels", "summary"}
 
 
 def test_netmem_ref_bits(prof, area, pages) -> None:

@@ -149,7 +149,6 @@ def test_every_import_points_downward() -> None:
     assert violations(graph()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="runtime core/helpers/memory/profiles still form a cycle (being removed)")
 def test_no_module_cycle() -> None:
     assert cycles(without_package_inits(graph())) == []
 

@@ -88,8 +88,13 @@ def test_asan_threads_and_free_at_zero_are_clean(asan: Runner) -> None:
     _clean(asan("threads", "v7.2", "v6.12"), "threads")
 
 
+def test_asan_niov_cdata_after_close_is_clean(asan: Runner) -> None:
+    """A niov's cdata and its owner, used after close(): memory the cdata keeps alive, never freed."""
+    _clean(asan("cdata-after-close", "v7.2", "v6.12"), "cdata-after-close")
+
+
 def test_asan_reports_a_use_after_free(asan: Runner) -> None:
-    """Control: memory freed by close() and read through a raw pointer kept from before."""
+    """Control: a page map's struct page freed by close() and read through a pointer cast before."""
     out = asan("use-after-close")
     assert out.returncode == sanitize.REPORT_EXIT
     assert "heap-use-after-free" in out.stderr

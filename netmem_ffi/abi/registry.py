@@ -139,9 +139,6 @@ class ProfileSpec(NamedTuple):
     enum_has_max: bool
     #: ``struct netmem_desc`` exists (commit f3d85c9ee510, 6.17).
     has_netmem_desc: bool
-    #: Out-of-line get_netmem()/put_netmem() exist (net/core/skbuff.c, 6.16);
-    #: in 7.2 they became inline wrappers over __get_netmem/__put_netmem.
-    has_get_put: bool
     #: Helpers that the generation's kernel did not have yet, by name.
     absent_helpers: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
@@ -173,7 +170,6 @@ PROFILES: tuple[ProfileSpec, ...] = (
         desc_member=False,
         enum_has_max=False,
         has_netmem_desc=False,
-        has_get_put=False,
         absent_helpers=_PRE_6_14 + _NMDESC_HELPERS + _V72_ONLY + ("netmem_to_nmdesc", "get_netmem", "put_netmem"),
         notes=(
             "net_iov_owner()/net_iov_idx() live in net/core/devmem.h; owner->niovs is the chunk's array",
@@ -193,7 +189,6 @@ PROFILES: tuple[ProfileSpec, ...] = (
         desc_member=False,
         enum_has_max=False,
         has_netmem_desc=False,
-        has_get_put=False,
         absent_helpers=_NMDESC_HELPERS + _V72_ONLY + ("netmem_to_nmdesc", "get_netmem", "put_netmem"),
         notes=("net_is_devmem_iov() tests niov->pp->mp_ops; the model asks the owning area",),
     ),
@@ -209,7 +204,6 @@ PROFILES: tuple[ProfileSpec, ...] = (
         desc_member=False,
         enum_has_max=True,
         has_netmem_desc=False,
-        has_get_put=True,
         absent_helpers=_NMDESC_HELPERS + _V72_ONLY + ("netmem_to_nmdesc",),
     ),
     ProfileSpec(
@@ -224,7 +218,6 @@ PROFILES: tuple[ProfileSpec, ...] = (
         desc_member=False,
         enum_has_max=True,
         has_netmem_desc=True,
-        has_get_put=True,
         absent_helpers=_V72_ONLY + ("netmem_to_nmdesc",),
     ),
     ProfileSpec(
@@ -241,7 +234,6 @@ PROFILES: tuple[ProfileSpec, ...] = (
         desc_member=False,
         enum_has_max=False,
         has_netmem_desc=True,
-        has_get_put=True,
         absent_helpers=_V72_ONLY + ("netmem_to_nmdesc",),
     ),
     ProfileSpec(
@@ -256,7 +248,6 @@ PROFILES: tuple[ProfileSpec, ...] = (
         desc_member=True,
         enum_has_max=False,
         has_netmem_desc=True,
-        has_get_put=True,
         notes=("nothing asserts that desc sits at offset 0, although netmem_to_nmdesc() relies on it",),
     ),
 )

@@ -1,42 +1,115 @@
 """Memory the runtime owns: net_iov areas, simulated page maps, and a recording DMA device.
 
-Each class is made once per profile by :func:`make_memory` (``profile.NetIovArea``
-lays out that generation's ``struct net_iov``); the memory itself is allocated,
-validated and freed by the C runtime (``cdefs/netmem_rt.c``).
+:class:`NetIovArea` and :class:`PageMap` are bound to one generation by
+subclassing (``profile("v6.12").NetIovArea`` lays out that generation's
+``struct net_iov``; ``netmem_ffi.NetIovArea`` is the default profile's).  The
+C runtime (``cdefs/netmem_rt*.c``) validates and works in the memory; the
+memory itself is Python-owned (mmap'ed blocks freed when the last Python
+reference goes), so nothing a caller still holds (a frame view, a niov's
+``cdata``) ever points at freed memory.
 """
 
 from __future__ import annotations
 
 import array
-import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NoReturn, Self
 
 from netmem_ffi import errors
 from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, PAGE_SHIFT
+from netmem_ffi.runtime import validate
+from netmem_ffi.runtime.core import Runtime
 
-if TYPE_CHECKING:
-    from netmem_ffi.runtime.core import Runtime
+__all__ = ["NetIov", "NetIovArea", "PageMap", "DmaDevice", "bind_memory"]
 
-_Self = TypeVar("_Self", bound="_CMemory")
-
-_TYPE_NAMES = {NET_IOV_DMABUF: "NET_IOV_DMABUF", NET_IOV_IOURING: "NET_IOV_IOURING"}
-
-
-def _count(value: object, what: str, low: int, high: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise errors.NetmemTypeError(f"{what} must be an int, got {type(value).__name__} {value!r}", value)
-    if not low <= value <= high:
-        raise errors.NetmemValueError(f"{what} = {value} is out of range ({low} .. {high})", value)
-    return value
+#: Python-owned memory the C runtime works in (a PageMap's frames, an area's
+#: block, an adopted buffer), by the address of its open map or area.  It lives
+#: exactly as long as the C side can touch it, whatever happens to the Python
+#: object: a map or area collected with references outstanding stays open, and
+#: so does this.  (Single dict operations are atomic under the GIL.)
+_HELD: dict[int, Any] = {}
 
 
-def _provider(type_: object) -> int:
-    if type_ not in _TYPE_NAMES or isinstance(type_, bool):
-        raise errors.NetmemValueError(
-            f"type {type_!r} is not NET_IOV_DMABUF ({NET_IOV_DMABUF}) or NET_IOV_IOURING ({NET_IOV_IOURING})", type_)
-    return int(type_)  # type: ignore[call-overload]
+def _handle_key(rt: Runtime, handle: Any) -> int:
+    return int(rt.ffi.cast("uintptr_t", handle))
+
+
+class _CMemory:
+    """Memory a C-runtime handle owns: the open/close lifecycle shared by areas and page maps.
+
+    Subclasses give ``_c_close()`` (the C close call), ``_busy()`` (why it cannot
+    close now) and ``address`` (for messages).  ``close()`` is idempotent, refuses
+    with :class:`~netmem_ffi.BusyError` while references are outstanding, and
+    releases the Python-owned memory the C side worked in only once it is closed.
+    Owners of C memory cannot be copied or pickled (a copy would close it twice).
+    """
+
+    runtime: ClassVar[Runtime]
+    _handle: Any = None
+
+    @classmethod
+    def _runtime(cls) -> Runtime:
+        rt: Runtime | None = getattr(cls, "runtime", None)
+        if rt is None:
+            raise errors.NetmemTypeError(
+                f"{cls.__name__} is bound to no profile: use netmem_ffi.{cls.__name__} or "
+                f"netmem_ffi.profile(name).{cls.__name__}", cls)
+        return rt
+
+    @property
+    def address(self) -> int:
+        raise NotImplementedError
+
+    def _c_close(self) -> int:
+        raise NotImplementedError
+
+    def _busy(self) -> str:
+        raise NotImplementedError
+
+    def _open(self, handle: Any, memory: Any) -> None:
+        """Record the C handle and hold the Python-owned ``memory`` it works in until close."""
+        self._handle = handle
+        _HELD[_handle_key(self.runtime, handle)] = memory
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def _require_open(self) -> None:
+        if self._handle is None:
+            raise errors.ClosedError(f"{type(self).__name__} at {self.address:#x} is closed", self)
+
+    def close(self) -> None:
+        """Free the memory (``BusyError`` while references are outstanding; idempotent)."""
+        if self._handle is None:
+            return
+        rt = self.runtime
+        rc = self._c_close()
+        if rc == rt.lib.NM_E_BUSY:
+            raise errors.BusyError(f"{type(self).__name__} at {self.address:#x} {self._busy()}", self)
+        rt.check(rc, self.address, f"{type(self).__name__} at")
+        _HELD.pop(_handle_key(rt, self._handle), None)
+        self._handle = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # With references outstanding the C side stays open, and so does the memory it holds.
+        if getattr(self, "_handle", None) is not None:
+            try:
+                self.close()
+            except errors.BusyError:
+                pass
+
+    def _refuse_copy(self, *args: object) -> NoReturn:
+        raise errors.NetmemTypeError(
+            f"{type(self).__name__} owns C memory and cannot be copied or pickled; share the object itself", self)
+
+    __copy__ = __deepcopy__ = __reduce__ = __reduce_ex__ = __getstate__ = _refuse_copy
 
 
 class NetIov:
@@ -48,21 +121,25 @@ class NetIov:
 
     __slots__ = ("area", "index", "addr", "netmem")
 
-    def __init__(self, area: NetIovAreaBase, index: int) -> None:
+    def __init__(self, area: NetIovArea, index: int) -> None:
         self.area = area
         self.index = index
         self.addr = area.base + index * area.stride
         self.netmem = self.addr | NET_IOV
 
-    def _load(self, field: str) -> int:
+    def _load(self, name: str) -> int:
         rt = self.area.runtime
-        return rt.load(self.netmem, getattr(rt.lib, "NM_F_" + field))
+        return rt.load(self.netmem, getattr(rt.lib, "NM_F_" + name))
 
     @property
     def cdata(self) -> Any:
-        """``struct net_iov *`` for this niov (valid while the area is open)."""
-        self.area._require_open()
-        return self.area.runtime.ffi.cast("struct net_iov *", self.addr)
+        """``struct net_iov *`` for this niov (the area must be open); it keeps the niov's memory alive.
+
+        Kept and used after ``close()`` it reads and writes memory the runtime
+        no longer uses, never freed memory; ``owner`` points into the same
+        block (an adopted buffer's stored ``owner`` is whatever the buffer holds).
+        """
+        return self.area._niov_cdata(self.index)
 
     @property
     def type(self) -> int:
@@ -103,65 +180,8 @@ class NetIov:
         return hash(self.netmem)
 
 
-class _CMemory:
-    """Memory a C-runtime handle owns: the open/close lifecycle shared by areas and page maps.
-
-    Subclasses give ``_c_close()`` (the C close call), ``_busy()`` (why it cannot
-    close now) and ``address`` (for messages).  ``close()`` is idempotent, refuses
-    with :class:`~netmem_ffi.BusyError` while references are outstanding, and
-    releases the Python-owned memory the C side worked in only once it is closed.
-    """
-
-    runtime: ClassVar[Runtime]
-    _handle: Any
-
-    @property
-    def address(self) -> int:
-        raise NotImplementedError
-
-    def _c_close(self) -> int:
-        raise NotImplementedError
-
-    def _busy(self) -> str:
-        raise NotImplementedError
-
-    @property
-    def closed(self) -> bool:
-        return self._handle is None
-
-    def _require_open(self) -> None:
-        if self._handle is None:
-            raise errors.ClosedError(f"{type(self).__name__} at {self.address:#x} is closed", self)
-
-    def close(self) -> None:
-        """Free the memory (``BusyError`` while references are outstanding; idempotent)."""
-        if self._handle is None:
-            return
-        rt = self.runtime
-        rc = self._c_close()
-        if rc == rt.lib.NM_E_BUSY:
-            raise errors.BusyError(f"{type(self).__name__} at {self.address:#x} {self._busy()}", self)
-        rt.check(rc, self.address, f"{type(self).__name__} at")
-        _release(self._handle, rt)
-        self._handle = None
-
-    def __enter__(self: _Self) -> _Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        # With references outstanding the C side stays open, and so does the memory it holds.
-        if getattr(self, "_handle", None) is not None:
-            try:
-                self.close()
-            except errors.BusyError:
-                pass
-
-
-class NetIovAreaBase(_CMemory):
-    """A ``struct net_iov_area`` and its array of ``struct net_iov``, owned by the C runtime.
+class NetIovArea(_CMemory):
+    """A ``struct net_iov_area`` and its array of ``struct net_iov``, run by the C runtime.
 
     ``NetIovArea(num_niovs, type=NET_IOV_DMABUF, base_dma_addr=0)`` allocates
     the niovs and runs ``net_iov_init()`` on each.  ``NET_IOV_DMABUF`` models a
@@ -170,24 +190,35 @@ class NetIovAreaBase(_CMemory):
     ``base_dma_addr + (idx << PAGE_SHIFT)``); ``NET_IOV_IOURING`` models an
     io_uring zcrx area (per-niov user refs, ``user_refs(i)``).  ``close()``
     refuses with :class:`~netmem_ffi.BusyError` while references are held.
+    Raises :class:`NetmemTypeError`/:class:`NetmemValueError` for bad arguments,
+    :class:`WrongProviderError` for io_uring on a generation before 6.15.
     """
 
+    num_niovs: int
+    base: int
+    stride: int
+    owner: int
+    type: int
+    _niov_memory: Any
+    _niov_offset: int
+
     def __init__(self, num_niovs: int, type: int = NET_IOV_DMABUF, *, base_dma_addr: int = 0) -> None:  # noqa: A002
-        rt = self.runtime
-        num = _count(num_niovs, "num_niovs", 1, 1 << 32)
-        self.type = _provider(type)
-        dma = _count(base_dma_addr, "base_dma_addr", 0, (1 << 64) - 1)
+        rt = self._runtime()
+        num = validate.count(num_niovs, "num_niovs", 1, 1 << 32)
+        provider = self._provider(type)
+        dma = validate.word(base_dma_addr, "base_dma_addr")
         if dma & ((1 << PAGE_SHIFT) - 1):
             raise errors.NetmemValueError(f"base_dma_addr {dma:#x} is not page-aligned", dma)
         if dma + (num << PAGE_SHIFT) > 1 << 64:
             raise errors.NetmemValueError(f"base_dma_addr {dma:#x} + {num} pages passes 2**64", dma)
-        self._check_provider(self.type)
+        block = self._block(num, provider, with_niovs=True)
         out = rt.ffi.new("struct nm_area **")
-        rt.check(rt.lib.nm_area_create(num, self.type, dma, out), num, "NetIovArea of")
-        self._attach(out[0], None)
+        rt.check(rt.lib.nm_area_create(block, len(block), rt.ffi.NULL, num, provider, dma, out), num,
+                 "NetIovArea of")
+        self._attach(out[0], provider, block, (block,))
 
     @classmethod
-    def from_buffer(cls, buf: Any, *, type: int = NET_IOV_DMABUF) -> NetIovAreaBase:  # noqa: A002
+    def from_buffer(cls, buf: Any, *, type: int = NET_IOV_DMABUF) -> NetIovArea:  # noqa: A002
         """Adopt a writable buffer holding an array of this profile's ``struct net_iov``.
 
         The buffer (a ``bytearray``, an ``mmap``, any writable buffer, aligned
@@ -196,13 +227,12 @@ class NetIovAreaBase(_CMemory):
         ``net_iov_idx`` counts from the buffer's start; ``net_iov_owner``
         returns the stored ``owner`` value, whatever it points at.
         """
-        rt = cls.runtime
-        provider = _provider(type)
-        cls._check_provider(provider)
+        rt = cls._runtime()
+        provider = cls._provider(type)
         try:
             cbuf = rt.ffi.from_buffer(buf, require_writable=True)
         except (TypeError, BufferError) as exc:
-            raise errors.NetmemTypeError(f"cannot adopt {type_name(buf)}: {exc}", buf) from None
+            raise errors.NetmemTypeError(f"cannot adopt {validate.shown(buf)}: {exc}", buf) from None
         size, align = rt.ffi.sizeof("struct net_iov"), rt.ffi.alignof("struct net_iov")
         n = len(cbuf)
         addr = int(rt.ffi.cast("uintptr_t", cbuf))
@@ -211,28 +241,48 @@ class NetIovAreaBase(_CMemory):
         if addr % align:
             raise errors.NetmemValueError(f"buffer at {addr:#x} is not {align}-byte aligned for struct net_iov", buf)
         self = cls.__new__(cls)
-        self.type = provider
+        block = self._block(n // size, provider, with_niovs=False)
         out = rt.ffi.new("struct nm_area **")
-        rt.check(rt.lib.nm_area_adopt(cbuf, n, provider, out), addr, "buffer at")
-        self._attach(out[0], (buf, cbuf))
+        rt.check(rt.lib.nm_area_create(block, len(block), cbuf, n // size, provider, 0, out), addr, "buffer at")
+        self._attach(out[0], provider, cbuf, (block, buf, cbuf))
         return self
 
     @classmethod
-    def _check_provider(cls, provider: int) -> None:
-        if provider == NET_IOV_IOURING and not cls.runtime.profile.spec.has_area:
+    def _provider(cls, type_: object) -> int:
+        provider = validate.provider(type_)
+        if provider == NET_IOV_IOURING and not cls._runtime().spec.has_area:
             raise errors.WrongProviderError(
                 f"profile {cls.runtime.name} predates io_uring zcrx (6.15): only NET_IOV_DMABUF areas exist", provider)
+        return provider
 
-    def _attach(self, handle: Any, keep: Any) -> None:
+    def _block(self, num: int, provider: int, *, with_niovs: bool) -> Any:
+        """The Python-owned block holding the area's C state (and its niovs, unless adopted)."""
         rt = self.runtime
-        self._handle = handle
-        if keep is not None:
-            _hold(handle, rt, keep)
+        size = int(rt.lib.nm_area_block_size(num, provider, with_niovs))
+        if size == 0:
+            rt.check(rt.lib.NM_E_INVAL, num, "NetIovArea of")
+        try:
+            return rt.raw_allocator("char[]", size)
+        except MemoryError:
+            raise errors.NetmemMemoryError(f"NetIovArea of {num} niovs could not be allocated", num) from None
+
+    def _attach(self, handle: Any, provider: int, niov_memory: Any, keep: tuple[Any, ...]) -> None:
+        rt = self.runtime
+        self.type = provider
         self.num_niovs = int(rt.lib.nm_area_num_niovs(handle))
         self.base = int(rt.ffi.cast("uintptr_t", rt.lib.nm_area_niovs(handle)))
         self.stride = rt.ffi.sizeof("struct net_iov")
         self.owner = int(rt.ffi.cast("uintptr_t", rt.lib.nm_area_owner(handle)))
-        _AREAS.setdefault(rt.name, weakref.WeakSet()).add(self)
+        self._niov_memory = niov_memory
+        self._niov_offset = self.base - int(rt.ffi.cast("uintptr_t", niov_memory))
+        self._open(handle, keep)
+
+    def _niov_cdata(self, index: int) -> Any:
+        """``struct net_iov *`` of niov ``index``, keeping its memory alive (not the area open)."""
+        self._require_open()
+        start = self._niov_offset + index * self.stride
+        raw = memoryview(self.runtime.ffi.buffer(self._niov_memory))[start:start + self.stride]
+        return self.runtime.ffi.from_buffer("struct net_iov *", raw, require_writable=True)
 
     # ---- container protocol ----
     def __len__(self) -> int:
@@ -240,11 +290,11 @@ class NetIovAreaBase(_CMemory):
 
     def __getitem__(self, index: int) -> NetIov:
         if not isinstance(index, int) or isinstance(index, bool):
-            raise errors.NetmemTypeError(f"area index must be an int, got {type_name(index)}", index)
+            raise errors.NetmemTypeError(f"area index must be an int, got {validate.shown(index)}", index)
         if index < 0:
             index += self.num_niovs
         if not 0 <= index < self.num_niovs:
-            raise IndexError(f"niov index {index} out of range for an area of {self.num_niovs}")
+            raise errors.NetmemIndexError(f"niov index {index} out of range for an area of {self.num_niovs}", index)
         self._require_open()
         return NetIov(self, index)
 
@@ -252,7 +302,7 @@ class NetIovAreaBase(_CMemory):
         for i in range(self.num_niovs):
             yield self[i]
 
-    def refs(self) -> array.array:
+    def refs(self) -> array.array[int]:
         """Every niov's ``netmem_ref``, as an ``array('Q')`` ready for the bulk calls."""
         self._require_open()
         return array.array("Q", range(self.base | NET_IOV, self.base + self.num_niovs * self.stride, self.stride))
@@ -274,7 +324,7 @@ class NetIovAreaBase(_CMemory):
     def user_refs(self, index: int) -> int:
         """io_uring's ``user_refs[index]`` (NET_IOV_IOURING areas only)."""
         self._require_open()
-        idx = _count(index, "niov index", 0, self.num_niovs - 1)
+        idx = validate.count(index, "niov index", 0, self.num_niovs - 1)
         out = self.runtime.ffi.new("int *")
         self.runtime.check(self.runtime.lib.nm_area_user_refs(self._handle, idx, out), idx, "user_refs of niov")
         return int(out[0])
@@ -290,45 +340,24 @@ class NetIovAreaBase(_CMemory):
     def _c_close(self) -> int:
         return int(self.runtime.lib.nm_area_close(self._handle))
 
+    def close(self) -> None:
+        """Free the area (``BusyError`` while references are outstanding; idempotent).
+
+        An adopted buffer is released (an ``mmap`` can be closed again) unless a
+        niov ``cdata`` taken before still points into it.
+        """
+        super().close()
+        self._niov_memory = None
+
     def _busy(self) -> str:
         return f"still has {self.outstanding} reference(s) outstanding; put them before close()"
 
     def __repr__(self) -> str:
         state = "closed" if self._handle is None else f"at {self.base:#x}"
-        return f"<NetIovArea {self.runtime.name} {_TYPE_NAMES[self.type]} x{self.num_niovs} {state}>"
+        return f"<NetIovArea {self.runtime.name} {validate.PROVIDER_NAMES[self.type]} x{self.num_niovs} {state}>"
 
 
-_AREAS: dict[str, weakref.WeakSet[NetIovAreaBase]] = {}
-
-#: Python-owned memory the C runtime works in (a PageMap's frames, an adopted
-#: buffer), by the address of its open map or area.  It lives exactly as long
-#: as the C side can touch it, whatever happens to the Python object: a map or
-#: area collected with references outstanding stays open, and so does this.
-_HELD: dict[int, Any] = {}
-
-
-def _hold(handle: Any, rt: Runtime, memory: Any) -> None:
-    _HELD[int(rt.ffi.cast("uintptr_t", handle))] = memory
-
-
-def _release(handle: Any, rt: Runtime) -> None:
-    _HELD.pop(int(rt.ffi.cast("uintptr_t", handle)), None)
-
-
-def area_of(rt: Runtime, ref: int) -> NetIovAreaBase:
-    """The open area of this profile that holds niov ``ref``."""
-    p = ref & ~NET_IOV
-    for area in _AREAS.get(rt.name, ()):
-        if not area.closed and area.base <= p < area.base + area.num_niovs * area.stride:
-            return area
-    raise rt.error(rt.lib.NM_E_NOT_OWNED, ref)
-
-
-def type_name(value: object) -> str:
-    return f"{type(value).__name__} {value!r}"[:80]
-
-
-class PageMapBase(_CMemory):
+class PageMap(_CMemory):
     """A simulated memory map: an array of ``struct page`` plus the page frames it describes.
 
     ``PageMap(num_pages, page_size=4096, nid=0, base_pfn=0x100000)``.
@@ -341,12 +370,12 @@ class PageMapBase(_CMemory):
     """
 
     def __init__(self, num_pages: int, *, page_size: int = 4096, nid: int = 0, base_pfn: int = 0x100000) -> None:
-        rt = self.runtime
-        num = _count(num_pages, "num_pages", 1, 1 << 24)
-        if page_size not in (4096, 16384, 65536):
+        rt = self._runtime()
+        num = validate.count(num_pages, "num_pages", 1, 1 << 24)
+        if page_size not in (4096, 16384, 65536) or isinstance(page_size, bool):
             raise errors.NetmemValueError(f"page_size {page_size!r} is not 4096, 16384 or 65536", page_size)
-        _count(nid, "nid", 0, 1023)
-        _count(base_pfn, "base_pfn", 0, (1 << 52) - num)
+        validate.count(nid, "nid", 0, 1023)
+        validate.count(base_pfn, "base_pfn", 0, (1 << 52) - num)
         # The frames are Python-owned memory: views of page contents (frame())
         # keep them alive, so a view that outlives close() never reads freed memory.
         try:
@@ -358,8 +387,7 @@ class PageMapBase(_CMemory):
         out = rt.ffi.new("struct nm_pagemap **")
         rt.check(rt.lib.nm_pagemap_create(num, page_size.bit_length() - 1, nid, base_pfn,
                                           self._frames_owner + self._frames_offset, out), num, "PageMap of")
-        self._handle = out[0]
-        _hold(self._handle, rt, self._frames_owner)
+        self._open(out[0], self._frames_owner)
         info = rt.ffi.new("struct nm_pagemap_info *")
         rt.lib.nm_pagemap_info(self._handle, info)
         self.num_pages = num
@@ -374,23 +402,26 @@ class PageMapBase(_CMemory):
         """Allocate ``2**order`` pages; returns the head page's ``netmem_ref``."""
         self._require_open()
         rt = self.runtime
-        _count(order, "order", 0, 10)
+        validate.count(order, "order", 0, 10)
         out = rt.ffi.new("netmem_ref *")
         rt.check(rt.lib.nm_page_alloc(self._handle, order, bool(pfmemalloc), out), order, "PageMap alloc of order")
         return int(out[0])
 
     def page(self, index: int) -> int:
         """The ``struct page *`` (= netmem_ref) of page ``index``, allocated or not."""
-        _count(index, "page index", 0, self.num_pages - 1)
+        validate.count(index, "page index", 0, self.num_pages - 1)
         return self.pages + index * self.stride
 
     def frame(self, netmem: int) -> memoryview:
         """The bytes of a live page's frame (``page_address(page)``, ``page_size`` bytes), writable.
 
         The view keeps the frame memory alive: it stays valid (if meaningless)
-        after the page is freed or the map closed.
+        after the page is freed or the map closed.  A page of another map raises
+        :class:`~netmem_ffi.NotOwnedError`.
         """
         addr = self.runtime.load(netmem, self.runtime.lib.NM_F_ADDRESS)
+        if not self.frames <= addr < self.frames + self.num_pages * self.page_size:
+            raise errors.NotOwnedError(f"netmem_ref {netmem:#x} is a page of another PageMap, not of {self!r}", netmem)
         start = addr - self.frames + self._frames_offset
         return memoryview(self.runtime.ffi.buffer(self._frames_owner))[start:start + self.page_size]
 
@@ -416,23 +447,25 @@ class PageMapBase(_CMemory):
         return f"<PageMap {self.runtime.name} {self.num_pages} pages {state}>"
 
 
-@dataclass
 class DmaDevice:
     """A recording DMA device: ``unmap_page()`` calls are kept in ``unmapped`` for inspection."""
 
-    name: str = "netmem-ffi-dma"
-    unmapped: list[tuple[int, int, int, int]] = field(default_factory=list)
+    def __init__(self, name: str = "netmem-ffi-dma") -> None:
+        self.name = name
+        self.unmapped: list[tuple[int, int, int, int]] = []
 
     def unmap_page(self, addr: int, size: int, dir: int, attrs: int = 0) -> None:  # noqa: A002
         """``dma_unmap_page_attrs(dev, addr, size, dir, attrs)``: records the call."""
         self.unmapped.append((addr, size, dir, attrs))
 
+    def __repr__(self) -> str:
+        return f"DmaDevice(name={self.name!r}, unmapped={self.unmapped!r})"
 
-def make_memory(rt: Runtime) -> dict[str, Any]:
-    """Profile-bound subclasses: ``NetIovArea``, ``PageMap`` (and the shared ``NetIov``, ``DmaDevice``)."""
+
+def bind_memory(rt: Runtime) -> tuple[type[NetIovArea], type[PageMap]]:
+    """``NetIovArea`` and ``PageMap`` bound to one generation's runtime (subclasses of the classes here)."""
     doc = f"\n\nProfile {rt.name}: struct net_iov is {rt.ffi.sizeof('struct net_iov')} bytes here."
-    area = type("NetIovArea", (NetIovAreaBase,), {"runtime": rt, "__doc__": (NetIovAreaBase.__doc__ or "") + doc,
-                                                  "__module__": "netmem_ffi"})
-    pages = type("PageMap", (PageMapBase,), {"runtime": rt, "__doc__": PageMapBase.__doc__,
-                                             "__module__": "netmem_ffi"})
-    return {"NetIovArea": area, "PageMap": pages, "NetIov": NetIov, "DmaDevice": DmaDevice}
+    area = type("NetIovArea", (NetIovArea,), {"runtime": rt, "__doc__": (NetIovArea.__doc__ or "") + doc,
+                                              "__module__": "netmem_ffi"})
+    pages = type("PageMap", (PageMap,), {"runtime": rt, "__doc__": PageMap.__doc__, "__module__": "netmem_ffi"})
+    return area, pages

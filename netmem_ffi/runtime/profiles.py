@@ -1,56 +1,64 @@
-"""ABI profiles: each generation's compiled module, host layouts, constants and runtime."""
+"""ABI profiles: each generation's compiled module, host layouts, and its whole runtime API.
+
+A :class:`Profile` *is* the runtime API of its generation: every helper is a
+typed method (inherited from :class:`~netmem_ffi.runtime.helpers.Helpers`),
+``get_netmem``/``put_netmem`` are the compiled entry points, and
+``NetIovArea``/``PageMap`` are the memory classes bound to its layouts.
+:data:`API` names them all; ``netmem_ffi`` exports them for the default profile.
+"""
 
 from __future__ import annotations
 
-import importlib
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from netmem_ffi.abi import registry
+from netmem_ffi.layout.host import layout_set
 from netmem_ffi.layout.types import LayoutSet
+from netmem_ffi.runtime import core
+from netmem_ffi.runtime.helpers import Helpers
+from netmem_ffi.runtime.memory import DmaDevice, NetIov, NetIovArea, PageMap, bind_memory
+from netmem_ffi.runtime.refcount import RefcountPath
 
-if TYPE_CHECKING:
-    from netmem_ffi.runtime.core import Runtime
+__all__ = ["API", "DEFAULT_PROFILE", "Profile", "profile", "profiles", "loaded"]
 
 DEFAULT_PROFILE = registry.DEFAULT_PROFILE
 
 
-class Profile:
-    """One ABI generation of include/net/netmem.h, compiled for this host.
+class Profile(Helpers):
+    """One ABI generation of include/net/netmem.h, compiled for this host, with its runtime.
 
     Attributes: ``name``, ``spec`` (the registry entry), ``ffi``/``lib`` (the
-    compiled cffi module), ``layouts`` (host :class:`LayoutSet`), ``constants``,
-    and every runtime name of :data:`netmem_ffi.runtime.core.RUNTIME_NAMES`
-    (``get_netmem``, ``NetIovArea``, ``PageMap`` ...), bound to this generation.
+    compiled cffi module), ``layouts`` (host :class:`LayoutSet`), ``kernels``,
+    ``summary``, the memory classes ``NetIovArea``/``PageMap`` bound to this
+    generation, and every helper of :data:`API` as a method.
     """
 
-    runtime: Runtime  # set by runtime.bind() on first use of a runtime name
+    NetIov = NetIov
+    DmaDevice = DmaDevice
+    NetIovArea: type[NetIovArea]
+    PageMap: type[PageMap]
 
     def __init__(self, spec: registry.ProfileSpec) -> None:
+        rt = core.runtime(spec.name)
+        super().__init__(rt)
         self.spec = spec
         self.name = spec.name
-        module = importlib.import_module(f"netmem_ffi.{spec.module}")
-        self.ffi: Any = module.ffi
-        self.lib: Any = module.lib
-        self.module_file = str(module.__file__)
-
-    def __getattr__(self, name: str) -> Any:
-        """The runtime API, bound on first use (tools that only read layouts never bind it)."""
-        from netmem_ffi.runtime.core import RUNTIME_NAMES, bind
-
-        if name not in RUNTIME_NAMES and name != "runtime":
-            raise AttributeError(f"profile {self.name} has no attribute {name!r}")
-        bind(self)
-        return object.__getattribute__(self, name)
+        self.ffi: Any = rt.ffi
+        self.lib: Any = rt.lib
+        self.module_file = rt.module_file
+        self.NetIovArea, self.PageMap = bind_memory(rt)
 
     def __repr__(self) -> str:
         return f"<netmem_ffi profile {self.name}: kernels {', '.join(self.spec.kernels)}>"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (and copied) by name: a profile is one per process."""
+        return (profile, (self.name,))
+
     @cached_property
     def layouts(self) -> LayoutSet:
         """The host layouts of this generation, as the C compiler laid them out."""
-        from netmem_ffi.layout.host import layout_set
-
         return layout_set(self.ffi, self.spec)
 
     @property
@@ -62,20 +70,29 @@ class Profile:
         return self.spec.summary
 
 
+def _public(cls: type) -> list[str]:
+    return [n for n in vars(cls) if not n.startswith("_")]
+
+
+#: Every runtime name a profile carries and ``netmem_ffi`` exports for the default profile.
+API: tuple[str, ...] = (
+    "NetIovArea", "NetIov", "PageMap", "DmaDevice",
+    "get_netmem", "put_netmem", *_public(RefcountPath), *_public(Helpers),
+)
+
 _loaded: dict[str, Profile] = {}
 
 
-def profile(name: str) -> Profile:
-    """The profile called *name* (``"v6.12"`` ... ``"v7.2"``).
+def profile(name: str | Profile) -> Profile:
+    """The profile called *name* (``"v6.12"`` ... ``"v7.2"``, or a kernel release such as ``"6.18"``).
 
-    Raises :class:`UnknownProfileError` (a ``KeyError``) listing the valid names.
+    Loads its compiled module on first use.  Raises :class:`UnknownProfileError`
+    (a ``KeyError``) listing the valid names.
     """
     if isinstance(name, Profile):
         return name
     spec = registry.spec(name)
-    if spec.name not in _loaded:
-        _loaded[spec.name] = Profile(spec)
-    return _loaded[spec.name]
+    return core.once(_loaded, spec.name, lambda: Profile(spec))
 
 
 def profiles() -> tuple[Profile, ...]:
@@ -84,5 +101,5 @@ def profiles() -> tuple[Profile, ...]:
 
 
 def loaded() -> tuple[Profile, ...]:
-    """The profiles whose compiled module is loaded in this process."""
+    """The profiles whose compiled module is loaded in this process (a snapshot)."""
     return tuple(_loaded.values())
