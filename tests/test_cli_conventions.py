@@ -154,7 +154,9 @@ def test_gate_report_to_stdout(tmp_path: Path) -> None:
     run_piped(["snapshot", "--profile", "v7.2", "-o", str(base)])
     done = run_piped(["gate", str(base), "-o", "-", "--json"], cwd=str(tmp_path))
     assert json.loads(done.stdout)["exit_code"] == 0 and not (tmp_path / "-").exists()
-    assert run_piped(["gate", "-"], codes=(3,)).stderr.decode().count("\n") == 1
+    for argv in (["gate", "-"], ["gate", str(base), "--kernel", "-"]):
+        err = run_piped(argv, codes=(3,)).stderr.decode()
+        assert err.startswith("netmem-ffi: error: ") and err.count("\n") == 1
 
 
 def test_stdin_budget(monkeypatch: pytest.MonkeyPatch) -> None:
