@@ -7,6 +7,9 @@ code).  Exit codes are abidiff's bit mask, defined once in
 :mod:`netmem_ffi.abicheck.verdict`: 0 same/matches, bit 1 an input could not
 be read, 3 usage error (argparse's included), bit 4 a layout differs, bit 8
 the difference is incompatible (12); several inputs OR their bits.
+``--color`` (before or after the command), ``NO_COLOR`` and ``FORCE_COLOR`` are
+decided in :func:`netmem_ffi.cli.output.color_mode`; ``--profile`` values that
+are kernel releases are mapped to their generation here, once, for every command.
 """
 
 from __future__ import annotations
@@ -59,7 +62,12 @@ def _command_parser(parser: argparse.ArgumentParser, command: str | None) -> arg
 
 
 def _requested(argv: Sequence[str]) -> list[str]:
-    """Only the command named first, when there is one: the others' parsers are not built (startup)."""
+    """The command named first (after a global ``--color``), else all: unnamed parsers are not built (startup)."""
+    argv = list(argv)
+    if argv[:1] == ["--color"]:
+        argv = argv[2:]
+    elif argv and argv[0].startswith("--color="):
+        argv = argv[1:]
     if argv and argv[0] in COMMANDS:
         return [argv[0]]
     return list(COMMANDS)
