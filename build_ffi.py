@@ -24,6 +24,7 @@ CDEFS = HERE / "cdefs"
 # package's import loads no compiled module, so it reads before anything is built.
 sys.path.insert(0, str(HERE))
 from netmem_ffi.abi import registry  # noqa: E402
+from netmem_ffi.runtime import builder  # noqa: E402
 
 HOST_ULONG_MAX = (1 << (8 * cffi.FFI().sizeof("unsigned long"))) - 1
 
@@ -34,40 +35,7 @@ def _read(name: str) -> str:
 
 def make_ffi(profile) -> cffi.FFI:
     """The cffi builder of one generation (``profile`` is a registry.ProfileSpec)."""
-    ffi = cffi.FFI()
-    api = "".join(_read(n) for n in registry.RUNTIME_CDEFS)
-    ffi.cdef(registry.declarations(profile, str(CDEFS), host_ulong_max=HOST_ULONG_MAX))
-    ffi.cdef(api)
-    switches = {
-        "NM_HAS_TYPE": profile.has_type_field,
-        "NM_HAS_AREA": profile.has_area,
-        "NM_DESC_MEMBER": profile.desc_member,
-    }
-    enum_size = "sizeof(unsigned long)" if profile.enum_has_max else "sizeof(int)"
-    enum_assert = (
-        f'_Static_assert(sizeof(enum net_iov_type) == {enum_size}, "enum net_iov_type size");\n'
-        if profile.has_type_field
-        else ""
-    )
-    source = (
-        "#include <limits.h>\n#include <stddef.h>\n#include <stdint.h>\n"
-        + "".join(f"#define {k} {int(v)}\n" for k, v in switches.items())
-        + registry.declarations(profile, str(CDEFS))
-        + f"\n/* ---- kernel static asserts of {profile.name} ---- */\n"
-        + registry.c_static_asserts(profile)
-        + enum_assert
-        + api
-        + "".join(f'#include "{name}"\n' for name in registry.RUNTIME_SOURCES)
-    )
-    ffi.set_source(
-        f"netmem_ffi.{profile.module}",
-        source,
-        include_dirs=[str(CDEFS)],
-        depends=[str(p) for p in CDEFS.iterdir()],
-        extra_compile_args=["-O2", "-std=gnu11", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function"],
-        libraries=["pthread"],
-    )
-    return ffi
+    return builder.registry_ffi(profile, str(CDEFS))
 
 
 def make_btfscan_ffi() -> cffi.FFI:

@@ -1,6 +1,19 @@
 /* See btf_scan.h. */
 
-long btf_scan(const uint32_t *words, size_t n, const uint32_t *base, const uint32_t *per, uint32_t *offsets,
+/*
+ * The type section starts at hdr_len + type_off of a blob, which nothing
+ * forces to be 4-aligned: every word is loaded with memcpy, never through a
+ * uint32_t pointer (a misaligned load is undefined behaviour).
+ */
+static inline uint32_t word_at(const void *words, size_t i)
+{
+	uint32_t w;
+
+	memcpy(&w, (const unsigned char *)words + 4 * i, sizeof(w));
+	return w;
+}
+
+long btf_scan(const void *words, size_t n, const uint32_t *base, const uint32_t *per, uint32_t *offsets,
 	      size_t max, size_t *count)
 {
 	size_t i = 0, k = 0;
@@ -17,7 +30,7 @@ long btf_scan(const uint32_t *words, size_t n, const uint32_t *base, const uint3
 		*count = k;
 		if (i + 1 >= n)
 			return BTF_SCAN_TRUNCATED;
-		info = words[i + 1];
+		info = word_at(words, i + 1);
 		top = info >> 24;
 		if (!base[top])
 			return BTF_SCAN_UNKNOWN_KIND;
@@ -30,13 +43,13 @@ long btf_scan(const uint32_t *words, size_t n, const uint32_t *base, const uint3
 	return (long)k;
 }
 
-size_t btf_match_names(const uint32_t *words, const uint32_t *offsets, size_t count, const uint32_t *names,
+size_t btf_match_names(const void *words, const uint32_t *offsets, size_t count, const uint32_t *names,
 		       size_t k, uint32_t *out_ids, uint32_t *out_which, size_t cap)
 {
 	size_t id, j, found = 0;
 
 	for (id = 0; id < count && found < cap; id++) {
-		uint32_t name_off = words[offsets[id]];
+		uint32_t name_off = word_at(words, offsets[id]);
 
 		for (j = 0; j < k; j++) {
 			if (name_off == names[j]) {

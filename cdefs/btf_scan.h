@@ -10,14 +10,15 @@
 #define BTF_SCAN_TOO_MANY -4
 
 /*
- * Walk the records of a type section of @n host-order words.  @base and
+ * Walk the records of a type section of @n host-order words at @words
+ * (any alignment: words are loaded with memcpy).  @base and
  * @per (256 entries, indexed by info >> 24) give each record's length in
  * words: base + vlen * per; base 0 marks an unknown kind.  The word index of
  * each record is stored in @offsets (room for @max).  Returns the number of
  * records, or a BTF_SCAN_* error with *@count records walked so far (the
  * last one is the culprit).
  */
-long btf_scan(const uint32_t *words, size_t n, const uint32_t *base, const uint32_t *per, uint32_t *offsets,
+long btf_scan(const void *words, size_t n, const uint32_t *base, const uint32_t *per, uint32_t *offsets,
 	      size_t max, size_t *count);
 
 /*
@@ -26,7 +27,7 @@ long btf_scan(const uint32_t *words, size_t n, const uint32_t *base, const uint3
  * Returns how many were stored (at most @cap; the caller asks again with
  * more room when the return equals @cap).
  */
-size_t btf_match_names(const uint32_t *words, const uint32_t *offsets, size_t count, const uint32_t *names,
+size_t btf_match_names(const void *words, const uint32_t *offsets, size_t count, const uint32_t *names,
 		       size_t k, uint32_t *out_ids, uint32_t *out_which, size_t cap);
 
 /*

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from netmem_ffi import errors
@@ -33,6 +34,31 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'netmem_ffi' has no attribute {name!r}")
 
 
+def profile_for_kernel(source: str | os.PathLike[str] | None = None, *, derive: bool = False) -> Profile:
+    """The profile of the kernel at *source* (default: the running one; ``reference:NAME`` too).
+
+    The registry's profile when the kernel's layouts match one (unless
+    *derive*); otherwise one derived from the kernel's own types, compiled with
+    the C runtime on first use and cached (``profile.derived`` is True,
+    ``profile.source`` names the input).  Raises :class:`KernelInputError` for
+    an unreadable kernel or one lacking a member the runtime needs,
+    :class:`UnsupportedArchError` when the host cannot run its layout, and
+    :class:`BuildError` when its static asserts fail.
+    """
+    # The facade is the top layer: it reads the kernel with the tooling and hands the
+    # derived declarations to the runtime, which never imports the tooling itself.
+    from netmem_ffi.abicheck.check import check_kernel
+    from netmem_ffi.abicheck.derive import derive_generation, read_kernel
+    from netmem_ffi.runtime.derived import load_derived
+
+    kernel = read_kernel(source)
+    result = check_kernel(kernel)
+    if result.match and not derive and result.detection.profile:
+        return profile(result.detection.profile)
+    gen = derive_generation(kernel, result)
+    return load_derived(gen.spec, gen.declarations(), gen.type_hash, source=gen.source, arch=gen.layouts.arch)
+
+
 def __dir__() -> list[str]:
     return sorted(set(globals()) | _BOUND_LATE)
 
@@ -43,6 +69,7 @@ __all__ = [
     "Profile",
     "profile",
     "profiles",
+    "profile_for_kernel",
     "NET_IOV",
     "NET_IOV_DMABUF",
     "NET_IOV_IOURING",

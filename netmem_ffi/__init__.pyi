@@ -5,6 +5,8 @@ each is declared as what it is, the attribute of a :class:`Profile`, so a
 type checker sees its real signature and rejects a misspelt name.
 """
 
+import os
+
 from netmem_ffi import errors as errors
 from netmem_ffi.abi.constants import NET_IOV as NET_IOV
 from netmem_ffi.abi.constants import NET_IOV_DMABUF as NET_IOV_DMABUF
@@ -19,6 +21,8 @@ from netmem_ffi.runtime.profiles import DEFAULT_PROFILE as DEFAULT_PROFILE
 from netmem_ffi.runtime.profiles import Profile as Profile
 from netmem_ffi.runtime.profiles import profile as profile
 from netmem_ffi.runtime.profiles import profiles as profiles
+
+def profile_for_kernel(source: str | os.PathLike[str] | None = None, *, derive: bool = False) -> Profile: ...
 
 _default: Profile
 

@@ -14,6 +14,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -299,6 +300,31 @@ class Bench:
         o, b = _median_pair(construct_path, unpack, 3)
         yield Figure("parse net_iov records, compiled construct view", o, "ns/record",
                      "struct.unpack_from loop over the same bytes", b, o / b, "report", None)
+
+    # ---- 9: derived profiles ----
+    def fig_8_derive(self) -> Iterator[Figure]:
+        kernel = "reference:amd64-7.3"
+        with tempfile.TemporaryDirectory(prefix="netmem-bench-") as tmp:
+
+            def load(derive: bool, fresh: bool) -> Callable[[], float]:
+                code = f"import netmem_ffi; netmem_ffi.profile_for_kernel({kernel!r}, derive={derive}).ffi"
+
+                def run() -> float:
+                    cache = tempfile.mkdtemp(dir=tmp) if fresh else tmp
+                    t = time.perf_counter_ns()
+                    subprocess.run([sys.executable, "-c", code], env={**os.environ, "XDG_CACHE_HOME": cache},
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+                    return (time.perf_counter_ns() - t) / 1e6
+                return run
+
+            load(True, False)()  # fill the shared cache
+            first, cached = _median_pair(load(True, True), load(True, False), 1 if self.quick else 3)
+            _, registry = _median_pair(load(True, False), load(False, False), 3 if self.quick else 7)
+        yield Figure(f"profile_for_kernel({kernel}, derive=True): first derivation and compile, whole process",
+                     first, "ms", "the same, loaded from the cache", cached, first / cached, "report", None)
+        yield Figure("a derived profile loaded from the cache, whole process", cached, "ms",
+                     "profile_for_kernel of the same kernel, registry profile", registry, cached / registry,
+                     "<= 1.5x", cached / registry <= 1.5)
 
 
 _RSS_PROBE = """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "NetmemError",
+    "BuildError",
     "NetmemTypeError",
     "NetmemValueError",
     "NetmemIndexError",
@@ -29,6 +30,7 @@ __all__ = [
     "NetmemMemoryError",
     "UnknownProfileError",
     "KernelInputError",
+    "BudgetExceededError",
     "UnknownReferenceError",
     "ArchiveError",
     "SnapshotError",
@@ -138,6 +140,17 @@ class KernelInputError(NetmemError):
         self.offset = offset
 
 
+class BudgetExceededError(KernelInputError):
+    """Reading an input would exceed one of its budgets (:mod:`netmem_ffi.layout.budget`).
+
+    ``budget`` is the budget's name; the message names its environment variable.
+    """
+
+    def __init__(self, message: str, budget: str, path: object = None, offset: int | None = None) -> None:
+        super().__init__(message, path, offset)
+        self.budget = budget
+
+
 class UnknownReferenceError(NetmemError, KeyError):
     """A reference kernel name that is not one of those shipped in the package."""
 
@@ -155,6 +168,10 @@ class SnapshotError(NetmemError, ValueError):
 
 class UnsupportedArchError(NetmemError, ValueError):
     """An architecture name the portable layout engine does not know."""
+
+
+class BuildError(NetmemError, RuntimeError):
+    """A generation's extension could not be built (a kernel static assert fails, no C compiler ...)."""
 
 
 class NetmemWarning(UserWarning):

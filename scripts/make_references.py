@@ -5,7 +5,7 @@ For each entry of :data:`CATALOGUE` this takes the newest matching Debian
 kernel package the archive offers now (through apt with a private state, see
 :mod:`netmem_ffi.kernel.debian`), reads the kernel's full BTF (from the image, or from
 the ``-dbg`` package's DWARF through pahole), cuts the netmem closure out of it
-(:func:`netmem_ffi.kernel.references.make_extract`), checks that the extract is
+(:func:`netmem_ffi.layout.btf.writer.extract`), checks that the extract is
 detected as the profile the catalogue expects and lays out exactly as the full
 BTF does, writes ``<name>.btf`` and records package, version and sha256 in
 ``index.json``.
@@ -31,6 +31,7 @@ from pathlib import Path
 
 from netmem_ffi.kernel import references as refs
 from netmem_ffi.layout.btf.reader import BTF
+from netmem_ffi.layout.btf.writer import extract
 from netmem_ffi.abicheck.check import CheckResult, check_kernel
 from netmem_ffi.kernel.source import KernelSource
 from netmem_ffi.kernel.debian import Apt, kernel_btf
@@ -106,10 +107,10 @@ def make(want: Wanted) -> dict[str, object]:
     deb = apt.download(apt.newest(want.package))
     print(f"{want.name}: {deb.package} {deb.version} ({deb.path.stat().st_size >> 20} MiB)", flush=True)
     blob = kernel_btf(deb.path, want.method)
-    extract = refs.make_extract(blob.btf, str(deb.path))
+    cut_btf = extract(BTF(blob.btf, str(deb.path)))
     arch = DEB_ARCHES.get(want.deb_arch, want.deb_arch)
     full = _check(blob.btf, str(deb.path), blob.release, arch)
-    cut = _check(extract, want.name, blob.release, arch)
+    cut = _check(cut_btf, want.name, blob.release, arch)
     if cut.to_dict()["structs"] != full.to_dict()["structs"] or cut.to_dict()["enums"] != full.to_dict()["enums"]:
         raise SystemExit(f"{want.name}: the extract does not lay out as the full BTF does")
     detected = cut.to_dict()["profile"]
@@ -117,8 +118,8 @@ def make(want: Wanted) -> dict[str, object]:
         raise SystemExit(f"{want.name}: detected as {detected}, the catalogue expects {want.expected_profile}")
     kernel = cut.to_dict()["kernel"]
     path = OUT_DIR / f"{want.name}.btf"
-    path.write_bytes(extract)
-    print(f"  {blob.release} {kernel['arch']} {detected}: {len(blob.btf)} -> {len(extract)} bytes", flush=True)
+    path.write_bytes(cut_btf)
+    print(f"  {blob.release} {kernel['arch']} {detected}: {len(blob.btf)} -> {len(cut_btf)} bytes", flush=True)
     return refs.Reference(
         name=want.name,
         file=path.name,
@@ -133,7 +134,7 @@ def make(want: Wanted) -> dict[str, object]:
         sha256=deb.sha256,
         method=want.method,
         made=_describe(want, blob.kind),
-        extract_sha256=hashlib.sha256(extract).hexdigest(),
+        extract_sha256=hashlib.sha256(cut_btf).hexdigest(),
     ).to_dict()
 
 

@@ -10,9 +10,10 @@ import pytest
 from netmem_ffi.layout import engine
 
 from netmem_ffi.abi import registry
+from netmem_ffi.abi.arches import RUNNING_KERNEL_BTF
 from netmem_ffi.layout.types import LayoutSet
 
-VMLINUX = "/sys/kernel/btf/vmlinux"
+VMLINUX = RUNNING_KERNEL_BTF
 
 #: The two net-next layouts of docs 1.3 that match no profile.
 TRANSIENTS = {

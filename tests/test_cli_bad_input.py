@@ -103,6 +103,12 @@ CASES: dict[str, Case] = {
     # bench
     "bench-unknown-only": case("bench", "--quick", "--only", "nosuch", exit=3, names="nosuch"),
     "bench-bad-flag": case("bench", "--nope", exit=3),
+    # derive
+    "derive-missing-file": case("derive", "{dir}/missing.btf", "-o", "{dir}/out", names="missing.btf"),
+    "derive-garbage": case("derive", "{dir}/garbage.bin", "-o", "{dir}/out", names="garbage.bin"),
+    "derive-unknown-reference": case("derive", "reference:nosuch", "-o", "{dir}/out", names="nosuch"),
+    "derive-bad-name": case("derive", "reference:amd64-7.2", "--name", "7 4", "-o", "{dir}/out", exit=3, names="7 4"),
+    "derive-output-is-file": case("derive", "reference:amd64-7.2", "-o", "{dir}/empty", names="empty"),
     # top level
     "no-command": case(exit=3),
     "unknown-command": case("frobnicate", exit=3),

@@ -20,10 +20,13 @@ from functools import cache
 import pytest
 
 from netmem_ffi.kernel import references as refs
-from netmem_ffi.abicheck.check import check_reference, check_source
+from netmem_ffi.abicheck.check import check_kernel, check_reference, check_source
+from netmem_ffi.kernel.source import KernelSource
 from netmem_ffi.kernel.debian import Apt, DebFile, archive_uri, kernel_btf
 from netmem_ffi.errors import ArchiveError
 from netmem_ffi.kernel.inputs import KernelBlob
+from netmem_ffi.layout.btf.reader import BTF
+from netmem_ffi.layout.btf.writer import extract
 
 pytestmark = pytest.mark.network
 
@@ -79,14 +82,10 @@ def test_package_is_the_recorded_one_and_reads(ref: refs.Reference) -> None:
 @pytest.mark.parametrize("ref", SELECTED, ids=[r.name for r in SELECTED])
 def test_shipped_extract_is_the_full_kernels_closure(ref: refs.Reference) -> None:
     _, blob = _fetch(ref.name)
-    again = refs.make_extract(blob.btf, ref.name)
+    again = extract(BTF(blob.btf, ref.name))
     if ref.method == "btf":
         assert again == ref.read()
     else:  # another pahole version may encode the same types differently: compare what they lay out
-        from netmem_ffi.layout.btf.reader import BTF
-        from netmem_ffi.abicheck.check import check_kernel
-        from netmem_ffi.kernel.source import KernelSource
-
         fresh = check_kernel(KernelSource(ref.name, BTF(again, ref.name), ref.release, ref.arch, "dwarf"))
         assert fresh.layouts.structs == check_reference(ref).layouts.structs
 
@@ -101,3 +100,40 @@ def test_full_package_checks_like_its_reference(ref: refs.Reference) -> None:
     assert full.layouts.structs == shipped.layouts.structs
     assert full.layouts.enums == shipped.layouts.enums
     assert [a.ok for a in full.asserts] == [a.ok for a in shipped.asserts]
+
+
+def _bounded_read(path: str) -> dict[str, object]:
+    """Read *path* in a subprocess capped at its own size + 256 MiB (tests/hostile_cases.py)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    runner = Path(__file__).parent / "hostile_cases.py"
+    done = subprocess.run([sys.executable, str(runner), "package", path], capture_output=True, text=True,
+                          timeout=1800, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ref", [r for r in SELECTED if r.method == "dwarf"][:1], ids=lambda r: r.name)
+def test_dbg_package_is_streamed_within_the_memory_bound(ref: refs.Reference) -> None:
+    """A -dbg package (~0.9 GB holding GBs of module debug files before its vmlinux) is read as a stream:
+    the vmlinux is spooled to disk, its headers read, and it is refused (no .BTF, DWARF) in bounded memory."""
+    from hostile_cases import MEMORY_BOUND
+
+    deb, _ = _fetch(ref.name)
+    outcome = _bounded_read(str(deb.path))
+    assert outcome["error"] == "KernelInputError" and "pahole --btf_encode_detached" in str(outcome["message"])
+    assert int(outcome["rss_growth"]) < MEMORY_BOUND, outcome  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("ref", [r for r in SELECTED if r.method == "btf"][:1], ids=lambda r: r.name)
+def test_image_package_reads_within_the_memory_bound(ref: refs.Reference) -> None:
+    from hostile_cases import MEMORY_BOUND
+
+    deb, _ = _fetch(ref.name)
+    outcome = _bounded_read(str(deb.path))
+    assert outcome["error"] == "", outcome
+    assert int(outcome["rss_growth"]) < MEMORY_BOUND, outcome  # type: ignore[call-overload]

@@ -22,7 +22,8 @@ def test_every_runtime_name_exists_on_every_profile_and_top_level(prof: netmem_f
 def test_api_is_every_public_name_of_a_profile(v72: netmem_ffi.Profile) -> None:
     """API names the profile's whole runtime surface: no helper left out of the exports."""
     mine = {n for n in dir(v72) if not n.startswith("_")}
-    assert mine - set(API) == {"spec", "name", "ffi", "lib", "module_file", "runtime", "layouts", "kernels", "summary"}
+    assert mine - set(API) == {"spec", "name", "ffi", "lib", "module_file", "runtime", "layouts", "kernels", "summary",
+                                  "derived", "source"}
 
 
 def test_netmem_ref_bits(prof, area, pages) -> None:

@@ -321,6 +321,8 @@ MALFORMED: dict[str, tuple[bytes, str, bool]] = {
     "elf-shstrndx": (_elf_patch("<H", 0x3E, 99)(GOOD_ELF), "e_shstrndx", True),
     "elf-btf-past-end": (_elf_btf_past_end(), ".BTF section", True),
     "elf-nobits": (make_elf(make_btf(), nobits=True), "SHT_NOBITS", True),
+    "elf-btf-empty": (make_elf(b""), ".BTF section (0 bytes) does not start with a BTF header", True),  # atheris
+    "elf-btf-short": (make_elf(make_btf()[:20]), "does not start with a BTF header", True),
     "elf-no-btf": (make_elf(None), "no .BTF section", False),
     "elf-dwarf-only": (make_elf(None, extra=((".debug_info", b"\x00" * 16),)), "pahole --btf_encode_detached", False),
     "bz-truncated": (GOOD_BZ[:-50], "bzImage payload (", True),
@@ -426,3 +428,10 @@ def test_mutations_raise_only_kernel_input_errors(sample: str, cut: int, flips: 
         assert str(exc).startswith(sample)
     else:
         assert isinstance(blob.btf, bytes) and len(blob.btf) >= 24
+
+
+def test_elf_boot_wrapper_on_disk_is_scanned(write: Callable[[str, bytes], Path]) -> None:
+    """An ELF without .BTF read from a file (pread path): a compressed kernel inside it is still found."""
+    inner = COMPRESSORS["gzip"](make_raw_image(make_btf(), b"RSC\x05"))
+    blob = read_btf_bytes(write("zImage", make_elf(None, machine=243, extra=((".payload", inner),))))
+    assert (blob.kind, blob.btf, blob.arch_hint) == ("elf", make_btf(), "riscv64")

@@ -41,6 +41,8 @@ def test_stub_declares_exactly_the_public_names() -> None:
             declared |= set(netmem_ffi.errors.__all__)
         elif isinstance(node, ast.ImportFrom):
             declared |= {a.asname for a in node.names if a.asname and a.asname == a.name}
+        elif isinstance(node, ast.FunctionDef):
+            declared.add(node.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             declared |= {t.id for t in targets if isinstance(t, ast.Name)}

@@ -18,6 +18,7 @@ Each :class:`ProfileSpec` names
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from netmem_ffi.errors import UnknownProfileError
@@ -117,6 +118,13 @@ def _page_vs_desc() -> tuple[Assert, ...]:
 def _desc_vs_niov() -> tuple[Assert, ...]:
     # NET_IOV_ASSERT_OFFSET(desc, iov) in 6.17 .. 6.19: netmem_desc vs net_iov mirror.
     return tuple(OffsetEq("netmem_desc", f, "net_iov", f, "NET_IOV_ASSERT_OFFSET") for f in DESC_FIELDS)
+
+
+#: The assert families by the name the registry builds them with (a derived
+#: generation's entry is written with these calls).
+ASSERT_GROUPS: dict[str, Callable[[], tuple[Assert, ...]]] = {
+    "_page_vs_niov": _page_vs_niov, "_page_vs_desc": _page_vs_desc, "_desc_vs_niov": _desc_vs_niov,
+}
 
 
 class ProfileSpec(NamedTuple):
@@ -288,8 +296,12 @@ def names() -> tuple[str, ...]:
     return tuple(_BY_NAME)
 
 
-def declarations(profile: ProfileSpec, cdefs_dir: str, *, host_ulong_max: int | None = None) -> str:
+def declarations(profile: ProfileSpec, cdefs_dir: str, *, host_ulong_max: int | None = None,
+                 pieces: Mapping[str, str] | None = None) -> str:
     """The generation's C declarations: its ``cdefs/`` pieces concatenated.
+
+    *pieces* gives the text of pieces that are not (yet) files in *cdefs_dir*
+    (the piece of a generation derived from a kernel).
 
     cffi's cdef cannot evaluate ``ULONG_MAX``; pass ``host_ulong_max`` to
     substitute the host's value for it (the C compiler and the portable engine
@@ -299,6 +311,9 @@ def declarations(profile: ProfileSpec, cdefs_dir: str, *, host_ulong_max: int | 
 
     parts = []
     for name in profile.sources():
+        if pieces is not None and name in pieces:
+            parts.append(f"/* ---- cdefs/{name} ---- */\n" + pieces[name])
+            continue
         with open(os.path.join(cdefs_dir, name), encoding="utf-8") as fh:
             parts.append(f"/* ---- cdefs/{name} ---- */\n" + fh.read())
     text = "\n".join(parts)

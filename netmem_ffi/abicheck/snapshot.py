@@ -197,6 +197,9 @@ def loads(text: str, name: str = "<string>") -> Snapshot:
                             f"{exc.msg}", value=name) from None
     except RecursionError:
         raise SnapshotError(f"{name}: not a snapshot: JSON nested too deeply", value=name) from None
+    except ValueError as exc:  # an integer of more digits than int() converts (sys.get_int_max_str_digits)
+        raise SnapshotError(f"{name}: not a snapshot: an integer of too many digits ({str(exc)[:60]})",
+                            value=name) from None
     return from_dict(doc, name)
 
 
@@ -215,6 +218,14 @@ def from_dict(doc: Any, name: str = "<snapshot>") -> Snapshot:
 
 
 _TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an integer"}
+_INT_MIN, _INT_MAX = -(1 << 63), (1 << 64) - 1
+
+
+def _show(v: Any) -> str:
+    """A short, always printable rendering of a JSON value for an error message."""
+    if isinstance(v, int) and not isinstance(v, bool) and not _INT_MIN <= v <= _INT_MAX:
+        return f"<integer of {v.bit_length()} bits>"
+    return json.dumps(v, ensure_ascii=True)[:40]
 
 
 class _Reader:
@@ -229,12 +240,24 @@ class _Reader:
     def get(self, d: Any, k: str, t: type, where: str) -> Any:
         """``d[k]``, checked to be a *t*."""
         if not isinstance(d, dict):
-            raise self.error(f"{where}: expected an object, found {json.dumps(d)[:40]}")
+            raise self.error(f"{where}: expected an object, found {_show(d)}")
         if k not in d:
             raise self.error(f"{where}: missing key {k!r}")
         v = d[k]
         if not isinstance(v, t) or (t is int and isinstance(v, bool)):
-            raise self.error(f"{where}.{k}: expected {_TYPE_NAMES[t]}, found {json.dumps(v)[:40]}")
+            raise self.error(f"{where}.{k}: expected {_TYPE_NAMES[t]}, found {_show(v)}")
+        if isinstance(v, int) and not _INT_MIN <= v <= _INT_MAX:
+            raise self.error(f"{where}.{k}: integer {_show(v)} is outside 64 bits")
+        if isinstance(v, str):
+            self.text(v, f"{where}.{k}")
+        return v
+
+    def text(self, v: str, where: str) -> str:
+        """*v*, checked to be encodable text (no lone surrogate from a ``\\ud800`` escape)."""
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise self.error(f"{where}: string has a lone surrogate at index {exc.start}") from None
         return v
 
     def check_header(self, doc: Any) -> None:
@@ -257,12 +280,13 @@ class _Reader:
             raise self.error(f"{where}.endianness: expected 'little' or 'big', found {d['endianness']!r}")
         where = f"{where} ({d.get('profile')}@{d['arch']})"
         for sname, s in self.get(d, "structs", dict, where).items():
-            self.struct(s, f"{where}.structs.{sname}")
+            self.struct(s, f"{where}.structs.{self.text(sname, f'{where}.structs')}")
         for ename, e in self.get(d, "enums", dict, where).items():
-            self.get(e, "size", int, f"{where}.enums.{ename}")
+            self.get(e, "size", int, f"{where}.enums.{self.text(ename, f'{where}.enums')}")
             values = self.get(e, "values", dict, f"{where}.enums.{ename}")
             for vname in values:
-                self.get(values, vname, int, f"{where}.enums.{ename}.values")
+                self.get(values, self.text(vname, f"{where}.enums.{ename}.values"), int,
+                         f"{where}.enums.{ename}.values")
         return LayoutSet.from_dict(d)
 
     def struct(self, s: Any, where: str) -> None:

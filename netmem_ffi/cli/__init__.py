@@ -29,7 +29,7 @@ from netmem_ffi.cli.output import (
     fail,
 )
 
-COMMANDS = ("check", "layout", "profiles", "snapshot", "diff", "gate", "bench")
+COMMANDS = ("check", "layout", "profiles", "snapshot", "diff", "gate", "derive", "bench")
 
 
 def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:

@@ -38,8 +38,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="with no SOURCE: when the running kernel has no BTF (and only then), check the shipped "
                    "reference kernels instead, with a notice on stderr; a running kernel that mismatches still fails")
     p.add_argument("--json", action="store_true", help="print JSON (see below)")
+    p.add_argument("--budget", action="append", default=[], metavar="NAME=N",
+                   help="raise or lower one reading budget for each input (repeatable; names and defaults in "
+                   "docs/reliability.md, e.g. members=200000; same as the NETMEM_FFI_MAX_NAME variable)")
     p.set_defaults(run=run)
     return p
+
+
+def _apply_budgets(items: list[str]) -> None:
+    """``--budget NAME=N``: validated, then set as ``NETMEM_FFI_MAX_*`` for every input this run reads."""
+    from netmem_ffi.layout.budget import LIMITS, Budget
+
+    budget = Budget.parse_assignments(items)
+    for item in items:
+        name = item.partition("=")[0].strip()
+        os.environ[LIMITS[name].env] = str(budget.limit(name))
 
 
 def sources(args: argparse.Namespace) -> list[str]:
@@ -188,6 +201,13 @@ def _check_stdin(names: list[str]) -> list[Any] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.budget:
+        from netmem_ffi.errors import NetmemValueError
+
+        try:
+            _apply_budgets(args.budget)
+        except NetmemValueError as exc:
+            return fail(str(exc), EXIT_USAGE)
     if args.reference:
         from netmem_ffi.errors import UnknownReferenceError
         from netmem_ffi.kernel.references import reference
@@ -216,6 +236,9 @@ def run(args: argparse.Namespace) -> int:
         print_json(objs[0] if len(objs) == 1 else objs)
     else:
         _render(names, results)
+    if not args.json and any(getattr(r, "status", "") == "unknown" for r in results):
+        print("no profile matches: `netmem-ffi derive SOURCE -o DIR` writes its generation; in Python, "
+              "`netmem_ffi.profile_for_kernel(SOURCE)` derives and compiles its profile")
     for name, r in zip(names, results):
         if isinstance(r, Exception):
             fail(str(r) if name in str(r) else f"{name}: {r}")

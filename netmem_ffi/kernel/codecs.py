@@ -1,8 +1,10 @@
 """Bounded decompression of the formats kernels and Debian packages are shipped in.
 
 Every codec the kernel's ``compressed/`` wrappers and ``dpkg-deb`` use is read
-here as a stream of output chunks, never more than :data:`MAX_OUTPUT` bytes in
-total, so a malformed or hostile input cannot hang or exhaust memory.  Errors
+here as a stream of output chunks pulled from a ``read(n)`` callable (a file or
+an in-memory buffer), each chunk charged to the input's
+:class:`~netmem_ffi.layout.budget.Budget` (``inflate``, shared by every nesting
+level), so a malformed or hostile input cannot hang or exhaust memory.  Errors
 are :class:`~netmem_ffi.errors.KernelInputError` naming the source and the
 offset of the compressed stream (or of its end, when it is truncated).
 """
@@ -10,8 +12,11 @@ offset of the compressed stream (or of its end, when it is truncated).
 from __future__ import annotations
 
 import bz2
+import heapq
+import importlib
 import io
 import lzma
+import re
 import struct
 import zlib
 from collections.abc import Callable, Iterator
@@ -19,106 +24,105 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from netmem_ffi.errors import KernelInputError
+from netmem_ffi.layout.budget import Budget
 
-#: Upper bound on what one compressed stream may decompress to.
-MAX_OUTPUT = 1 << 30
 #: Input fed to a decompressor per call, and output asked of it per call.
 _IN_CHUNK = 1 << 16
 _OUT_CHUNK = 1 << 20
 #: The kernel's legacy LZ4 container: a magic word, then (u32 size, block)*.
 _LZ4_LEGACY_MAGIC = 0x184C2102
 _LZ4_LEGACY_BLOCK = 8 << 20
+#: LZ4_COMPRESSBOUND of a legacy block: no real block is larger.
+_LZ4_MAX_COMPRESSED = _LZ4_LEGACY_BLOCK + _LZ4_LEGACY_BLOCK // 255 + 16
 #: zstd window the reader accepts (the kernel's own images use at most 128 MiB).
 _ZSTD_MAX_WINDOW = 1 << 28
 _ZSTD_IN_CHUNK = 1 << 10
+#: Memory the lzma/xz decoders may use (dictionary included); the kernel's own use 32 MiB at most.
+_LZMA_MEMLIMIT = 1 << 28
 
 Buffer = bytes | bytearray | memoryview
 
 
 @dataclass(frozen=True)
 class Codec:
-    """A compression format: its name, its magic and how to recognise it in a scan."""
+    """A compression format: its name, its magic, and the regular expression a plausible start matches."""
 
     name: str
     magic: bytes
-    #: Further check on the bytes at a magic hit (None: the magic alone is strong).
-    plausible: Callable[[Buffer, int], bool] | None = None
+    #: The magic plus what else a real stream start has (gzip's FLG, bzip2's block magic ...).
+    pattern: bytes
 
 
-def _gzip_plausible(buf: Buffer, pos: int) -> bool:
-    return len(buf) > pos + 3 and buf[pos + 3] < 0x20  # FLG: reserved bits clear
-
-
-def _lzma_plausible(buf: Buffer, pos: int) -> bool:
-    # xz-utils' .lzma from a pipe (the kernel's wrapper): unknown size, all ones.
-    return bytes(buf[pos + 5 : pos + 13]) == b"\xff" * 8
-
-
-def _bzip2_plausible(buf: Buffer, pos: int) -> bool:
-    return bytes(buf[pos + 3 : pos + 10]) in {bytes([d]) + b"1AY&SY" for d in b"123456789"}
-
-
-#: Codecs by name, in the order a scan prefers them.
+#: Codecs by name, in the order a scan prefers them at one position.
 CODECS: dict[str, Codec] = {
     c.name: c
     for c in (
-        Codec("zstd", b"\x28\xb5\x2f\xfd"),
-        Codec("gzip", b"\x1f\x8b\x08", _gzip_plausible),
-        Codec("xz", b"\xfd7zXZ\x00"),
-        Codec("lz4", struct.pack("<I", _LZ4_LEGACY_MAGIC)),
-        Codec("lz4-frame", b"\x04\x22\x4d\x18"),
-        Codec("bzip2", b"BZh", _bzip2_plausible),
-        Codec("lzma", b"\x5d\x00\x00", _lzma_plausible),
+        Codec("zstd", b"\x28\xb5\x2f\xfd", rb"\x28\xb5\x2f\xfd"),
+        Codec("gzip", b"\x1f\x8b\x08", rb"\x1f\x8b\x08[\x00-\x1f]"),  # FLG: reserved bits clear
+        Codec("xz", b"\xfd7zXZ\x00", rb"\xfd7zXZ\x00"),
+        Codec("lz4", struct.pack("<I", _LZ4_LEGACY_MAGIC), re.escape(struct.pack("<I", _LZ4_LEGACY_MAGIC))),
+        Codec("lz4-frame", b"\x04\x22\x4d\x18", rb"\x04\x22\x4d\x18"),
+        Codec("bzip2", b"BZh", rb"BZh[1-9]1AY&SY"),
+        # xz-utils' .lzma from a pipe (the kernel's wrapper): unknown size, all ones.
+        Codec("lzma", b"\x5d\x00\x00", rb"\x5d\x00\x00..\xff{8}"),
     )
 }
+_EACH = {n: re.compile(c.pattern, re.DOTALL) for n, c in CODECS.items()}
 
 
 def codec_at(buf: Buffer, pos: int = 0) -> Codec | None:
-    """The codec whose magic starts at *pos* of *buf*, if any."""
-    for codec in CODECS.values():
-        end = pos + len(codec.magic)
-        if bytes(buf[pos:end]) == codec.magic and (codec.plausible is None or codec.plausible(buf, pos)):
-            return codec
+    """The codec whose plausible stream start is at *pos* of *buf*, if any."""
+    head = bytes(buf[pos:pos + 16])
+    for name, pattern in _EACH.items():
+        if pattern.match(head):
+            return CODECS[name]
     return None
 
 
-def find_streams(buf: Buffer, limit: int) -> list[tuple[int, Codec]]:
-    """Up to *limit* plausible compressed-stream starts in *buf*, in file order."""
-    data = bytes(buf) if not isinstance(buf, bytes) else buf
-    hits: list[tuple[int, Codec]] = []
-    for codec in CODECS.values():
-        pos = data.find(codec.magic)
-        found = 0
-        while pos >= 0 and found < limit:
-            if codec.plausible is None or codec.plausible(data, pos):
-                hits.append((pos, codec))
-                found += 1
-            pos = data.find(codec.magic, pos + 1)
-    hits.sort(key=lambda hit: hit[0])
-    return hits[:limit]
+def find_streams(buf: Buffer, hits: Callable[[int], None]) -> Iterator[tuple[int, Codec]]:
+    """Plausible compressed-stream starts in *buf*, in file order.
+
+    One regular-expression search per codec (each starts with a literal, which
+    the engine finds at memory speed), merged by position.  *hits* is called
+    with each position before it is yielded (it charges a budget and may raise).
+    """
+    names = list(CODECS)
+    for pos, which in heapq.merge(*(_positions(_EACH[name], buf, i) for i, name in enumerate(names))):
+        hits(pos)
+        yield pos, CODECS[names[which]]
 
 
-def _feed(decompress: Callable[[bytes, int], bytes], more: Callable[[], bool], buf: Buffer) -> Iterator[bytes]:
-    """Drive an lzma/bz2/lz4-frame style decompressor (``needs_input`` protocol)."""
-    view = memoryview(buf)
-    for start in range(0, len(view), _IN_CHUNK):
-        yield decompress(bytes(view[start : start + _IN_CHUNK]), _OUT_CHUNK)
-        while more():
-            yield decompress(b"", _OUT_CHUNK)
+def _positions(pattern: re.Pattern[bytes], buf: Buffer, which: int) -> Iterator[tuple[int, int]]:
+    """(position, *which*) of every match of *pattern* in *buf*."""
+    for m in pattern.finditer(buf):
+        yield m.start(), which
 
 
-def _inflate_gzip(buf: Buffer) -> tuple[Iterator[bytes], Callable[[], bool]]:
+Read = Callable[[int], bytes]
+
+
+def _feed(d: _NeedsInput, read: Read) -> Iterator[bytes]:
+    """Drive an lzma/bz2/lz4-frame style decompressor (``needs_input`` protocol) over *read*."""
+    while not d.eof:
+        data = b""
+        if d.needs_input:
+            data = read(_IN_CHUNK)
+            if not data:
+                return
+        yield d.decompress(data, _OUT_CHUNK)
+
+
+def _inflate_gzip(read: Read) -> tuple[Iterator[bytes], Callable[[], bool]]:
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
 
     def gen() -> Iterator[bytes]:
-        view = memoryview(buf)
-        for start in range(0, len(view), _IN_CHUNK):
-            data = bytes(view[start : start + _IN_CHUNK])
+        while not d.eof:
+            data = read(_IN_CHUNK)
+            if not data:
+                return
             while data and not d.eof:
                 yield d.decompress(data, _OUT_CHUNK)
                 data = d.unconsumed_tail
-            if d.eof:
-                return
 
     return gen(), lambda: d.eof
 
@@ -135,115 +139,169 @@ class _NeedsInput(Protocol):
     def decompress(self, data: bytes, max_length: int = -1) -> bytes: ...
 
 
-def _inflate_needs_input(d: _NeedsInput, buf: Buffer) -> tuple[Iterator[bytes], Callable[[], bool]]:
-    def more() -> bool:
-        return not d.eof and not d.needs_input
-
-    def decompress(data: bytes, size: int) -> bytes:
-        return b"" if d.eof else d.decompress(data, size)
-
-    return _feed(decompress, more, buf), lambda: d.eof
+def _inflate_needs_input(d: _NeedsInput, read: Read) -> tuple[Iterator[bytes], Callable[[], bool]]:
+    return _feed(d, read), lambda: d.eof
 
 
-def _inflate_zstd(buf: Buffer) -> tuple[Iterator[bytes], Callable[[], bool]]:
+def _inflate_zstd(read: Read) -> tuple[Iterator[bytes], Callable[[], bool]]:
     import zstandard
 
     d = zstandard.ZstdDecompressor(max_window_size=_ZSTD_MAX_WINDOW).decompressobj()
-    view = memoryview(buf)
 
     def gen() -> Iterator[bytes]:
         # No output bound per call: small input pieces keep each call's output
         # small (an RLE block of 4 input bytes yields at most 128 KiB).
-        for start in range(0, len(view), _ZSTD_IN_CHUNK):
-            yield d.decompress(bytes(view[start : start + _ZSTD_IN_CHUNK]))
-            if d.eof:  # the rest (the kernel's size trailer) is not ours
+        while not d.eof:  # the rest (the kernel's size trailer) is not ours
+            data = read(_ZSTD_IN_CHUNK)
+            if not data:
                 return
+            yield d.decompress(data)
 
     return gen(), lambda: d.eof
 
 
-def _inflate_lz4_legacy(buf: Buffer) -> tuple[Iterator[bytes], Callable[[], bool]]:
+def _read_exact(read: Read, size: int) -> bytes:
+    """*size* bytes from *read*, fewer only at the end of the input."""
+    parts: list[bytes] = []
+    left = size
+    while left:
+        part = read(min(left, _LZ4_LEGACY_BLOCK))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def _inflate_lz4_legacy(read: Read) -> tuple[Iterator[bytes], Callable[[], bool]]:
     import lz4.block
 
-    view = memoryview(buf)
-
     def gen() -> Iterator[bytes]:
-        pos = 4
-        while pos + 4 <= len(view):
-            (size,) = struct.unpack_from("<I", view, pos)
+        first = True
+        while True:
+            word = _read_exact(read, 4)
+            if len(word) < 4:
+                return
+            (size,) = struct.unpack("<I", word)
             if size == _LZ4_LEGACY_MAGIC:  # concatenated stream
-                pos += 4
                 continue
-            if pos + 4 + size > len(view):
-                if pos == 4:
+            if size > _LZ4_MAX_COMPRESSED:
+                if first:
+                    raise ValueError(f"first block of {size} bytes is larger than an lz4 block can be")
+                return  # the size trailer the kernel's wrapper appends
+            block = _read_exact(read, size)
+            if len(block) < size:
+                if first:
                     raise ValueError(f"first block of {size} bytes runs past the end")
                 return  # the size trailer the kernel's wrapper appends
-            yield lz4.block.decompress(bytes(view[pos + 4 : pos + 4 + size]), uncompressed_size=_LZ4_LEGACY_BLOCK)
-            pos += 4 + size
+            first = False
+            yield lz4.block.decompress(block, uncompressed_size=_LZ4_LEGACY_BLOCK)
 
     # The legacy container has no end marker: a clean stop is the end.
     return gen(), lambda: True
 
 
-def _open(codec: str, buf: Buffer) -> tuple[Iterator[bytes], Callable[[], bool]]:
+def _skip_magic(read: Read, magic: bytes) -> Read:
+    """*read* after checking and consuming *magic* (the lz4 legacy header)."""
+    head = _read_exact(read, len(magic))
+    if head != magic:
+        raise ValueError(f"bad magic {head.hex()}")
+    return read
+
+
+def _open(codec: str, read: Read) -> tuple[Iterator[bytes], Callable[[], bool]]:
     if codec == "gzip":
-        return _inflate_gzip(buf)
+        return _inflate_gzip(read)
     if codec == "zstd":
-        return _inflate_zstd(buf)
+        return _inflate_zstd(read)
     if codec == "lz4":
-        return _inflate_lz4_legacy(buf)
+        return _inflate_lz4_legacy(_skip_magic(read, CODECS["lz4"].magic))
     if codec == "xz":
-        return _inflate_needs_input(lzma.LZMADecompressor(lzma.FORMAT_XZ), buf)
+        return _inflate_needs_input(lzma.LZMADecompressor(lzma.FORMAT_XZ, memlimit=_LZMA_MEMLIMIT), read)
     if codec == "lzma":
-        return _inflate_needs_input(lzma.LZMADecompressor(lzma.FORMAT_ALONE), buf)
+        return _inflate_needs_input(lzma.LZMADecompressor(lzma.FORMAT_ALONE, memlimit=_LZMA_MEMLIMIT), read)
     if codec == "bzip2":
-        return _inflate_needs_input(bz2.BZ2Decompressor(), buf)
+        return _inflate_needs_input(bz2.BZ2Decompressor(), read)
     if codec == "lz4-frame":
         import lz4.frame
 
-        return _inflate_needs_input(lz4.frame.LZ4FrameDecompressor(), buf)
-    raise KeyError(codec)
+        return _inflate_needs_input(lz4.frame.LZ4FrameDecompressor(), read)
+    raise KernelInputError(f"unknown codec {codec!r}")
 
 
 def _codec_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [zlib.error, lzma.LZMAError, OSError, EOFError, ValueError, RuntimeError]
-    try:
-        import zstandard
-
-        errors.append(zstandard.ZstdError)
-    except ImportError:  # pragma: no cover - zstandard is a dependency
-        pass
+    for module, name in (("zstandard", "ZstdError"), ("lz4.block", "LZ4BlockError")):
+        try:
+            imported = importlib.import_module(module)
+        except ImportError:  # pragma: no cover - both are dependencies
+            continue
+        errors.append(getattr(imported, name))
     return tuple(errors)
 
 
-def chunks(codec: str, buf: Buffer, source: str, offset: int = 0, limit: int = MAX_OUTPUT) -> Iterator[bytes]:
-    """Decompress one *codec* stream from *buf* as chunks, at most *limit* bytes in all.
+def _view_reader(buf: Buffer) -> Read:
+    """``read(n)`` over an in-memory buffer, without copying it whole."""
+    view = memoryview(buf)
+    pos = 0
 
-    *source* and *offset* (where *buf* starts in it) name the stream in errors:
-    a corrupt stream, one that ends early, or one that inflates past *limit*.
+    def read(n: int) -> bytes:
+        nonlocal pos
+        out = bytes(view[pos:pos + n])
+        pos += len(out)
+        return out
+
+    return read
+
+
+def stream_chunks(codec: str, read: Read, source: str, offset: int = 0, budget: Budget | None = None,
+                  limit: int | None = None) -> Iterator[bytes]:
+    """Decompress one *codec* stream pulled from *read* as chunks.
+
+    Every chunk is charged to *budget*'s ``inflate`` allowance (shared by all
+    levels of one input); *limit* additionally bounds this stream alone.
+    *source* and *offset* (where the stream starts in it) name the stream in
+    errors: a corrupt stream, one that ends early, one over budget.
     """
+    budget = budget if budget is not None else Budget.from_env()
     errors = _codec_errors()
     total = 0
     try:
-        stream, finished = _open(codec, buf)
+        stream, finished = _open(codec, read)
         for chunk in stream:
             total += len(chunk)
-            if total > limit:
-                raise KernelInputError(
-                    f"{codec} stream inflates past the {limit >> 20} MiB limit", source, offset
-                )
+            if limit is not None and total > limit:
+                raise budget.exceeded("held", f"{codec} stream inflates past {limit:,} bytes", source, offset)
+            budget.spend("inflate", len(chunk), f"{codec} stream at {offset:#x}", source, offset)
             yield chunk
     except ImportError as exc:
         raise KernelInputError(f"{codec} stream needs the Python package {exc.name!r}", source, offset) from None
+    except MemoryError:
+        raise KernelInputError(f"{codec} stream: out of memory after {total:,} bytes (lower NETMEM_FFI_MAX_HELD)",
+                               source, offset) from None
     except errors as exc:
         raise KernelInputError(f"corrupt {codec} stream: {exc}", source, offset) from None
     if not finished():
-        raise KernelInputError(f"{codec} stream is truncated", source, offset + len(buf))
+        raise KernelInputError(f"{codec} stream is truncated", source, offset)
 
 
-def decompress(codec: str, buf: Buffer, source: str, offset: int = 0, limit: int = MAX_OUTPUT) -> bytes:
-    """The whole output of one *codec* stream (see :func:`chunks` for the bounds and errors)."""
-    return b"".join(chunks(codec, buf, source, offset, limit))
+def chunks(codec: str, buf: Buffer, source: str, offset: int = 0, limit: int | None = None,
+           budget: Budget | None = None) -> Iterator[bytes]:
+    """Decompress one *codec* stream held in *buf* (see :func:`stream_chunks` for the bounds and errors)."""
+    return stream_chunks(codec, _view_reader(buf), source, offset, budget, limit)
+
+
+def decompress(codec: str, buf: Buffer, source: str, offset: int = 0, limit: int | None = None,
+               budget: Budget | None = None) -> bytearray:
+    """The whole output of one *codec* stream, at most *limit* (default: the ``held`` budget) bytes.
+
+    A bytearray grown in place: the output is never copied once more at the end.
+    """
+    budget = budget if budget is not None else Budget.from_env()
+    out = bytearray()
+    for chunk in chunks(codec, buf, source, offset, budget.held if limit is None else limit, budget):
+        out += chunk
+    return out
 
 
 class ChunkReader(io.RawIOBase):

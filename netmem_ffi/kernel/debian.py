@@ -31,7 +31,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netmem_ffi.errors import ArchiveError
+from netmem_ffi.kernel.archive import MemberStream, open_member
 from netmem_ffi.kernel.inputs import DEB_ARCHES, KernelBlob, read_btf_bytes
+
+__all__ = [
+    "Apt",
+    "DebFile",
+    "MemberStream",
+    "archive_uri",
+    "cache_dir",
+    "cache_root",
+    "dwarf_btf",
+    "kernel_btf",
+    "open_member",
+    "sha256",
+]
 
 #: Suites searched for kernels, oldest first.
 SUITES = ("bookworm", "bookworm-backports", "trixie", "trixie-backports", "sid")
@@ -258,12 +272,15 @@ def dwarf_btf(deb: Path) -> KernelBlob:
 
 
 def kernel_btf(deb: Path, method: str) -> KernelBlob:
-    """The full kernel BTF of a package: from its image (``btf``) or its DWARF (``dwarf``)."""
+    """The full kernel BTF of a package: from its image (``btf``) or its DWARF (``dwarf``).
+
+    Raises :class:`ArchiveError` for another *method*, :class:`KernelInputError` for a bad package.
+    """
     if method == "btf":
         return read_btf_bytes(deb)
     if method == "dwarf":
         return dwarf_btf(deb)
-    raise ValueError(f"unknown method {method!r}: 'btf' or 'dwarf'")
+    raise ArchiveError(f"unknown method {method!r}: 'btf' or 'dwarf'")
 
 
 def _call(cmd: list[str], timeout: float, cwd: Path | None = None, what: str | None = None) -> str:

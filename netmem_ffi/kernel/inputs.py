@@ -17,46 +17,38 @@ It returns a :class:`KernelBlob`: the BTF bytes plus what the container told
 architecture hint from the ELF header or the package).  Parsing the BTF itself
 is :mod:`netmem_ffi.layout.btf`'s job.  Malformed input raises
 :class:`~netmem_ffi.errors.KernelInputError` naming the file and the offset;
-every read is bounds-checked and every decompression bounded
-(:data:`netmem_ffi.kernel.codecs.MAX_OUTPUT`).
+every read is bounds-checked, and the work and memory of one input are bounded
+by its :class:`~netmem_ffi.layout.budget.Budget` across every nesting level
+(:class:`~netmem_ffi.errors.BudgetExceededError` names the budget).  Files are
+read only when regular; a ``.deb`` is streamed (:mod:`netmem_ffi.kernel.archive`)
+and an ELF file on disk is read by its headers and ``.BTF`` section only.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import shutil
 import struct
-import tarfile
-from collections.abc import Callable
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import BinaryIO
 
-from netmem_ffi.kernel import codecs as kernel_codecs
 from netmem_ffi.errors import KernelInputError
+from netmem_ffi.kernel import codecs as kernel_codecs
+from netmem_ffi.kernel.archive import AR_MAGIC, Limited, find_member, open_input
 from netmem_ffi.kernel.codecs import Buffer
+from netmem_ffi.kernel.elf import ELF_MACHINES, Blob, elf_btf
+from netmem_ffi.layout.btf.reader import MAGIC_PREFIX, byte_order, unpack_header
+from netmem_ffi.layout.btf.uapi import BTF_HEADER_LEN
+from netmem_ffi.layout.budget import Budget
 
-__all__ = ["KernelBlob", "read_btf_bytes", "btf_from_bytes", "btf_span", "DEB_ARCHES", "ELF_MACHINES"]
+__all__ = ["DEB_ARCHES", "ELF_MACHINES", "KernelBlob", "btf_from_bytes", "btf_span", "read_btf_bytes"]
 
-BTF_MAGIC = 0xEB9F
-#: Smallest BTF header (magic, version, flags, hdr_len, type_off/len, str_off/len).
-BTF_HEADER_LEN = 24
 #: Larger headers exist (newer kernels append sections); anything past this is nonsense.
 BTF_MAX_HEADER_LEN = 4096
-_BTF_HEADER = {"little": struct.Struct("<HBBIIIII"), "big": struct.Struct(">HBBIIIII")}
-_BTF_PREFIX = {"little": b"\x9f\xeb\x01", "big": b"\xeb\x9f\x01"}
-
-#: ELF e_machine -> architecture name (SPEC 5 names), by ELF class and data.
-ELF_MACHINES: dict[int, str] = {
-    3: "i386",
-    20: "ppc",
-    21: "ppc64",
-    22: "s390x",
-    40: "armhf",
-    62: "x86_64",
-    183: "arm64",
-    243: "riscv64",
-    258: "loongarch64",
-}
 #: Debian architecture -> architecture name (SPEC 5 names).
 DEB_ARCHES = {
     "amd64": "x86_64",
@@ -72,10 +64,9 @@ DEB_ARCHES = {
 }
 _BANNER = re.compile(rb"Linux version (\d+\.\d+[^\s\x00]*) \(")
 _MAX_BANNER_HITS = 64
-#: Nested containers (deb -> image -> payload -> ...) deeper than this are refused.
-_MAX_DEPTH = 4
-#: Compressed-stream candidates tried per scanned image.
-_MAX_STREAM_CANDIDATES = 24
+_BANNER_WINDOW = 4 << 20
+#: Any BTF magic with version 1 and flags 0, in either byte order.
+_BTF_START = re.compile(b"|".join(re.escape(p + b"\x00") for p in MAGIC_PREFIX.values()))
 #: Paths in a package's data.tar that hold the kernel image, in preference order.
 _DEB_IMAGE = re.compile(
     r"^\.?/?(?:boot/vmlinu[xz]-(?P<r1>[^/]+)"
@@ -112,27 +103,45 @@ class _Found:
     arch: str | None = None
 
 
-def read_btf_bytes(path: str | os.PathLike[str]) -> KernelBlob:
+def read_btf_bytes(path: str | os.PathLike[str], budget: Budget | None = None) -> KernelBlob:
     """Read the kernel input at *path* and return its BTF (see the module doc for the formats).
 
     Raises :class:`KernelInputError` naming the file (and the offset, where
-    parsing failed) when the file cannot be read, is malformed or holds no BTF.
+    parsing failed) when the file cannot be read, is not a regular file, is
+    malformed, holds no BTF or is over *budget* (default :meth:`Budget.from_env`).
     """
     name = os.fspath(path)
-    try:
-        data = Path(name).read_bytes()
-    except OSError as exc:
-        raise KernelInputError(f"cannot read: {exc.strerror or exc}", name) from None
-    return btf_from_bytes(data, name)
+    budget = (budget or Budget.from_env()).fresh()
+    with open_input(name) as fh:
+        try:
+            head = fh.read(0x210)
+            fh.seek(0)
+        except OSError as exc:
+            raise KernelInputError(f"cannot read: {exc.strerror or exc}", name) from None
+        kind = _kind(head)
+        try:
+            if kind == "elf":
+                return _blob(_elf(Blob(fh=fh), name, 0, budget), name, kind)
+            if kind == "deb":
+                return _blob(_deb(fh, name, 0, budget), name, kind)
+            data = fh.read(budget.held + 1)
+            budget.check("held", len(data), "input file", name)
+            with budget.hold(len(data), "input file", name):
+                return _blob(_extract(data, name, 0, budget), name, kind)
+        except _NoBtf as exc:
+            raise KernelInputError(exc.message, exc.source) from None
 
 
-def btf_from_bytes(data: Buffer, source: str = "<bytes>") -> KernelBlob:
+def btf_from_bytes(data: Buffer, source: str = "<bytes>", budget: Budget | None = None) -> KernelBlob:
     """Like :func:`read_btf_bytes` for an input already in memory; *source* names it in errors."""
-    kind = _kind(data)
+    budget = (budget or Budget.from_env()).fresh()
     try:
-        found = _extract(data, source, 0)
+        return _blob(_extract(data, source, 0, budget), source, _kind(data))
     except _NoBtf as exc:
         raise KernelInputError(exc.message, exc.source) from None
+
+
+def _blob(found: _Found, source: str, kind: str) -> KernelBlob:
     return KernelBlob(btf=found.btf, release=found.release, arch_hint=found.arch, source=source, kind=kind)
 
 
@@ -142,28 +151,25 @@ def btf_span(buf: Buffer, pos: int) -> tuple[int, str] | None:
     Checks the header fields against each other and against the buffer; the
     content is left to the BTF reader.
     """
-    for order, prefix in _BTF_PREFIX.items():
-        if bytes(buf[pos : pos + 3]) != prefix:
-            continue
-        if len(buf) - pos < BTF_HEADER_LEN:
-            return None
-        _, _, _, hdr_len, type_off, type_len, str_off, str_len = _BTF_HEADER[order].unpack_from(buf, pos)
-        if not BTF_HEADER_LEN <= hdr_len <= BTF_MAX_HEADER_LEN or hdr_len % 4:
-            return None
-        end = hdr_len + max(type_off + type_len, str_off + str_len)
-        if str_len == 0 or end > len(buf) - pos:
-            return None
-        return end, order
-    return None
+    unpacked = unpack_header(buf, pos)
+    if unpacked is None:
+        return None
+    h, order = unpacked
+    if h.version != 1 or not BTF_HEADER_LEN <= h.hdr_len <= BTF_MAX_HEADER_LEN or h.hdr_len % 4:
+        return None
+    end = h.hdr_len + max(h.type_off + h.type_len, h.str_off + h.str_len)
+    if h.str_len == 0 or end > len(buf) - pos:
+        return None
+    return end, order
 
 
 def _kind(data: Buffer) -> str:
-    if _is_btf(data):
+    if byte_order(data) is not None:
         return "raw-btf"
     head = bytes(data[:8])
     if head.startswith(b"\x7fELF"):
         return "elf"
-    if head == b"!<arch>\n":
+    if head == AR_MAGIC:
         return "deb"
     if head[:2] == b"MZ" and head[4:8] == b"zimg":
         return "zboot"
@@ -173,27 +179,22 @@ def _kind(data: Buffer) -> str:
     return codec.name if codec else "image"
 
 
-def _is_btf(data: Buffer) -> bool:
-    return bytes(data[:2]) in (b"\x9f\xeb", b"\xeb\x9f")
-
-
-def _extract(data: Buffer, source: str, depth: int) -> _Found:
-    if depth > _MAX_DEPTH:
-        raise KernelInputError(f"containers nested more than {_MAX_DEPTH} deep", source, 0)
+def _extract(data: Buffer, source: str, depth: int, budget: Budget) -> _Found:
+    budget.check("depth", depth, f"containers nested more than {budget.depth} deep", source, 0)
     kind = _kind(data)
     if kind == "raw-btf":
         return _raw_btf(data, source)
     if kind == "elf":
-        return _elf(data, source, depth)
+        return _elf(Blob(data), source, depth, budget, data)
     if kind == "deb":
-        return _deb(data, source, depth)
+        return _deb(io.BytesIO(data), source, depth, budget)
     if kind == "zboot":
-        return _zboot(data, source, depth)
+        return _zboot(data, source, depth, budget)
     if kind == "bzimage":
-        return _bzimage(data, source, depth)
+        return _bzimage(data, source, depth, budget)
     if kind != "image":
-        return _payload(data, 0, len(data), kind, source, depth)
-    return _scan_image(data, source, depth)
+        return _payload(data, 0, len(data), kind, source, depth, budget)
+    return _scan_image(data, source, depth, budget)
 
 
 def _raw_btf(data: Buffer, source: str) -> _Found:
@@ -212,7 +213,7 @@ def _u(fmt: str, data: Buffer, pos: int, source: str, what: str) -> tuple[int, .
 
 def _banner(data: Buffer, start: int = 0, end: int | None = None) -> str | None:
     """The release from the first ``Linux version X (`` banner in data[start:end]."""
-    hay = data if isinstance(data, bytes) else bytes(data)
+    hay = data if isinstance(data, (bytes, bytearray)) else bytes(data)
     end = len(hay) if end is None else end
     pos = hay.find(b"Linux version ", start, end)
     for _ in range(_MAX_BANNER_HITS):
@@ -225,97 +226,47 @@ def _banner(data: Buffer, start: int = 0, end: int | None = None) -> str | None:
     return None
 
 
+def _windows(blob: Blob, off: int, size: int) -> Iterator[bytes]:
+    """*size* bytes of *blob* from *off* in overlapping windows (a banner never falls between two)."""
+    for start in range(off, off + size, _BANNER_WINDOW):
+        yield blob.read(start, min(_BANNER_WINDOW + 256, off + size - start))
+
+
 # -- ELF ----------------------------------------------------------------------
 
-_SHT_NOBITS = 8
-_SHN_XINDEX = 0xFFFF
 
-
-def _elf(data: Buffer, source: str, depth: int) -> _Found:
-    ident = bytes(data[:16])
-    if len(ident) < 16 or ident[4] not in (1, 2) or ident[5] not in (1, 2):
-        raise KernelInputError("ELF header: bad EI_CLASS/EI_DATA", source, 4)
-    is64, end = ident[4] == 2, "<" if ident[5] == 1 else ">"
-    hdr = end + ("HHIQQQIHHHHHH" if is64 else "HHIIIIIHHHHHH")
-    (_, machine, _, _, _, shoff, _, _, _, _, shentsize, shnum, shstrndx) = _u(hdr, data, 16, source, "ELF header")
-    sh = end + ("IIQQQQIIQQ" if is64 else "IIIIIIIIII")
-    arch = _elf_arch(machine, is64, ident[5] == 1)
-    if shoff == 0:
-        return _elf_without_btf(data, source, depth, arch, "no section headers")
-    if shentsize < struct.calcsize(sh):
-        raise KernelInputError(f"ELF e_shentsize {shentsize} is too small", source, 0x3A if is64 else 0x2E)
-
-    def section(i: int) -> tuple[int, ...]:
-        name, stype, _, _, off, size, link = _u(sh, data, shoff + i * shentsize, source, f"ELF section header {i}")[:7]
-        return name, stype, off, size, link
-
-    def check_table(count: int) -> None:
-        if shoff + count * shentsize > len(data):
-            raise KernelInputError(
-                f"e_shoff {shoff:#x}: {count} section headers of {shentsize} bytes run past the end "
-                f"of the file ({len(data)} bytes)",
-                source,
-                0x28 if is64 else 0x20,
-            )
-
-    check_table(1)
-    if shnum == 0 or shstrndx == _SHN_XINDEX:  # extended numbering lives in section 0
-        _, _, _, size0, link0 = section(0)
-        shnum = shnum or size0
-        shstrndx = link0 if shstrndx == _SHN_XINDEX else shstrndx
-    check_table(shnum)
-    if shstrndx >= shnum:
-        raise KernelInputError(
-            f"ELF e_shstrndx {shstrndx} out of range ({shnum} sections)", source, 0x3E if is64 else 0x32
-        )
-    _, _, stroff, strsize, _ = section(shstrndx)
-    _check_range(data, stroff, strsize, source, "ELF section name table")
-    sections: dict[str, tuple[int, int, int]] = {}
-    for i in range(shnum):
-        name_off, stype, off, size, _ = section(i)
-        if name_off >= strsize:
-            raise KernelInputError(f"ELF section {i} name offset {name_off} outside the name table", source, shoff + i * shentsize)
-        nul = bytes(data[stroff + name_off : stroff + strsize]).find(b"\x00")
-        name = bytes(data[stroff + name_off : stroff + name_off + (nul if nul >= 0 else 0)]).decode("latin-1")
-        sections.setdefault(name, (stype, off, size))
-    if ".BTF" not in sections:
-        return _elf_without_btf(data, source, depth, arch, "no .BTF section", ".debug_info" in sections)
-    stype, off, size = sections[".BTF"]
-    if stype == _SHT_NOBITS:
-        raise KernelInputError(".BTF section has no file data (SHT_NOBITS)", source, shoff)
-    _check_range(data, off, size, source, ".BTF section")
+def _elf(blob: Blob, source: str, depth: int, budget: Budget, data: Buffer | None = None) -> _Found:
+    """The .BTF of an ELF file (*data* when it is in memory: a boot wrapper may hide a kernel in it)."""
+    found = elf_btf(blob, source, budget)
     release = None
-    if ".rodata" in sections:
-        _, ro_off, ro_size = sections[".rodata"]
-        if sections[".rodata"][0] != _SHT_NOBITS and ro_off + ro_size <= len(data):
-            release = _banner(data, ro_off, ro_off + ro_size)
-    return _Found(bytes(data[off : off + size]), release or _banner(data), arch)
+    if found.release_range is not None:
+        release = next((r for w in _windows(blob, *found.release_range) if (r := _banner(w))), None)
+    if found.btf is not None:
+        if btf_span(found.btf, 0) is None:
+            raise KernelInputError(f".BTF section ({len(found.btf)} bytes) does not start with a BTF header whose "
+                                   "sections fit in it", source, found.btf_at)
+        if release is None and data is not None:
+            release = _banner(data)
+        return _Found(found.btf, release, found.arch)
+    hint = ("; it has DWARF (.debug_info): `pahole --btf_encode_detached=OUT.btf FILE` makes BTF from it"
+            if found.dwarf else " (kernel built without CONFIG_DEBUG_INFO_BTF?)")
+    why = f"ELF file has {found.why}{hint}"
+    if data is None and not found.dwarf and blob.size <= budget.held_left():
+        with budget.hold(blob.size, "ELF file", source):  # a boot wrapper on disk: small enough to scan
+            return _wrapped(blob.read(0, blob.size), found.arch, why, source, depth, budget)
+    if data is None:
+        raise _NoBtf(why, source)
+    return _wrapped(data, found.arch, why, source, depth, budget)
 
 
-def _elf_arch(machine: int, is64: bool, little: bool) -> str | None:
-    arch = ELF_MACHINES.get(machine)
-    if arch == "ppc64" and little:
-        return "ppc64le"
-    if arch == "armhf" and not little:
-        return "armeb"
-    if arch == "s390x" and not is64:
-        return "s390"
-    return arch
-
-
-def _elf_without_btf(data: Buffer, source: str, depth: int, arch: str | None, why: str, dwarf: bool = False) -> _Found:
+def _wrapped(data: Buffer, arch: str | None, why: str, source: str, depth: int, budget: Budget) -> _Found:
     """An ELF with no .BTF: a boot wrapper may still carry a compressed kernel."""
     try:
-        found = _scan_streams(data, source, depth)
+        inner = _scan_streams(data, source, depth, budget)
     except _NoBtf:
-        hint = (
-            "; it has DWARF (.debug_info): `pahole --btf_encode_detached=OUT.btf FILE` makes BTF from it"
-            if dwarf
-            else " (kernel built without CONFIG_DEBUG_INFO_BTF?)"
-        )
-        raise _NoBtf(f"ELF file has {why}{hint}", source) from None
-    found.arch = found.arch or arch
-    return found
+        raise _NoBtf(why, source) from None
+    inner.arch = inner.arch or arch
+    return inner
 
 
 def _check_range(data: Buffer, off: int, size: int, source: str, what: str) -> None:
@@ -326,16 +277,19 @@ def _check_range(data: Buffer, off: int, size: int, source: str, what: str) -> N
 # -- images ---------------------------------------------------------------------
 
 
-def _payload(data: Buffer, off: int, size: int, codec: str, source: str, depth: int) -> _Found:
+def _payload(data: Buffer, off: int, size: int, codec: str, source: str, depth: int, budget: Budget) -> _Found:
     """Decompress the *codec* stream at data[off:off+size] and extract from what it holds."""
     _check_range(data, off, size, source, f"{codec} payload")
-    inner = kernel_codecs.decompress(codec, memoryview(data)[off : off + size], source, off)
-    found = _extract(inner, f"{source} ({codec} payload at {off:#x})", depth + 1)
-    found.release = found.release or _banner(inner)
+    budget.check("depth", depth + 1, f"containers nested more than {budget.depth} deep", source, off)
+    inner = kernel_codecs.decompress(codec, memoryview(data)[off : off + size], source, off,
+                                     budget.held_left(), budget)
+    with budget.hold(len(inner), f"{codec} payload", source, off):
+        found = _extract(inner, f"{source} ({codec} payload at {off:#x})", depth + 1, budget)
+        found.release = found.release or _banner(inner)
     return found
 
 
-def _bzimage(data: Buffer, source: str, depth: int) -> _Found:
+def _bzimage(data: Buffer, source: str, depth: int, budget: Budget) -> _Found:
     """x86 boot protocol: setup_sects@0x1f1, payload_offset/length@0x248 (from protocol 2.08)."""
     (setup_sects,) = _u("<B", data, 0x1F1, source, "bzImage setup header")
     (version,) = _u("<H", data, 0x206, source, "bzImage setup header")
@@ -348,7 +302,7 @@ def _bzimage(data: Buffer, source: str, depth: int) -> _Found:
     codec = kernel_codecs.codec_at(data, start)
     if codec is None:
         raise KernelInputError("bzImage payload has no known compression magic", source, start)
-    found = _payload(data, start, payload_length, codec.name, source, depth)
+    found = _payload(data, start, payload_length, codec.name, source, depth, budget)
     found.arch = found.arch or ("x86_64" if xloadflags & 1 else "i386")
     found.release = found.release or _setup_version(data)
     return found
@@ -363,38 +317,35 @@ def _setup_version(data: Buffer) -> str | None:
     return text.decode("ascii", "replace") if ptr and text and text[:1].isdigit() else None
 
 
-def _zboot(data: Buffer, source: str, depth: int) -> _Found:
+def _zboot(data: Buffer, source: str, depth: int, budget: Budget) -> _Found:
     """EFI zboot: 'MZ', 'zimg', payload offset and size, then the codec name at 0x18."""
     payload_offset, payload_size = _u("<II", data, 8, source, "zboot header")
     name = bytes(data[0x18:0x38]).split(b"\x00")[0].decode("ascii", "replace")
     codec = {"gzip": "gzip", "zstd": "zstd", "lz4": "lz4", "lzma": "lzma", "xzkern": "xz", "xz": "xz", "bzip2": "bzip2"}
     if name not in codec:
         raise KernelInputError(f"zboot compression {name!r} is not supported", source, 0x18)
-    return _payload(data, payload_offset, payload_size, codec[name], source, depth)
+    return _payload(data, payload_offset, payload_size, codec[name], source, depth, budget)
 
 
-def _scan_image(data: Buffer, source: str, depth: int) -> _Found:
+def _scan_image(data: Buffer, source: str, depth: int, budget: Budget) -> _Found:
     """A raw kernel image: BTF in the clear, else a compressed kernel inside."""
-    found = _scan_btf(data)
+    found = _scan_btf(data, source, budget)
     if found is not None:
         return found
-    return _scan_streams(data, source, depth)
+    return _scan_streams(data, source, depth, budget)
 
 
-def _scan_btf(data: Buffer) -> _Found | None:
-    """The largest plausible BTF blob in a raw image (vmlinux BTF dwarfs any other)."""
-    hay = data if isinstance(data, bytes) else bytes(data)
+def _scan_btf(data: Buffer, source: str, budget: Budget) -> _Found | None:
+    """The largest plausible BTF blob in a raw image (vmlinux BTF dwarfs any other); one regex pass."""
     best: tuple[int, int] | None = None
-    for prefix in _BTF_PREFIX.values():
-        pos = hay.find(prefix)
-        while pos >= 0:
-            span = btf_span(hay, pos)
-            if span is not None and (best is None or span[0] > best[1]):
-                best = (pos, span[0])
-            pos = hay.find(prefix, pos + 1)
+    for m in _BTF_START.finditer(data):
+        budget.spend("scan_hits", 1, "scanning an image for BTF", source, m.start())
+        span = btf_span(data, m.start())
+        if span is not None and (best is None or span[0] > best[1]):
+            best = (m.start(), span[0])
     if best is None:
         return None
-    return _Found(hay[best[0] : best[0] + best[1]], _banner(hay), _image_arch(hay))
+    return _Found(bytes(data[best[0] : best[0] + best[1]]), _banner(data), _image_arch(bytes(data[:0x40])))
 
 
 def _image_arch(data: bytes) -> str | None:
@@ -403,16 +354,22 @@ def _image_arch(data: bytes) -> str | None:
     return {b"ARM\x64": "arm64", b"RSC\x05": "riscv64"}.get(magic)
 
 
-def _scan_streams(data: Buffer, source: str, depth: int) -> _Found:
+def _scan_streams(data: Buffer, source: str, depth: int, budget: Budget) -> _Found:
     """Try each embedded compressed stream, in file order, until one holds BTF."""
-    candidates = kernel_codecs.find_streams(data, _MAX_STREAM_CANDIDATES)
     inflated = failed = 0
-    for pos, codec in candidates:
+
+    def hit(pos: int) -> None:
+        budget.spend("scan_hits", 1, "scanning an image for compressed streams", source, pos)
+
+    for pos, codec in kernel_codecs.find_streams(data, hit):
+        budget.spend("candidates", 1, "trying the compressed streams inside an image", source, pos)
         try:
-            return _payload(data, pos, len(data) - pos, codec.name, source, depth)
+            return _payload(data, pos, len(data) - pos, codec.name, source, depth, budget)
         except _NoBtf:
             inflated += 1
-        except KernelInputError:
+        except KernelInputError as exc:
+            if exc.__class__ is not KernelInputError:  # a budget: the whole input is over it
+                raise
             failed += 1
     raise _NoBtf(
         f"no BTF found: none in the clear, none in the {inflated} compressed stream(s) inside "
@@ -423,84 +380,57 @@ def _scan_streams(data: Buffer, source: str, depth: int) -> _Found:
 
 # -- Debian packages --------------------------------------------------------------
 
-_AR_MAGIC = b"!<arch>\n"
-_AR_HEADER = 60
 
-
-def _ar_members(data: Buffer, source: str) -> dict[str, tuple[int, int]]:
-    """An ar archive's members: name -> (offset of the data, size)."""
-    members: dict[str, tuple[int, int]] = {}
-    pos = len(_AR_MAGIC)
-    while pos < len(data):
-        header = bytes(data[pos : pos + _AR_HEADER])
-        if len(header) < _AR_HEADER or header[58:60] != b"`\n":
-            raise KernelInputError("ar member header is truncated or has a bad terminator", source, pos)
-        size_text = header[48:58].strip()
-        if not size_text.isdigit():
-            raise KernelInputError(f"ar member size {size_text!r} is not a number", source, pos + 48)
-        size = int(size_text)
-        _check_range(data, pos + _AR_HEADER, size, source, "ar member")
-        name = header[:16].decode("latin-1").rstrip(" ").rstrip("/")
-        members.setdefault(name, (pos + _AR_HEADER, size))
-        pos += _AR_HEADER + size + (size & 1)
-    return members
-
-
-def _tar_member(data: Buffer, source: str, prefix: str, want: Callable[[str], bool]) -> tuple[str, bytes] | None:
-    """The first member of the ar member ``PREFIX.tar[.codec]`` whose name *want* accepts."""
-    members = _ar_members(data, source)
-    name = next((n for n in members if n == prefix + ".tar" or n.startswith(prefix + ".tar.")), None)
-    if name is None:
-        raise KernelInputError(f"package has no {prefix}.tar member (members: {', '.join(members) or 'none'})", source, 8)
-    off, size = members[name]
-    suffix = name.removeprefix(prefix + ".tar").lstrip(".")
-    codecs = {"gz": "gzip", "xz": "xz", "zst": "zstd", "bz2": "bzip2", "lzma": "lzma"}
-    if suffix and suffix not in codecs:
-        raise KernelInputError(f"package member {name} has an unknown compression", source, off)
-    where = f"{source}:{name}"
-    view = memoryview(data)[off : off + size]
-    stream = kernel_codecs.chunks(codecs[suffix], view, source, off) if suffix else iter([bytes(view)])
-    try:
-        with tarfile.open(fileobj=kernel_codecs.ChunkReader(stream), mode="r|") as tar:
-            for member in tar:
-                if member.isfile() and want(member.name):
-                    if member.size > kernel_codecs.MAX_OUTPUT:
-                        raise KernelInputError(f"{member.name} is {member.size} bytes", where, member.offset)
-                    fh = tar.extractfile(member)
-                    if fh is None:
-                        raise KernelInputError(f"{member.name} cannot be read", where, member.offset)
-                    return member.name, fh.read()
-    except (tarfile.TarError, EOFError) as exc:
-        raise KernelInputError(f"bad tar stream: {exc}", where, None) from None
-    return None
-
-
-def _control(data: Buffer, source: str) -> dict[str, str]:
-    found = _tar_member(data, source, "control", lambda n: n.lstrip("./") == "control")
+def _control(fh: BinaryIO, source: str, budget: Budget) -> dict[str, str]:
+    found = find_member(fh, source, "control", lambda n: n.lstrip("./") == "control", budget)
     if found is None:
         raise KernelInputError("package control.tar has no control file", source, None)
+    member, body = found
+    budget.check("header", member.size, f"control file of {member.size:,} bytes", source)
     fields: dict[str, str] = {}
-    for line in found[1].decode("utf-8", "replace").splitlines():
+    for line in body.read().decode("utf-8", "replace").splitlines():
         key, sep, value = line.partition(":")
         if sep and not line[:1].isspace():
             fields[key.strip()] = value.strip()
     return fields
 
 
-def _deb(data: Buffer, source: str, depth: int) -> _Found:
-    control = _control(data, source)
+def _deb(fh: BinaryIO, source: str, depth: int, budget: Budget) -> _Found:
+    """A Debian package, streamed: its control file, then its kernel image member."""
+    control = _control(fh, source, budget)
     package = control.get("Package", "")
-    found = _tar_member(data, source, "data", lambda n: _DEB_IMAGE.match(n) is not None)
+    found = find_member(fh, source, "data", lambda n: _DEB_IMAGE.match(n) is not None, budget)
     if found is None:
         raise _NoBtf(
             f"package {package or '?'} has no kernel image (boot/vmlinu[xz]-*, usr/lib/modules/*/vmlinu[xz]*)", source
         )
-    member, image = found
-    result = _extract(image, f"{source}:{member.lstrip('./')}", depth + 1)
-    m = _DEB_IMAGE.match(member)
+    member, body = found
+    where = f"{source}:{member.name.lstrip('./')}"
+    if member.size <= budget.held_left():
+        image = body.read()
+        with budget.hold(len(image), "package member", where):
+            result = _extract(image, where, depth + 1, budget)
+    else:
+        result = _spooled_elf(body, member.size, where, depth + 1, budget)
+    m = _DEB_IMAGE.match(member.name)
     path_release = next((v for v in m.groupdict().values() if v), None) if m else None
     name_match = _DEB_NAME.match(package)
     result.release = result.release or path_release or (name_match.group("release") if name_match else None)
     arch = control.get("Architecture")
     result.arch = DEB_ARCHES.get(arch or "", arch) or result.arch
     return result
+
+
+def _spooled_elf(body: Limited, size: int, source: str, depth: int, budget: Budget) -> _Found:
+    """A member too large to hold (a -dbg vmlinux): spooled to a temporary file, read as ELF by its headers."""
+    budget.check("depth", depth, f"containers nested more than {budget.depth} deep", source, 0)
+    budget.check("spool", size, f"package member of {size:,} bytes", source)
+    with tempfile.TemporaryFile(prefix="netmem-member-") as tmp:
+        head = body.read(4)
+        if head != b"\x7fELF":
+            raise budget.exceeded("held", f"package member of {size:,} bytes is not ELF and too large to hold",
+                                  source)
+        tmp.write(head)
+        shutil.copyfileobj(body, tmp, 1 << 20)
+        tmp.flush()
+        return _elf(Blob(fh=tmp), source, depth, budget)

@@ -30,10 +30,8 @@ from typing import Any
 from netmem_ffi.errors import NetmemError, UnknownReferenceError
 from netmem_ffi.kernel.source import KernelSource
 from netmem_ffi.layout.btf.reader import BTF
-from netmem_ffi.layout.btf.writer import extract
 
-
-__all__ = ["Reference", "references", "reference", "names", "make_extract", "INDEX", "DATA_DIR", "SCHEMA"]
+__all__ = ["DATA_DIR", "INDEX", "SCHEMA", "Reference", "names", "reference", "references"]
 
 #: Index file beside the extracts, and its format version.
 INDEX = "index.json"
@@ -118,12 +116,3 @@ def reference(name: str) -> Reference:
         if ref.name == name:
             return ref
     raise UnknownReferenceError(f"unknown reference kernel {name!r}; shipped: {', '.join(names()) or 'none'}", name)
-
-
-def make_extract(btf: bytes, source: str) -> bytes:
-    """The reference extract of a full kernel BTF: the closure of the netmem roots, re-encoded.
-
-    Deterministic: the same kernel BTF always gives the same bytes (the
-    network-tier test relies on it).
-    """
-    return extract(BTF(btf, source))

@@ -1,8 +1,8 @@
 """Every kernel input, read into one :class:`KernelSource`: its BTF and what the container said.
 
-Raw BTF is read directly; ELF images, compressed kernels and Debian packages go
-through :mod:`netmem_ffi.kernel.inputs`.  This is the one place that turns a path
-into kernel type information.
+Every container (raw BTF, ELF, compressed images, Debian packages) goes through
+:mod:`netmem_ffi.kernel.inputs` under one :class:`~netmem_ffi.layout.budget.Budget`
+per input.  This is the one place that turns a path into kernel type information.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import os
 from typing import NamedTuple
 
 from netmem_ffi.abi.arches import RUNNING_KERNEL_BTF, host_arch
-from netmem_ffi.errors import KernelInputError
+from netmem_ffi.kernel.inputs import read_btf_bytes
 from netmem_ffi.layout.btf.reader import BTF
+from netmem_ffi.layout.budget import Budget
 
 __all__ = ["DEFAULT_SOURCE", "KernelSource", "read_source"]
 
 #: The running kernel's BTF.
 DEFAULT_SOURCE = RUNNING_KERNEL_BTF
-_BTF_MAGICS = (b"\x9f\xeb", b"\xeb\x9f")
 
 
 class KernelSource(NamedTuple):
@@ -31,24 +31,22 @@ class KernelSource(NamedTuple):
     kind: str
 
 
-def read_source(source: str | os.PathLike[str] = DEFAULT_SOURCE) -> KernelSource:
-    """Read the kernel input at *source*; raw BTF directly, anything else through :mod:`kernel_inputs`.
+def read_source(source: str | os.PathLike[str] = DEFAULT_SOURCE, budget: Budget | None = None) -> KernelSource:
+    """Read the kernel input at *source* (raw BTF, ELF, image, ``.deb``: :mod:`netmem_ffi.kernel.inputs`).
 
-    Raises :class:`KernelInputError` naming the file (and offset) when it cannot be read.
+    The one entry from a path to kernel type information.  *budget* (default
+    :meth:`Budget.from_env`) bounds the work and memory of this input, the BTF
+    reading included.  Raises :class:`~netmem_ffi.errors.KernelInputError` (or its
+    :class:`~netmem_ffi.errors.BudgetExceededError`) naming the file (and offset).
     """
     name = os.fspath(source)
-    try:
-        with open(name, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise KernelInputError(f"cannot read: {exc.strerror or exc}", name) from None
-    if data[:2] in _BTF_MAGICS:  # raw BTF: skip importing the container readers
+    budget = (budget or Budget.from_env()).fresh()
+    blob = read_btf_bytes(name, budget)
+    if blob.kind == "raw-btf":
+        release, arch = None, None
         if os.path.realpath(name) == DEFAULT_SOURCE:
             # the running kernel's own BTF: its release and architecture are this machine's
-            return KernelSource(name, BTF(data, name), os.uname().release, host_arch(), "raw-btf")
-        return KernelSource(name, BTF(data, name), None, None, "raw-btf")
-    from netmem_ffi.kernel.inputs import btf_from_bytes
-
-    blob = btf_from_bytes(data, name)
-    return KernelSource(name, BTF(blob.btf, f"{name} (BTF from {blob.kind})"), blob.release, blob.arch_hint,
-                        blob.kind)
+            release, arch = os.uname().release, host_arch()
+        return KernelSource(name, BTF(blob.btf, name, budget=budget), release, arch, "raw-btf")
+    return KernelSource(name, BTF(blob.btf, f"{name} (BTF from {blob.kind})", budget=budget), blob.release,
+                        blob.arch_hint, blob.kind)

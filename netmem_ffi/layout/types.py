@@ -20,11 +20,12 @@ came from.  JSON form (SPEC 5/7)::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from netmem_ffi.abi import registry
+from netmem_ffi.layout.budget import Budget
 
 #: Struct-typed members that are listed as one member and not expanded.
 LEAF_TYPES = frozenset(
@@ -98,7 +99,7 @@ class StructLayout(NamedTuple):
         return cls(
             name=name,
             size=int(d["size"]),
-            align=int(d.get("align", 0)),
+            align=int(d.get("align") or 0),
             fields=tuple(Field.from_dict(f) for f in d["fields"]),
         )
 
@@ -171,6 +172,9 @@ class Member(NamedTuple):
 
     ``name`` is None for an anonymous struct/union member.  ``children`` returns
     the members of a struct/union type (None for scalars, pointers, enums).
+    ``key`` names that struct/union type (a BTF type id, a cffi type): members
+    of the same key are flattened once and reused, so a type graph that shares
+    structs is never expanded as a tree.
     """
 
     name: str | None
@@ -180,21 +184,66 @@ class Member(NamedTuple):
     children: Callable[[], Iterable[Member]] | None = None
     bit_offset: int | None = None
     bit_size: int | None = None
+    key: Hashable | None = None
 
 
-def flatten(members: Iterable[Member], prefix: str = "", base: int = 0) -> Iterator[Field]:
-    """Flatten declared members into :class:`Field` rows (see the module doc)."""
+def flatten(members: Iterable[Member], prefix: str = "", base: int = 0, budget: Budget | None = None,
+            source: object = None) -> Iterator[Field]:
+    """Flatten declared members into :class:`Field` rows (see the module doc).
+
+    Each keyed struct is flattened once (memoized), and the rows produced are
+    charged to *budget*'s ``fields`` allowance (default :meth:`Budget.from_env`):
+    structs nesting two members of the next struct forty levels deep raise
+    :class:`~netmem_ffi.errors.BudgetExceededError` (naming *source*) instead of
+    expanding 2^40 rows.
+    """
+    meter = _Meter(budget if budget is not None else Budget.from_env(), source)
+    rows = _rows(members, {}, meter)
+    return iter(_shift(rows, prefix, base))
+
+
+class _Meter:
+    """Rows produced by one :func:`flatten` call, checked against the ``fields`` budget."""
+
+    def __init__(self, budget: Budget, source: object) -> None:
+        self.budget, self.source, self.rows = budget, source, 0
+
+    def charge(self, rows: int) -> None:
+        self.rows += rows
+        self.budget.check("fields", self.rows, "flattening struct members", self.source)
+
+
+_Rows = tuple[Field, ...]
+
+
+def _shift(rows: _Rows, prefix: str, off: int) -> list[Field]:
+    """*rows* (relative to their struct) renamed under *prefix* and moved by *off* bytes."""
+    return [Field(prefix + f.name, f.offset + off, f.size, f.type,
+                  None if f.bit_offset is None else f.bit_offset + 8 * off, f.bit_size) for f in rows]
+
+
+def _rows(members: Iterable[Member], memo: dict[Hashable, _Rows], meter: _Meter) -> _Rows:
+    """The rows of one struct's members, relative to it (offset 0, no prefix)."""
+    out: list[Field] = []
     for m in members:
-        off = base + m.offset
-        if m.name is None:
-            if m.children is not None:
-                yield from flatten(m.children(), prefix, off)
-            continue
-        name = prefix + m.name
-        bit_off = None if m.bit_offset is None else base * 8 + m.bit_offset
-        yield Field(name, off, m.size, m.type, bit_off, m.bit_size)
-        if m.children is not None and m.type not in LEAF_TYPES:
-            yield from flatten(m.children(), name + ".", off)
+        if m.name is not None:
+            out.append(Field(m.name, m.offset, m.size, m.type, m.bit_offset, m.bit_size))
+            meter.charge(1)
+        if m.children is not None and (m.name is None or m.type not in LEAF_TYPES):
+            rows = _child_rows(m, memo, meter)
+            meter.charge(len(rows))
+            out += _shift(rows, "" if m.name is None else m.name + ".", m.offset)
+    return tuple(out)
+
+
+def _child_rows(m: Member, memo: dict[Hashable, _Rows], meter: _Meter) -> _Rows:
+    assert m.children is not None
+    if m.key is not None and m.key in memo:
+        return memo[m.key]
+    rows = _rows(m.children(), memo, meter)
+    if m.key is not None:
+        memo[m.key] = rows
+    return rows
 
 
 def limit_page(structs: dict[str, StructLayout]) -> dict[str, StructLayout]:

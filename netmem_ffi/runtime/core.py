@@ -16,6 +16,7 @@ import importlib
 import os
 import threading
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, TypeVar
 
 from netmem_ffi import errors
@@ -34,10 +35,10 @@ _REF_FORMATS = ("Q", "<Q", "=Q", "@Q", "L", "<L", "=L", "@L")
 class Runtime:
     """The C runtime of one compiled generation (``ffi``, ``lib``) and its error mapping."""
 
-    def __init__(self, spec: registry.ProfileSpec) -> None:
+    def __init__(self, spec: registry.ProfileSpec, module: ModuleType | None = None) -> None:
         self.spec = spec
         self.name = spec.name
-        self.module = module = importlib.import_module(f"netmem_ffi.{spec.module}")
+        self.module = module = module or importlib.import_module(f"netmem_ffi.{spec.module}")
         self.ffi: Any = module.ffi
         self.lib: Any = module.lib
         self.module_file = str(module.__file__)

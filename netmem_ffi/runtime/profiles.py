@@ -38,9 +38,14 @@ class Profile(Helpers):
     DmaDevice = DmaDevice
     NetIovArea: type[NetIovArea]
     PageMap: type[PageMap]
+    #: True for a generation derived from a kernel (runtime.derived), not the registry's.
+    derived: bool = False
+    #: The kernel input a derived profile came from; None for the registry's.
+    source: str | None = None
 
-    def __init__(self, spec: registry.ProfileSpec) -> None:
-        rt = core.runtime(spec.name)
+    def __init__(self, spec: registry.ProfileSpec, rt: core.Runtime | None = None) -> None:
+        """*spec* over its runtime: the registry's compiled module, or *rt* (a derived generation's)."""
+        rt = rt or core.runtime(spec.name)
         super().__init__(rt)
         self.spec = spec
         self.name = spec.name

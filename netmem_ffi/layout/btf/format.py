@@ -15,7 +15,17 @@ from __future__ import annotations
 from functools import lru_cache
 from types import SimpleNamespace
 
-from construct import Const, Int8ub, Int16ub, Int16ul, Int32sb, Int32sl, Int32ub, Int32ul, Struct
+from construct import (
+    Const,
+    Int8ub,
+    Int16ub,
+    Int16ul,
+    Int32sb,
+    Int32sl,
+    Int32ub,
+    Int32ul,
+    Struct,
+)
 
 from netmem_ffi.layout.btf.uapi import BTF_MAGIC, Kind
 

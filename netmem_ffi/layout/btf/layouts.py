@@ -18,9 +18,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from netmem_ffi.abi import registry
-from netmem_ffi.layout.types import EnumLayout, LayoutSet, Member, StructLayout, flatten, limit_page
 from netmem_ffi.layout.btf.reader import BTF, LONG_TYPES, MAX_CHAIN, BTFType
 from netmem_ffi.layout.btf.uapi import MODIFIER_KINDS, Kind, int_bits, int_offset
+from netmem_ffi.layout.types import (
+    EnumLayout,
+    LayoutSet,
+    Member,
+    StructLayout,
+    flatten,
+    limit_page,
+)
 
 #: Typedef names cffi treats as primitive types and keeps in a ``cname``.
 CFFI_PRIMITIVE_TYPEDEFS = frozenset(
@@ -54,7 +61,23 @@ def int_spelling(name: str) -> str:
 
 
 def _marked(btf: BTF, tid: int, depth: int, referrer: int) -> str:
-    """cffi's ``c_name_with_marker`` for type *tid* (named by *referrer*): the declarator's place is ``&``."""
+    """cffi's ``c_name_with_marker`` for type *tid* (named by *referrer*): the declarator's place is ``&``.
+
+    Memoized per type id (a type graph that shares prototypes is spelled once
+    per type, not once per path), and no text may grow past the ``type_text``
+    budget (prototypes whose parameters are pointers to the next prototype,
+    forty deep, would spell 2^40 characters).
+    """
+    known = btf.spellings.get(tid)
+    if known is not None:
+        return known
+    text = _spell_once(btf, tid, depth, referrer)
+    btf.budget.check("type_text", len(text), f"spelling type [{tid}]", btf.path, btf.where(tid))
+    btf.spellings[tid] = text
+    return text
+
+
+def _spell_once(btf: BTF, tid: int, depth: int, referrer: int) -> str:
     if depth > MAX_CHAIN:
         raise btf.error(f"type [{tid}]: declarator nesting loops or exceeds {MAX_CHAIN} levels", btf.where(tid))
     if tid == 0:
@@ -114,7 +137,8 @@ def _members(btf: BTF, t: BTFType, depth: int = 0) -> Iterator[Member]:
         rt = btf.type(rid) if rid else None
         children = None
         if rt is not None and rt.kind in (Kind.STRUCT, Kind.UNION):
-            children = lambda rt=rt: _members(btf, rt, depth + 1)  # noqa: E731
+            children = lambda rt=rt: _members(btf, rt, depth + 1)
+        key = rt.id if children is not None and rt is not None else None
         size = btf.size_of(m.type, referrer=t.id)
         bit_size = m.bitfield_size
         bit_offset = m.bit_offset
@@ -124,15 +148,16 @@ def _members(btf: BTF, t: BTFType, depth: int = 0) -> Iterator[Member]:
         if bit_size:
             offset = bit_offset // (8 * size) * size if size else bit_offset // 8  # storage unit, as cffi
             yield Member(m.name or None, offset, size, spell(btf, m.type, referrer=t.id), children, bit_offset,
-                         bit_size)
+                         bit_size, key)
         else:
-            yield Member(m.name or None, bit_offset // 8, size, spell(btf, m.type, referrer=t.id), children)
+            yield Member(m.name or None, bit_offset // 8, size, spell(btf, m.type, referrer=t.id), children,
+                         key=key)
 
 
 def struct_layout(btf: BTF, tid: int) -> StructLayout:
     """The flattened layout of STRUCT/UNION type *tid* (``align`` 0: BTF has none)."""
     t = btf.type(tid)
-    return StructLayout(t.name, t.size_type, 0, tuple(flatten(_members(btf, t))))
+    return StructLayout(t.name, t.size_type, 0, tuple(flatten(_members(btf, t), budget=btf.budget, source=btf.path)))
 
 
 def enum_layout(btf: BTF, tid: int) -> EnumLayout:

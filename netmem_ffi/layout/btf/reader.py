@@ -1,11 +1,13 @@
 """Read raw BTF (``/sys/kernel/btf/vmlinux``, ``.BTF`` sections) in either byte order.
 
-The reader is lazy: it validates the header, then walks the type section only as
-far as a question needs (a name lookup stops at the first match, a type id at
-that id), stepping from record to record by the kind's trailing length
-(:data:`uapi.KIND_EXTRA`, or the header's layout section for kinds newer than
-this reader).  Full records are decoded only for the types asked for.  Finding
-the netmem types in a 120k-type vmlinux BTF takes a few milliseconds.
+The reader validates the header when built; the first question that needs
+type ids walks the whole type section once, in C (:mod:`netmem_ffi._btfscan`),
+recording where each record starts (its length comes from the kind:
+:data:`uapi.KIND_EXTRA`, or the header's layout section for kinds newer than
+this reader).  Names are found by one C pass over the string section, and full
+records are decoded only for the types asked for.  Finding the netmem types in
+a 120k-type vmlinux BTF takes a few milliseconds.  If the walk fails, every
+later question raises the same error.
 
 Every malformed input raises :class:`~netmem_ffi.errors.KernelInputError`
 naming the file and the byte offset: truncated data, a bad magic, sections past
@@ -17,6 +19,8 @@ typedef/modifier cycle.  Nothing allocates more than the input's size.
 from __future__ import annotations
 
 import functools
+import os
+import stat
 import struct
 import sys
 from array import array
@@ -26,6 +30,7 @@ from typing import NamedTuple
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.btf import uapi
 from netmem_ffi.layout.btf.uapi import Kind
+from netmem_ffi.layout.budget import Budget
 
 #: Bound on typedef/modifier/array chains (the kernel verifier's limit is 32).
 MAX_CHAIN = 64
@@ -98,6 +103,29 @@ class BTFType(NamedTuple):
         yield from (t for t, _, _ in self.secinfos)
 
 
+_HEADER = {"little": struct.Struct("<HBBIIIII"), "big": struct.Struct(">HBBIIIII")}
+#: The first three header bytes (magic, version 1) in each byte order.
+MAGIC_PREFIX = {"little": b"\x9f\xeb\x01", "big": b"\xeb\x9f\x01"}
+
+
+def byte_order(buf: bytes | bytearray | memoryview, pos: int = 0) -> str | None:
+    """"little" or "big" when the BTF magic starts at *pos* of *buf*, else None."""
+    magic = bytes(buf[pos:pos + 2])
+    return "little" if magic == b"\x9f\xeb" else "big" if magic == b"\xeb\x9f" else None
+
+
+def unpack_header(buf: bytes | bytearray | memoryview, pos: int = 0) -> tuple[Header, str] | None:
+    """The 24-byte ``struct btf_header`` at *pos* and its byte order; None without a magic or 24 bytes.
+
+    The one header decoder: :class:`BTF` validates what it returns, the kernel-input
+    scanner (:func:`netmem_ffi.kernel.inputs.btf_span`) checks it for plausibility.
+    """
+    order = byte_order(buf, pos)
+    if order is None or len(buf) - pos < uapi.BTF_HEADER_LEN:
+        return None
+    return Header(*_HEADER[order].unpack_from(buf, pos)), order
+
+
 @functools.lru_cache(maxsize=16)
 def _step_tables(described: tuple[tuple[int, tuple[int, int]], ...]) -> tuple[list[int], list[int]]:
     """Words to skip per record, indexed by ``info >> 24`` (kind and kind_flag): base and per-vlen.
@@ -137,10 +165,15 @@ class BTF:
     everything.
     """
 
-    def __init__(self, data: bytes, path: object = "<bytes>", base_offset: int = 0) -> None:
+    def __init__(self, data: bytes, path: object = "<bytes>", base_offset: int = 0,
+                 budget: Budget | None = None) -> None:
         self.data = data if isinstance(data, bytes) else bytes(data)
         self.path = path
         self.base_offset = base_offset
+        #: Bounds the work of turning this BTF into layouts (flattening, type spelling).
+        self.budget = budget if budget is not None else Budget.from_env()
+        #: The error the type-section walk stopped at; every later question raises it again.
+        self._failed: KernelInputError | None = None
         self.header, self.byteorder = self._parse_header()
         h = self.header
         self._e = "<" if self.byteorder == "little" else ">"
@@ -149,7 +182,6 @@ class BTF:
         self._strs_end = self._strs_at + h.str_len
         layout = self._parse_layout()
         self._base, self._per = _step_tables(tuple(sorted(layout.items())))
-        self._layout_kinds = frozenset(k for k in layout if k > uapi.MAX_KIND)
         section = memoryview(self.data)[self._types_at:self._types_at + h.type_len]
         if self.byteorder == sys.byteorder:
             self._words: memoryview | array[int] = section.cast("I")
@@ -158,11 +190,12 @@ class BTF:
             self._words.frombytes(section)
             self._words.byteswap()
         self._offsets: array[int] = array("I")  # word index of each scanned record; id = index + 1
-        self._pos = 0  # word index where the scan continues
         self._done = h.type_len == 0
         self._cache: dict[int, BTFType] = {}
         self._strings: dict[str, int | None] = {}  # name -> string offset, or None when absent
         self._pointer_size: int | None = None
+        #: C spellings by type id, filled by :mod:`netmem_ffi.layout.btf.layouts` (memoized).
+        self.spellings: dict[int, str] = {}
 
     # ---- errors ---------------------------------------------------------------------------
 
@@ -183,26 +216,23 @@ class BTF:
         d = self.data
         if len(d) < 4:
             raise self.error(f"truncated BTF: {len(d)} bytes, the header needs {uapi.BTF_HEADER_LEN}", 0)
-        magic = struct.unpack_from("<H", d, 0)[0]
-        if magic == uapi.BTF_MAGIC:
-            order, e = "little", "<"
-        elif magic == struct.unpack("<H", struct.pack(">H", uapi.BTF_MAGIC))[0]:
-            order, e = "big", ">"
-        else:
+        unpacked = unpack_header(d)
+        if unpacked is None and byte_order(d) is None:
+            magic = struct.unpack_from("<H", d, 0)[0]
             raise self.error(f"bad BTF magic {magic:#06x} (expected {uapi.BTF_MAGIC:#06x} in either byte order)", 0)
-        if len(d) < uapi.BTF_HEADER_LEN:
+        if unpacked is None:
             raise self.error(f"truncated BTF: {len(d)} bytes, the header needs {uapi.BTF_HEADER_LEN}", len(d))
-        fields = struct.unpack_from(e + "HBBIIIII", d, 0)
-        version, hdr_len = fields[1], fields[3]
+        header, order = unpacked
+        e = "<" if order == "little" else ">"
+        version, hdr_len = header.version, header.hdr_len
         if version != uapi.BTF_VERSION:
             raise self.error(f"unsupported BTF version {version} (expected {uapi.BTF_VERSION})", 2)
         if hdr_len < uapi.BTF_HEADER_LEN or hdr_len > len(d):
             raise self.error(f"header length {hdr_len} outside {uapi.BTF_HEADER_LEN}..{len(d)} "
                              f"(the data has {len(d)} bytes)", 4)
-        extra = (0, 0)
         if hdr_len >= uapi.BTF_HEADER_LAYOUT_LEN:
-            extra = struct.unpack_from(e + "II", d, uapi.BTF_HEADER_LEN)
-        header = Header._make((*fields, *extra))
+            layout_off, layout_len = struct.unpack_from(e + "II", d, uapi.BTF_HEADER_LEN)
+            header = header._replace(layout_off=layout_off, layout_len=layout_len)
         self._check_section("type", header.type_off, header.type_len, hdr_len, 8)
         self._check_section("string", header.str_off, header.str_len, hdr_len, 16)
         if header.type_len % 4:
@@ -268,23 +298,28 @@ class BTF:
         walked = array("I")
         walked.frombytes(ffi.buffer(offsets, 4 * int(count[0])))
         self._offsets = walked
-        self._pos = n
         self._done = True
         if rc >= 0:
             return
+        self._failed = self._scan_error(rc, walked, n)
+        raise self._failed
+
+    def _scan_error(self, rc: int, walked: array[int], n: int) -> KernelInputError:
+        from netmem_ffi._btfscan import lib
+
         last = len(walked)
         where = self._types_at + 4 * walked[-1]
         if rc == lib.BTF_SCAN_TRUNCATED:
-            raise self.error(f"type [{last}] is truncated: its header runs past the end of the type section", where)
+            return self.error(f"type [{last}] is truncated: its header runs past the end of the type section", where)
         if rc == lib.BTF_SCAN_UNKNOWN_KIND:
-            raise self._unknown_kind(last, (self._words[walked[-1] + 1] >> 24) & 0x7F)
+            return self._unknown_kind(last, (self._words[walked[-1] + 1] >> 24) & 0x7F)
         if rc == lib.BTF_SCAN_PAST_END:
             info = self._words[walked[-1] + 1]
             top = info >> 24
             extra = self._base[top] + (info & 0xFFFFFF) * self._per[top] - (n - walked[-1])
-            raise self.error(f"type [{last}] runs past the end of the type section ({4 * extra} bytes too long)",
+            return self.error(f"type [{last}] runs past the end of the type section ({4 * extra} bytes too long)",
                              where)
-        raise self.error(f"more than {uapi.BTF_MAX_TYPE} types", where)
+        return self.error(f"more than {uapi.BTF_MAX_TYPE} types", where)
 
     def _unknown_kind(self, tid: int, kind: int) -> KernelInputError:
         where = self._types_at + 4 * self._offsets[tid - 1]
@@ -293,16 +328,22 @@ class BTF:
         return self.error(f"type [{tid}] has unknown BTF kind {kind} and the header has no layout section "
                           "describing it", where)
 
-    def _ensure(self, tid: int, where: int | None = None) -> None:
-        if tid > len(self._offsets) and not self._done:
+    def _walked(self) -> None:
+        """Walk the type section if not yet done; raise the walk's error again if it failed."""
+        if self._failed is not None:
+            raise self._failed.with_traceback(None)
+        if not self._done:
             self._scan()
+
+    def _ensure(self, tid: int, where: int | None = None) -> None:
+        if tid > len(self._offsets) or self._failed is not None:
+            self._walked()
         if not 0 < tid <= len(self._offsets):
             raise self.error(f"type id {tid} out of range (1..{len(self)})", where)
 
     def __len__(self) -> int:
         """Number of types (void excluded); walks the whole type section."""
-        if not self._done:
-            self._scan()
+        self._walked()
         return len(self._offsets)
 
     def _name_offsets(self, names: list[str]) -> dict[str, int]:
@@ -332,8 +373,7 @@ class BTF:
         found: dict[str, int] = {}
         if not by_off:
             return found
-        if not self._done:
-            self._scan()
+        self._walked()
         for tid, off in self._named(list(by_off)):
             self._match(by_off, found, wanted, tid, off)
         return found
@@ -483,8 +523,13 @@ def _u64(lo: int, hi: int, signed: bool) -> int:
 
 
 def load_btf(path: str, base_offset: int = 0) -> BTF:
-    """Read the raw BTF file at *path*; ``KernelInputError`` if it cannot be read."""
+    """Read the raw BTF file at *path*; ``KernelInputError`` if it cannot be read or is not a regular file.
+
+    Raw BTF only: every other kernel input goes through ``netmem_ffi.kernel.source.read_source``.
+    """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise KernelInputError("not a regular file: BTF is read from files", path)
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:

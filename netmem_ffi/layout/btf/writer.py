@@ -18,11 +18,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from netmem_ffi.errors import KernelInputError
-from netmem_ffi.layout.types import LayoutSet, StructLayout
 from netmem_ffi.layout.btf import uapi
 from netmem_ffi.layout.btf.format import declare
 from netmem_ffi.layout.btf.reader import BTF, BTFMember, BTFType
 from netmem_ffi.layout.btf.uapi import Kind
+from netmem_ffi.layout.types import LayoutSet, StructLayout
 
 
 class _Strings:
@@ -54,7 +54,7 @@ def _trailing(f: object, t: BTFType, strs: _Strings) -> bytes:
     k = t.kind
     if k > uapi.MAX_KIND:
         return t.raw
-    one, elem = getattr(f, "trailing").get(Kind(k), (None, None))
+    one, elem = f.trailing.get(Kind(k), (None, None))
     if k in (Kind.INT, Kind.VAR):
         return one.build(t.extra) if k == Kind.INT else one.build({"linkage": t.extra})
     if k == Kind.DECL_TAG:
