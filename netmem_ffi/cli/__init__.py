@@ -45,7 +45,7 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"netmem-ffi {__version__}")
     parser.add_argument("--color", choices=COLOR_MODES, default=None, help=COLOR_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in commands:
+    for name in (*commands, "completion", "man"):  # and the commands that render this parser
         module = importlib.import_module(f"{__name__}.{name}")
         module.add_parser(sub)
         # also after the command (`netmem-ffi check --color never`); SUPPRESS keeps a global one given before it
