@@ -327,6 +327,41 @@ class Bench:
                      "<= 1.5x", cached / registry <= 1.5)
 
 
+    # ---- 9: DWARF kernels (a -dbg vmlinux and a -dbg .deb, named by the environment: gigabytes) ----
+    def fig_8_dwarf(self) -> Iterator[Figure]:
+        fields = "net_iov,netmem_desc,net_iov_area,page"
+        vmlinux, deb = os.environ.get("NETMEM_FFI_BENCH_VMLINUX"), os.environ.get("NETMEM_FFI_BENCH_DEB")
+        if not (vmlinux or deb) or shutil.which("pahole") is None:
+            yield Figure("check of a -dbg vmlinux / -dbg .deb (DWARF)", float("nan"), "s", "pahole -F dwarf",
+                         float("nan"), float("nan"), "<= 1.0x / <= 0.25x", None, "skipped: set "
+                         "NETMEM_FFI_BENCH_VMLINUX and/or NETMEM_FFI_BENCH_DEB, install pahole")
+            return
+        check = [sys.executable, "-m", "netmem_ffi", "check", "--json"]
+        if vmlinux:
+            o, b = _median_pair(lambda: _run([*check, vmlinux])[0], lambda: _run(
+                ["pahole", "-F", "dwarf", "-C", fields, vmlinux])[0], 1 if self.quick else 3)
+            yield Figure(f"check of a -dbg vmlinux ({os.path.basename(vmlinux)})", o, "s",
+                         f"pahole -F dwarf -C {fields}", b, o / b, "<= 1.0x", o / b <= 1.0)
+        if deb:
+            o, rss_kib = _run([*check, deb])
+            pipeline = (f"dpkg-deb --fsys-tarfile {deb} | tar -x -C \"$T\" --wildcards '*/debug/*/vmlinux*' && "
+                        f"pahole -F dwarf -C {fields} \"$(find \"$T\" -type f -name 'vmlinux*')\"")
+            b = _run(["sh", "-c", f'T=$(mktemp -d) && {pipeline}; rm -rf "$T"'])[0]
+            yield Figure(f"check of a -dbg .deb ({os.path.basename(deb)})", o, "s",
+                         "dpkg-deb --fsys-tarfile | tar -x of the vmlinux, then pahole -F dwarf", b, o / b,
+                         "<= 0.25x, peak RSS <= 512 MB", o / b <= 0.25 and rss_kib <= 512 * 1024,
+                         f"peak RSS {rss_kib / 1024:.0f} MB; one run each")
+
+
+def _run(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one child process running *cmd*."""
+    t = time.perf_counter()
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, _, usage = os.wait4(child.pid, 0)
+    child.returncode = 0
+    return time.perf_counter() - t, usage.ru_maxrss
+
+
 _RSS_PROBE = """
 import sys, netmem_ffi as nm
 def rss():

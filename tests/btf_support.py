@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -60,3 +62,23 @@ def with_member_moved(layouts: LayoutSet, struct: str, member: str, delta: int) 
     s = layouts.structs[struct]
     fields = tuple(f._replace(offset=f.offset + delta) if f.name == member else f for f in s.fields)
     return layouts._replace(structs={**layouts.structs, struct: s._replace(fields=fields)})
+
+
+_PAHOLE_MEMBER = re.compile(r"^\s+.*?[\s*](\w+)(?:\[\d+\])*;\s+/\*\s+(\d+)\s+(\d+)\s+\*/")
+_PAHOLE_SIZE = re.compile(r"/\* size: (\d+),")
+
+
+def pahole_struct(path: str, struct: str, *flags: str) -> tuple[dict[str, tuple[int, int]], int]:
+    """pahole's reading of *struct* in *path*: {member: (offset, size)} (anonymous members looked through), size.
+
+    Skips the test when pahole is absent.
+    """
+    if shutil.which("pahole") is None:
+        pytest.skip("pahole (dwarves) not installed")
+    out = subprocess.run(["pahole", *flags, "-C", struct, path], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    members = {m.group(1): (int(m.group(2)), int(m.group(3)))
+               for m in map(_PAHOLE_MEMBER.match, out.splitlines()) if m}
+    size = _PAHOLE_SIZE.search(out)
+    assert size, out
+    return members, int(size.group(1))

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
-import shutil
 import struct
-import subprocess
 
 import cffi
 import pytest
-from btf_support import need_vmlinux
+from btf_support import need_vmlinux, pahole_struct
 
 import netmem_ffi
 from netmem_ffi.layout import host as hostlayout
@@ -22,8 +19,6 @@ from netmem_ffi.layout.btf.writer import encode, extract, synthesize
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.abi import arches
 
-_PAHOLE_MEMBER = re.compile(r"^\s+.*?[\s*](\w+)(?:\[\d+\])*;\s+/\*\s+(\d+)\s+(\d+)\s+\*/")
-_PAHOLE_SIZE = re.compile(r"/\* size: (\d+),")
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +32,7 @@ def kernel_layouts(kernel: BTF) -> netmem_ffi.layout.types.LayoutSet:
 
 
 def _pahole(struct: str) -> tuple[dict[str, tuple[int, int]], int]:
-    if shutil.which("pahole") is None:
-        pytest.skip("pahole (dwarves) not installed")
-    out = subprocess.run(["pahole", "-C", struct, need_vmlinux()], capture_output=True, text=True,
-                         timeout=60, check=True).stdout
-    members = {m.group(1): (int(m.group(2)), int(m.group(3)))
-               for m in map(_PAHOLE_MEMBER.match, out.splitlines()) if m}
-    size = _PAHOLE_SIZE.search(out)
-    assert size, out
-    return members, int(size.group(1))
+    return pahole_struct(need_vmlinux(), struct)
 
 
 @pytest.mark.parametrize("struct", ["net_iov", "netmem_desc", "net_iov_area"])

@@ -46,8 +46,9 @@ def test_running_kernel() -> None:
 def test_synthetic_kernels_match(tmp_path: Path, profile: str, arch: str, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, f"{profile}-{arch}", model_layouts(profile, arch))
     result = check_source(path)
-    if arch != "x86_64":  # BTF cannot name the architecture: the first big-endian LP64 one is assumed
-        assert result.arch.how in ("assumed", "host")
+    # the synthetic BTF has no struct pt_regs: the architecture is unknown, compared on the first of its data model
+    assert (result.arch.arch, result.arch.how) == ("unknown", "btf")
+    assert result.arch.model == {"x86_64": "x86_64", "s390x": "s390x"}[arch]
     assert (result.detection.profile, result.match) == (profile, True), [c.describe() for c in result.mismatches]
     assert all(a.ok for a in result.asserts)
 
@@ -131,3 +132,74 @@ def test_subprocess_json() -> None:
     assert proc.returncode == 0, proc.stderr
     d = json.loads(proc.stdout)
     assert SPEC_KEYS <= set(d) and d["match"] is True
+
+
+def _page_resized(model: LayoutSet, size: int) -> LayoutSet:
+    page = model.struct("page")
+    return model._replace(structs={**model.structs, "page": page._replace(size=size)})
+
+
+def test_config_dependent_page_is_a_note_not_a_break(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An 80-byte page (loong64's ``virtual``): match, the size note is not breaking, exit 0 — one verdict."""
+    path = write(tmp_path, "page80", _page_resized(model_layouts("v7.2", "x86_64"), 80))
+    result = check_source(path)
+    assert result.match and not result.mismatches
+    size = [c for c in result.notes if c.kind == "struct_size"]
+    assert [(c.container, c.old, c.new, c.breaking) for c in size] == [("struct page", 64, 80, False)]
+    assert all(not n["breaking"] for n in result.to_dict()["notes"])
+    assert main(["check", "--json", path]) == 0
+    capsys.readouterr()
+
+
+def test_config_members_are_notes() -> None:
+    """The one breaking policy (check's) makes struct page's config members notes, nothing else."""
+    from netmem_ffi.abicheck.compare import CHECK, PAGE_CONFIG_MEMBERS, Change
+
+    changes = [Change("member_added", "struct page", m, None, "offset 64", True) for m in PAGE_CONFIG_MEMBERS]
+    moved = Change("member_moved", "struct page", "pp", 16, 24, True)
+    other = Change("member_added", "struct net_iov", "virtual", None, "offset 64", True)
+    assert [c for c in (*changes, moved, other) if CHECK.breaking(c)] == [moved, other]
+
+
+def test_notes_only_for_real_differences() -> None:
+    """7.1+ and 6.19/7.0 kernels: no respelling notes; 6.18 under v6.17 (6.17 still says unsigned long): one."""
+    from netmem_ffi.abi import registry
+    from netmem_ffi.abicheck.check import check_reference
+
+    assert [r.new for r in registry.page_respellings(registry.spec("v7.2"))] == ["memdesc_flags_t", "compound_info"]
+    assert [r.new for r in registry.page_respellings(registry.spec("v6.19"))] == ["memdesc_flags_t"]
+    assert registry.page_respellings(registry.spec("v6.17")) == ()
+    for name in ("amd64-7.1", "amd64-7.2", "amd64-7.3", "amd64-7.0", "amd64-6.19", "arm64-7.2", "armhf-7.2"):
+        assert check_reference(name).notes == (), name
+    flags = check_reference("amd64-6.18").notes
+    assert [(c.kind, c.member, c.new) for c in flags] == [("member_type", "flags", "memdesc_flags_t")]
+
+
+
+def test_old_spelling_under_a_new_generation_is_noted(tmp_path: Path) -> None:
+    """The engine's model (compound_head, unsigned long flags) as a v7.2 kernel: both respellings are noted."""
+    result = check_source(write(tmp_path, "old-spelling", model_layouts("v7.2", "x86_64")))
+    assert result.match
+    assert sorted((c.kind, c.new) for c in result.notes) == [("member_renamed", "compound_head"),
+                                                             ("member_type", "unsigned long")]
+
+
+def test_jobs_keep_input_order_and_list_what_differs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``check -j 2`` over several kernels: one line each in input order; a kernel that differs lists its members."""
+    model = model_layouts("v7.2", "x86_64")
+    area = model.struct("net_iov_area")
+    moved = area._replace(fields=tuple(f._replace(offset=16 - f.offset) if f.offset != 8 else f for f in area.fields))
+    paths = [write(tmp_path, "a-ok", model), write(tmp_path, "b-moved", model._replace(
+        structs={**model.structs, "net_iov_area": moved})), str(tmp_path / "c-missing.btf"),
+        write(tmp_path, "d-612", model_layouts("v6.12", "i386"))]
+    assert main(["check", "-j", "2", *paths]) == 1  # one unreadable input
+    out = capsys.readouterr().out.splitlines()
+    heads = [line for line in out if not line.startswith("  ")]
+    assert [h.split(":")[0] for h in heads] == paths
+    assert heads[0].startswith(f"{paths[0]}: MATCH") and heads[1].startswith(f"{paths[1]}: MISMATCH")
+    listed = out[out.index(heads[1]) + 1:out.index(heads[2])]
+    assert listed and all("net_iov_area" in line and "mismatch" in line for line in listed)
+    assert main(["check", "--json", "-j", "2", *paths[:2], paths[3]]) == 4
+    assert [d["source"] for d in json.loads(capsys.readouterr().out)] == [paths[0], paths[1], paths[3]]
+    assert main(["check", "-j", "0", paths[0]]) == 2
+    assert "at least 1" in capsys.readouterr().err

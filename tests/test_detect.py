@@ -21,7 +21,7 @@ ARCHES = ("x86_64", "i386", "s390x", "armhf")
 def as_kernel(model: LayoutSet) -> tuple[LayoutSet, ArchChoice]:
     """The layouts a kernel with *model*'s types would show, read back through BTF."""
     btf = BTF(synthesize(model), f"synthetic-{model.profile}-{model.arch}")
-    arch = choose_arch(btf.pointer_size, btf.byteorder, model.arch)
+    arch = choose_arch(btf.pointer_size, btf.byteorder, hint=model.arch)
     return btf_layouts.layout_set(btf, arch=arch.arch), arch
 
 
@@ -69,12 +69,13 @@ def test_no_net_iov_is_before_612() -> None:
 
 
 def test_choose_arch() -> None:
-    assert choose_arch(8, "little", "amd64") == ArchChoice("x86_64", "hint")
-    assert choose_arch(8, "big", None).arch in ("s390x", "ppc64")
-    assert choose_arch(4, "little", None).how in ("assumed", "host")
-    with pytest.raises(KernelInputError, match="i386"):
-        choose_arch(8, "little", "i386")
-    with pytest.raises(KernelInputError, match="no supported architecture"):
-        choose_arch(4, "big", None)
+    assert choose_arch(8, "little", hint="amd64") == ArchChoice("x86_64", "elf", "x86_64")
+    big = choose_arch(8, "big")
+    assert (big.arch, big.how, big.model) == ("unknown", "btf", "s390x")  # never a guess reported as the arch
+    assert choose_arch(4, "little", identified="armhf", types_from="dwarf") == ArchChoice("armhf", "dwarf", "armhf")
+    with pytest.raises(KernelInputError):
+        choose_arch(8, "little", hint="i386")
+    with pytest.raises(KernelInputError):
+        choose_arch(4, "big")
     with pytest.raises(UnsupportedArchError):
-        choose_arch(8, "little", "vax")
+        choose_arch(8, "little", hint="vax")

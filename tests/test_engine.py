@@ -119,7 +119,17 @@ def test_struct_page_size_config_knobs(arch: str, memcg: bool, aligned: bool, si
 
 def test_kernel_config_selects_aligned_page_per_arch() -> None:
     aligned = {a for a in arches.ARCHES if engine.KernelConfig.kernel(a).aligned_struct_page}
-    assert aligned == {"x86_64", "i386", "arm64", "s390x", "riscv64"}
+    assert aligned == {"x86_64", "i386", "arm64", "s390x", "riscv64", "loongarch64"}
+
+
+def test_loongarch_page_is_debians() -> None:
+    """docs 1.5: loong64's struct page is 80 bytes, ``virtual`` at 64, 16-byte aligned (its -dbg DWARF)."""
+    full = engine.struct_layouts("v7.2", "loongarch64", engine.KernelConfig.kernel("loongarch64"))["page"]
+    assert (full.size, full.align, full.offsetof("virtual"), full.field("virtual").type) == (80, 16, 64, "void *")
+    plain = engine.struct_layouts("v7.2", "loongarch64")["page"]
+    assert (plain.size, "virtual" in plain) == (64, False)
+    assert offsets(engine.layout_set("v7.2", "loongarch64"), "net_iov") == offsets(
+        engine.layout_set("v7.2", "x86_64"), "net_iov")
 
 
 # docs 2.2: (profile, arch, dma_addr_bits) -> (base_dma_addr offset, size, struct size)

@@ -25,6 +25,7 @@ class DataModel(NamedTuple):
     cacheline: int  # L1_CACHE_BYTES, for the pahole-style view
     aligned_struct_page: bool  # the architecture selects CONFIG_HAVE_ALIGNED_STRUCT_PAGE
     triplet: str  # GNU triplet of Debian's cross compiler
+    page_virtual: bool = False  # the architecture selects WANT_PAGE_VIRTUAL: struct page ends in void *virtual
 
     @property
     def pointer(self) -> int:
@@ -49,6 +50,9 @@ _MODELS = (
     DataModel("ppc64le", 8, "little", 8, False, 128, False, "powerpc64le-linux-gnu"),
     DataModel("ppc64", 8, "big", 8, False, 128, False, "powerpc64-linux-gnu"),
     DataModel("riscv64", 8, "little", 8, False, 64, True, "riscv64-linux-gnu"),
+    # LoongArch: signed char (GCC's default there); Debian's struct page is 80 bytes (WANT_PAGE_VIRTUAL adds
+    # ``virtual`` at 64) and 16-byte aligned.  No Debian cross compiler: checked against loong64's own DWARF.
+    DataModel("loongarch64", 8, "little", 8, True, 64, True, "loongarch64-linux-gnu", page_virtual=True),
 )
 MODELS = {m.name: m for m in _MODELS}
 #: The architectures the engine lays out (SPEC 5 spelling).
@@ -62,6 +66,7 @@ ALIASES = {
     "s390": "s390x",
     "ppc64el": "ppc64le", "powerpc64le": "ppc64le", "powerpc64": "ppc64", "ppc64be": "ppc64",
     "riscv": "riscv64", "rv64": "riscv64",
+    "loong64": "loongarch64", "loongarch": "loongarch64", "la64": "loongarch64",
 } | {m.triplet: m.name for m in _MODELS}
 
 

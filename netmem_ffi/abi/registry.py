@@ -262,6 +262,34 @@ PROFILES: tuple[ProfileSpec, ...] = (
 
 DEFAULT_PROFILE = PROFILES[-1].name
 
+
+class PageRespelling(NamedTuple):
+    """A ``struct page`` member whose spelling changed in *release* without moving (docs 1.5)."""
+
+    member: str  # as the model (cdefs/common.h) names it
+    attribute: str  # "type" or "name"
+    old: str
+    new: str
+    release: str
+
+
+#: The respellings of ``struct page`` the cdefs (one text for every generation) do not carry.
+PAGE_RESPELLINGS = (
+    # 6.18, "mm: introduce memdesc_flags_t": page->flags becomes a one-word struct.
+    PageRespelling("flags", "type", "unsigned long", "memdesc_flags_t", "6.18"),
+    # 7.1: the tail-page word compound_head is renamed compound_info.
+    PageRespelling("compound_head", "name", "compound_head", "compound_info", "7.1"),
+)
+
+
+def _release(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split("."))
+
+
+def page_respellings(profile: ProfileSpec) -> tuple[PageRespelling, ...]:
+    """The respellings every kernel of *profile* carries (where its kernels disagree, the model keeps the old)."""
+    return tuple(r for r in PAGE_RESPELLINGS if all(_release(k) >= _release(r.release) for k in profile.kernels))
+
 _BY_NAME = {p.name: p for p in PROFILES}
 
 

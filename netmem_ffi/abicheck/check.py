@@ -8,10 +8,13 @@
   static asserts on the kernel's own layouts.  :meth:`CheckResult.to_dict` is
   the ``check --json`` object of SPEC 7.
 
-``struct page``'s size depends on the kernel config (MEMCG, KMSAN ...), so it
-never counts as a mismatch; changes abidiff calls harmless (a member's type
-spelled differently at the same offset and size, e.g. ``flags`` becoming
-``memdesc_flags_t`` in 6.18) are listed as notes, not mismatches.
+``struct page``'s size and its config-dependent members (``virtual``,
+``_last_cpupid``, ``memcg_data``) depend on the kernel config, so they are
+notes (``breaking: false``), never mismatches; changes abidiff calls harmless
+(a member's type spelled differently at the same offset and size) are notes
+too.  The model is spelled as the generation's kernels spell ``struct page``
+(``memdesc_flags_t`` from 6.18, ``compound_info`` from 7.1) where all of them
+agree, so those notes appear only where a kernel really differs.
 """
 
 from __future__ import annotations
@@ -27,17 +30,36 @@ from netmem_ffi.abicheck.detect import MATCH, PRE_6_12, ArchChoice, Detection, c
 from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.kernel.references import Reference, reference
 from netmem_ffi.kernel.source import DEFAULT_SOURCE, KernelSource, read_source
+from netmem_ffi.layout.archid import identify_btf
 from netmem_ffi.layout.types import LayoutSet
 
-def _layouts(kernel: KernelSource) -> tuple[LayoutSet, ArchChoice]:
+#: How a container's architecture hint was found, by input kind (ELF kinds: "elf").
+_HINT_FROM = {"raw-btf": "running", "reference": "package", "deb": "package", "dwarf": "package",
+              "deb-dwarf": "package"}
+#: Input kinds whose types came from DWARF.
+_DWARF_KINDS = frozenset({"dwarf", "elf-dwarf", "deb-dwarf"})
+
+
+def kernel_arch(kernel: KernelSource, user: str | None = None) -> ArchChoice:
+    """The architecture of *kernel*: *user*'s, the container's, its types' or unknown (see :func:`choose_arch`)."""
     btf = kernel.btf
-    arch = choose_arch(btf.pointer_size, btf.byteorder, kernel.arch_hint)
-    return layout_set(btf, arch=arch.arch, source=kernel.source), arch
+    identified = None if user or kernel.arch_hint else identify_btf(btf)
+    return choose_arch(btf.pointer_size, btf.byteorder, user=user, hint=kernel.arch_hint,
+                       hint_from=_HINT_FROM.get(kernel.kind, "elf"), identified=identified,
+                       types_from="dwarf" if kernel.kind in _DWARF_KINDS else "btf")
 
 
-def kernel_layouts(source: str | os.PathLike[str] = DEFAULT_SOURCE) -> LayoutSet:
-    """The netmem layouts of the kernel at *source* (``page`` limited to the netmem members)."""
-    return _layouts(read_source(source))[0]
+def _layouts(kernel: KernelSource, user: str | None = None) -> tuple[LayoutSet, ArchChoice]:
+    arch = kernel_arch(kernel, user)
+    return layout_set(kernel.btf, arch=arch.model, source=kernel.source), arch
+
+
+def kernel_layouts(source: str | os.PathLike[str] = DEFAULT_SOURCE, arch: str | None = None) -> LayoutSet:
+    """The netmem layouts of the kernel at *source* (``page`` limited to the netmem members).
+
+    *arch* overrides the architecture the input and its types give.
+    """
+    return _layouts(read_source(source), arch)[0]
 
 
 class CheckResult(NamedTuple):
@@ -97,37 +119,54 @@ class CheckResult(NamedTuple):
         }
 
 
-def check_kernel(kernel: KernelSource) -> CheckResult:
-    """Detect, compare and evaluate the asserts for a kernel already read."""
-    layouts, arch = _layouts(kernel)
-    detection = detect_profile(layouts, arch)
+def kernel_spelled(model: LayoutSet, spec: registry.ProfileSpec) -> LayoutSet:
+    """*model* with ``struct page`` spelled as every kernel of *spec* spells it (:func:`registry.page_respellings`)."""
+    page = model.structs.get("page")
+    respell = registry.page_respellings(spec)
+    if page is None or not respell:
+        return model
+    fields = []
+    for f in page.fields:
+        for r in respell:
+            if f.name == r.member:
+                f = f._replace(type=r.new) if r.attribute == "type" else f._replace(name=r.new)
+        fields.append(f)
+    return model._replace(structs={**model.structs, "page": page._replace(fields=tuple(fields))})
+
+
+def check_kernel(kernel: KernelSource, arch: str | None = None) -> CheckResult:
+    """Detect, compare and evaluate the asserts for a kernel already read (*arch*: see :func:`check_source`)."""
+    layouts, choice = _layouts(kernel, arch)
+    detection = detect_profile(layouts, choice)
     name = detection.profile or detection.nearest
     if detection.status == PRE_6_12 or name is None:
-        return CheckResult(kernel.source, kernel.release, kernel.kind, arch, layouts, detection, None)
-    model = model_layouts(name, arch.arch)
+        return CheckResult(kernel.source, kernel.release, kernel.kind, choice, layouts, detection, None)
+    spec = registry.spec(name)
+    model = kernel_spelled(model_layouts(name, choice.model), spec)
     changes = compare(model, layouts, compare_align=False, policy=CHECK)
+    mismatches = tuple(c for c in changes if c.breaking)
+    notes = tuple(c for c in changes if not c.breaking)
     return CheckResult(
-        kernel.source, kernel.release, kernel.kind, arch, layouts, detection, model,
-        asserts=tuple(evaluate_all(registry.spec(name), layouts)),
-        mismatches=tuple(c for c in changes if c.breaking),
-        notes=tuple(c for c in changes if not c.breaking),
+        kernel.source, kernel.release, kernel.kind, choice, layouts, detection, model,
+        asserts=tuple(evaluate_all(spec, layouts)), mismatches=mismatches, notes=notes,
     )
 
 
-def check_source(source: str | os.PathLike[str] = DEFAULT_SOURCE) -> CheckResult:
-    """Read the kernel at *source* and check it (see the module doc).
+def check_source(source: str | os.PathLike[str] = DEFAULT_SOURCE, arch: str | None = None) -> CheckResult:
+    """Read the kernel at *source* and check it (see the module doc); *arch* (any spelling) overrides the
+    architecture the input and its types give (``check --arch``).
 
     Raises :class:`KernelInputError` for an unreadable or malformed input and
     :class:`~netmem_ffi.errors.UnsupportedArchError` for an architecture hint
     the model does not know.
     """
-    return check_kernel(read_source(source))
+    return check_kernel(read_source(source), arch)
 
 
-def check_reference(ref: Reference | str) -> CheckResult:
+def check_reference(ref: Reference | str, arch: str | None = None) -> CheckResult:
     """``netmem-ffi check`` on a shipped reference kernel (its release and architecture from the index).
 
     The result's source is ``reference:NAME``; an unknown name raises
     :class:`~netmem_ffi.errors.UnknownReferenceError`.
     """
-    return check_kernel((reference(ref) if isinstance(ref, str) else ref).source())
+    return check_kernel((reference(ref) if isinstance(ref, str) else ref).source(), arch)

@@ -87,6 +87,7 @@ class Policy:
     enum_additions_break: bool = False
     additions_break: bool = False
     config_dependent_size: frozenset[str] = frozenset()
+    config_dependent_members: frozenset[tuple[str, str]] = frozenset()
 
     def breaking(self, change: Change) -> bool:
         """Whether *change* breaks the ABI under this policy."""
@@ -99,13 +100,21 @@ class Policy:
             return self.enum_additions_break or change.breaking
         if kind == "struct_size" and change.container in self.config_dependent_size:
             return False
+        if kind in ("member_added", "member_removed") and \
+                (change.container, change.member) in self.config_dependent_members:
+            return False
         return change.breaking
 
 
 #: ``diff`` and ``gate``: abidiff's defaults.
 DIFF = Policy()
-#: ``check`` (model vs a kernel): whatever the kernel has beyond the model counts; struct page's size does not.
-CHECK = Policy(additions_break=True, config_dependent_size=frozenset({"struct page"}))
+#: Members of ``struct page`` that exist or not by kernel config (WANT_PAGE_VIRTUAL/highmem, LAST_CPUPID not in
+#: page flags, MEMCG), outside the netmem window: they change its size, never the netmem layout.
+PAGE_CONFIG_MEMBERS = ("virtual", "_last_cpupid", "memcg_data")
+#: ``check`` (model vs a kernel): whatever the kernel has beyond the model counts; struct page's size and its
+#: config-dependent members do not.
+CHECK = Policy(additions_break=True, config_dependent_size=frozenset({"struct page"}),
+               config_dependent_members=frozenset(("struct page", m) for m in PAGE_CONFIG_MEMBERS))
 
 
 def _where(field: Any) -> str:

@@ -9,10 +9,11 @@ and the differences, never forced onto it).
 
 The model for the kernel's architecture comes from
 :func:`netmem_ffi.layout.engine.model_layouts` (the compiled module on the host, the
-portable engine elsewhere).  BTF alone cannot tell x86_64 from arm64, so the
-architecture is the input's hint when it has one (ELF ``e_machine``, package
-name), else the host's when its word size and byte order fit, else the first
-architecture that fits; :class:`ArchChoice` says which.
+portable engine elsewhere).  The architecture is the user's (``--arch``), else
+the input's hint (ELF ``e_machine``, package, the running system), else the
+one the kernel's own types identify (:mod:`netmem_ffi.layout.archid`), else
+unknown (compared on the first target of its word size and byte order, never
+reported as the host's); :class:`ArchChoice` says which.
 """
 
 from __future__ import annotations
@@ -32,40 +33,57 @@ PRE_NET_IOV = "before 6.12 (no net_iov)"
 MATCH, UNKNOWN, PRE_6_12 = "match", "unknown", "pre-6.12"
 
 
+#: How the architecture was found: ``check --arch``, the container (ELF ``e_machine``, the package's
+#: architecture, the running system) or the kernel's own types (:mod:`netmem_ffi.layout.archid`).
+ARCH_FROM = ("user", "elf", "package", "running", "btf", "dwarf")
+#: The architecture reported when the types do not identify it.
+UNKNOWN_ARCH = "unknown"
+_FROM_TEXT = {"user": "given with --arch", "elf": "from the ELF header", "package": "from the package",
+              "running": "the running kernel's", "btf": "identified from the kernel's BTF types",
+              "dwarf": "identified from the kernel's DWARF types"}
+
+
 class ArchChoice(NamedTuple):
-    """The architecture a kernel is compared on, and how it was chosen ("hint", "host", "assumed")."""
+    """The kernel's architecture (or :data:`UNKNOWN_ARCH`), how it was found (:data:`ARCH_FROM`), and
+    ``model``: the target whose model the kernel is compared with (the architecture itself when known,
+    else the first target of the kernel's word size and byte order)."""
 
     arch: str
     how: str
+    model: str
 
     def describe(self) -> str:
-        if self.how == "hint":
-            return f"{self.arch} (from the input)"
-        if self.how == "host":
-            return f"{self.arch} (assumed: the host's; BTF tells only word size and byte order)"
-        return f"{self.arch} (assumed: first architecture with this word size and byte order)"
+        if self.arch == UNKNOWN_ARCH:
+            m = arches.MODELS[self.model]
+            return (f"{UNKNOWN_ARCH} architecture (its types do not identify it; compared on the "
+                    f"{m.pointer}-byte {m.endianness}-endian model of {self.model})")
+        return f"{self.arch} ({_FROM_TEXT[self.how]})"
 
 
-def choose_arch(pointer_size: int, endianness: str, hint: str | None = None) -> ArchChoice:
-    """The architecture to compare a kernel of this word size and byte order on.
+def choose_arch(pointer_size: int, endianness: str, *, user: str | None = None, hint: str | None = None,
+                hint_from: str = "elf", identified: str | None = None, types_from: str = "btf") -> ArchChoice:
+    """The architecture of a kernel of this word size and byte order: *user*'s, else the container's
+    *hint* (found as *hint_from*), else the one its types *identified* (found as *types_from*), else
+    :data:`UNKNOWN_ARCH` (never the host's).
 
-    Raises :class:`KernelInputError` when the hint contradicts the BTF, or no
-    known architecture has that word size and byte order.
+    Raises :class:`KernelInputError` when the chosen architecture contradicts the word size or byte
+    order, or no known architecture has them; :class:`~netmem_ffi.errors.UnsupportedArchError` for a
+    name no target models.
     """
     fits = [m.name for m in arches.MODELS.values() if (m.pointer, m.endianness) == (pointer_size, endianness)]
-    if hint:
-        arch = arches.normalize_arch(hint)
+    for given, how in ((user, "user"), (hint, hint_from), (identified, types_from)):
+        if not given:
+            continue
+        arch = arches.normalize_arch(given)
         if arch not in fits:
             model = arches.MODELS[arch]
-            raise KernelInputError(f"the input says {hint} ({model.pointer}-byte, {model.endianness}-endian) "
-                                   f"but its BTF is {pointer_size}-byte, {endianness}-endian")
-        return ArchChoice(arch, "hint")
-    host = arches.host_arch()
-    if host in fits:
-        return ArchChoice(host, "host")
+            said = "--arch says" if how == "user" else "the input says"
+            raise KernelInputError(f"{said} {given} ({model.pointer}-byte, {model.endianness}-endian) "
+                                   f"but the kernel's types are {pointer_size}-byte, {endianness}-endian")
+        return ArchChoice(arch, how, arch)
     if not fits:
         raise KernelInputError(f"no supported architecture is {pointer_size}-byte {endianness}-endian")
-    return ArchChoice(fits[0], "assumed")
+    return ArchChoice(UNKNOWN_ARCH, types_from, fits[0])
 
 
 def shape(layouts: LayoutSet) -> tuple[object, ...] | None:
@@ -112,7 +130,7 @@ def detect_profile(kernel: LayoutSet, arch: ArchChoice,
         return Detection(PRE_6_12, None, arch)
     scored: list[tuple[str, list[Change]]] = []
     for spec in reversed(registry.PROFILES):
-        model = models(spec.name, arch.arch)
+        model = models(spec.name, arch.model)
         if shape(model) == found:
             return Detection(MATCH, spec.name, arch)
         scored.append((spec.name, compare(model, kernel, structs=["net_iov"], compare_align=False)))

@@ -18,12 +18,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "check",
         help="cross-check kernels' netmem layouts against the model",
-        description="Read each kernel (raw BTF, ELF vmlinux, compressed image or Debian package; default: "
-        f"the running kernel, {DEFAULT_SOURCE}), detect its architecture, byte order and netmem profile, "
+        description="Read each kernel (raw BTF, ELF vmlinux, compressed image or Debian package; a -dbg vmlinux, "
+        f".ko or -dbg package through its DWARF; default: the running kernel, {DEFAULT_SOURCE}), detect its "
+        "architecture (from the container, else from its own types), byte order and netmem profile, "
         "compare every member offset and size, struct size, enum size and values with the model, and "
         "evaluate the kernel's own static asserts on the kernel's own types.",
         epilog="--json prints one object for one SOURCE and a list of objects for several (keys: source, "
-        "kernel {release, arch, pointer_size, endianness}, profile, match, status, structs, enums, asserts, "
+        "kernel {release, arch, arch_from (user, elf, package, running, btf or dwarf: how the architecture was found), "
+        "pointer_size, endianness, input}, profile, match, status, structs, enums, asserts, "
         "mismatches, notes). A kernel that differs from its model exits 12; one of no recognised generation "
         "without an incompatible difference (a kernel before 6.12, which has no net_iov) exits 4. "
         + EXIT_TABLE + ".",
@@ -41,6 +43,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--budget", action="append", default=[], metavar="NAME=N",
                    help="raise or lower one reading budget for each input (repeatable; names and defaults in "
                    "docs/reliability.md, e.g. members=200000; same as the NETMEM_FFI_MAX_NAME variable)")
+    p.add_argument("--arch", metavar="ARCH", help="the kernels' architecture (any spelling: amd64, loong64 ...), "
+                   "overriding what the input and its types say (kernel.arch_from: user)")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                   help="check N kernels at once, in worker processes (output stays in input order)")
     p.set_defaults(run=run)
     return p
 
@@ -65,33 +71,45 @@ def sources(args: argparse.Namespace) -> list[str]:
     return list(args.sources) + [REFERENCE_PREFIX + n for n in wanted] or [DEFAULT_SOURCE]
 
 
-def _check_all(names: list[str]) -> list[Any]:
-    """Check each source; an unreadable one gives its ``NetmemError`` in place of a result."""
-    from netmem_ffi.abicheck.check import check_source
+def check_one(name: str, arch: str | None = None) -> Any:
+    """Check one source (``reference:NAME`` for a shipped one); an unreadable one gives its ``NetmemError``."""
+    from netmem_ffi.abicheck.check import check_reference, check_source
     from netmem_ffi.errors import NetmemError
 
-    def one(name: str) -> Any:
-        try:
-            if name.startswith(REFERENCE_PREFIX):
-                from netmem_ffi.abicheck.check import check_reference
+    try:
+        if name.startswith(REFERENCE_PREFIX):
+            return check_reference(name.removeprefix(REFERENCE_PREFIX), arch)
+        return check_source(name, arch)
+    except NetmemError as exc:
+        return NetmemError(str(exc))  # plain, so that a worker process can send it back
 
-                return check_reference(name.removeprefix(REFERENCE_PREFIX))
-            return check_source(name)
-        except NetmemError as exc:
-            return exc
 
-    if len(names) < 2 or not use_rich(sys.stderr):
-        return [one(n) for n in names]
+def _check_all(names: list[str], arch: str | None = None, jobs: int = 1) -> list[Any]:
+    """Check each source, *jobs* at a time in worker processes; results in input order."""
+    if jobs > 1 and len(names) > 1:  # imported only here: it imports multiprocessing (~20 ms)
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(jobs, len(names))) as pool:
+            return _in_order(names, lambda n: pool.submit(check_one, n, arch).result, len(names))
+    return _in_order(names, lambda n: lambda: check_one(n, arch), len(names))
+
+
+def _in_order(names: list[str], start: Any, total: int) -> list[Any]:
+    """Start every check (``start(name)`` returns a callable giving its result), then collect them in order;
+    a progress bar on a terminal when there are several."""
+    if total < 2 or not use_rich(sys.stderr):
+        return [get() for get in [start(n) for n in names]]
     from rich.progress import Progress
 
     from netmem_ffi.cli.output import console
 
     out = []
     with Progress(console=console(stderr=True), transient=True) as progress:
-        task = progress.add_task("checking", total=len(names))
-        for n in names:
+        task = progress.add_task("checking", total=total)
+        pending = [start(n) for n in names]
+        for n, get in zip(names, pending):
             progress.update(task, description=n)
-            out.append(one(n))
+            out.append(get())
             progress.advance(task)
     return out
 
@@ -122,6 +140,15 @@ def _summary_line(name: str, r: Any) -> tuple[str, str | None]:
     if isinstance(r, Exception):
         return f"{name}: UNREADABLE (the error is on stderr)", "bold red"
     return f"{name}: {r.status.upper()}: {r.summary()} [{_kernel_text(r)}]", "green" if r.match else "bold red"
+
+
+def _differences(r: Any) -> list[str]:
+    """What a kernel that does not match differs in: its mismatching members, failed asserts, unknown shape."""
+    if r.match:
+        return []
+    lines = [f"mismatch: {c.describe()}" for c in (*r.mismatches, *r.detection.differences)]
+    lines += [f"assert FAILED: {a.macro}: {a.expr} ({a.lhs} vs {a.rhs})" for a in r.asserts if not a.ok]
+    return lines
 
 
 FIELD_HEADER = ("struct", "member", "offset", "size", "type", "model offset/size", "verdict")
@@ -167,7 +194,9 @@ def _render(names: list[str], results: list[Any]) -> None:
     """The report, the same words piped and on a terminal (which adds colour and table layout only)."""
     from netmem_ffi.cli.output import print_lines, print_table
 
-    print_lines(_summary_line(n, r) for n, r in zip(names, results))
+    for n, r in zip(names, results):
+        several = len(results) > 1 and not isinstance(r, Exception)
+        print_lines([_summary_line(n, r), *((f"  {line}", "red") for line in (_differences(r) if several else []))])
     if len(results) != 1 or isinstance(results[0], Exception):
         return
     r = results[0]
@@ -177,8 +206,8 @@ def _render(names: list[str], results: list[Any]) -> None:
     print_lines(_detail_lines(r))
 
 
-def _check_stdin(names: list[str]) -> list[Any] | None:
-    """:func:`_check_all` where ``-`` is stdin (spooled within the input budget), reported as ``-``.
+def _check_stdin(names: list[str], *check_args: Any) -> list[Any] | None:
+    """:func:`_check_all` (with *check_args*) where ``-`` is stdin (spooled within the input budget), reported as ``-``.
 
     None (after a usage error line) when ``-`` is named more than once.
     """
@@ -187,12 +216,12 @@ def _check_stdin(names: list[str]) -> list[Any] | None:
 
     try:
         with stdin_args(names) as (paths, spooled):
-            results = _check_all(paths)
+            results = _check_all(paths, *check_args)
     except NetmemValueError as exc:
         fail(str(exc), EXIT_USAGE)
         return None
     except NetmemError as exc:  # stdin past its budget: the other sources are still checked
-        rest = iter(_check_all([n for n in names if n != STDIN]))
+        rest = iter(_check_all([n for n in names if n != STDIN], *check_args))
         return [exc if n == STDIN else next(rest) for n in names]
     if spooled is None:
         return results
@@ -228,7 +257,17 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"the running kernel has no BTF ({DEFAULT_SOURCE} is absent); check the kernels shipped "
                     "with netmem-ffi instead: netmem-ffi check --reference NAME, --references for all, or "
                     "--or-references to fall back to them only where the running kernel has no BTF")
-    results = _check_stdin(names)
+    if args.arch:
+        from netmem_ffi.abi.arches import normalize_arch
+        from netmem_ffi.errors import UnsupportedArchError
+
+        try:
+            normalize_arch(args.arch)
+        except UnsupportedArchError as exc:
+            return fail(str(exc), EXIT_USAGE)
+    if args.jobs < 1:
+        return fail(f"-j/--jobs must be at least 1, not {args.jobs}", EXIT_USAGE)
+    results = _check_stdin(names, args.arch, args.jobs)
     if results is None:
         return EXIT_USAGE
     if args.json:

@@ -8,6 +8,7 @@ per input.  This is the one place that turns a path into kernel type information
 from __future__ import annotations
 
 import os
+import stat
 from typing import NamedTuple
 
 from netmem_ffi.abi.arches import RUNNING_KERNEL_BTF, host_arch
@@ -40,6 +41,9 @@ def read_source(source: str | os.PathLike[str] = DEFAULT_SOURCE, budget: Budget 
     :class:`~netmem_ffi.errors.BudgetExceededError`) naming the file (and offset).
     """
     name = os.fspath(source)
+    dwarf = _dwarf_source(name)
+    if dwarf is not None:
+        return dwarf
     budget = (budget or Budget.from_env()).fresh()
     blob = read_btf_bytes(name, budget)
     if blob.kind == "raw-btf":
@@ -50,3 +54,25 @@ def read_source(source: str | os.PathLike[str] = DEFAULT_SOURCE, budget: Budget 
         return KernelSource(name, BTF(blob.btf, name, budget=budget), release, arch, "raw-btf")
     return KernelSource(name, BTF(blob.btf, f"{name} (BTF from {blob.kind})", budget=budget), blob.release,
                         blob.arch_hint, blob.kind)
+
+
+def _dwarf_source(name: str) -> KernelSource | None:
+    """An ELF or Debian package with DWARF and no BTF (a -dbg vmlinux or package, a .ko), read through its DWARF.
+
+    None for anything else; the DWARF reader is imported only for an ELF or ``ar`` file.
+    """
+    try:
+        if not stat.S_ISREG(os.stat(name).st_mode):  # a FIFO would block the open: the readers below refuse it
+            return None
+        with open(name, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return None
+    if head[:4] != b"\x7fELF" and head != b"!<arch>\n":
+        return None
+    from netmem_ffi.kernel.dwarf import dwarf_source
+
+    blob = dwarf_source(name)
+    if blob is None:
+        return None
+    return KernelSource(name, BTF(blob.btf, f"{name} (BTF from DWARF)"), blob.release, blob.arch_hint, blob.kind)

@@ -32,7 +32,9 @@ options of :class:`KernelConfig`:
   cffi module give for the cdefs); :meth:`KernelConfig.kernel` turns the
   alignment on where the architecture selects it.  ``memcg=False`` drops
   ``memcg_data`` (a kernel without ``CONFIG_MEMCG``): 32/36/40-byte pages on
-  ILP32 follow from these two knobs.
+  ILP32 follow from these two knobs.  ``page_virtual`` appends ``void
+  *virtual`` (``WANT_PAGE_VIRTUAL``, selected by LoongArch: Debian's loong64
+  page is 80 bytes, ``virtual`` at 64, 16-byte aligned).
 """
 
 from __future__ import annotations
@@ -55,11 +57,14 @@ class KernelConfig:
     dma_addr_bits: int = 64
     aligned_struct_page: bool = False
     memcg: bool = True
+    page_virtual: bool = False
 
     @classmethod
     def kernel(cls, arch: str, **overrides: object) -> KernelConfig:
-        """The configuration a distribution kernel of *arch* has: struct page alignment as selected."""
-        values: dict[str, object] = {"aligned_struct_page": data_model(arch).aligned_struct_page} | overrides
+        """The configuration a distribution kernel of *arch* has: struct page alignment and ``virtual`` as selected."""
+        model = data_model(arch)
+        values: dict[str, object] = {"aligned_struct_page": model.aligned_struct_page,
+                                     "page_virtual": model.page_virtual} | overrides
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -139,6 +144,8 @@ class _Layouter:
         if t.members is None:
             raise NetmemValueError(f"{t.text} is declared but not defined in the cdefs", t.text)
         members = [m for m in t.members if not self._omitted(t, m)]
+        if t.tag == "page" and self.config.page_virtual:
+            members.append(_PAGE_VIRTUAL)
         placed: list[tuple[MemberDecl, int, int | None]] = []
         bit_pos, max_align, size = 0, 1, 0
         for m in members:
@@ -187,6 +194,10 @@ class _Layouter:
         t = self.decls.enums[tag]
         size, _ = self.model.prim(self.enum_kind(t))
         return EnumLayout(tag, size, tuple(sorted(self.enum_values(t), key=lambda kv: kv[1])))
+
+
+#: ``void *virtual``, the last member of struct page under WANT_PAGE_VIRTUAL (LoongArch; highmem configs).
+_PAGE_VIRTUAL = MemberDecl("virtual", Pointer("void *&"))
 
 
 @functools.lru_cache(maxsize=256)
