@@ -53,7 +53,10 @@
 /* The devmem binding: one refcount for the whole dmabuf (refcount_t ref). */
 struct net_devmem_dmabuf_binding {
 	atomic_t ref;
+	unsigned int id; /* xa_alloc_cyclic(&net_devmem_dmabuf_bindings, ...): 1, 2, ... */
 };
+
+static unsigned int nm_binding_ids;
 
 struct nm_area {
 	union { /* container_of(niov->owner, ...) == this */
@@ -63,6 +66,7 @@ struct nm_area {
 #endif
 	} owner;
 	struct net_devmem_dmabuf_binding binding;
+	int unbound; /* net_devmem_unbind_dmabuf() dropped the area's own binding reference */
 	atomic_t *user_refs;
 	struct net_iov *niovs;
 	size_t num;
@@ -312,6 +316,61 @@ NM_HOT int nm_resolve(netmem_ref n, struct nm_ctx *cx, struct nm_ref *r)
 	return nm_resolve_page(n, cx, &r->page, &r->map, &r->idx);
 }
 
+/*
+ * Follow niov->owner as the kernel does (container_of(owner, ..., area)): r->area
+ * becomes the area the stored owner word points at, r->idx the kernel's
+ * net_iov_idx() = (unsigned int)(niov - owner->niovs), read from that owner's
+ * memory.  The region table only says whether the owner is ours: NULL is
+ * NM_E_NULL_OWNER, any other address the package does not own NM_E_FOREIGN_OWNER
+ * (the kernel would dereference either).  The common case is a single compare.
+ */
+NM_HOT int nm_follow_owner(struct nm_ref *r)
+{
+	uintptr_t owner = (uintptr_t)__atomic_load_n(&r->niov->owner, NM_RELAXED);
+	struct nm_area *a = r->area;
+	intptr_t diff;
+	size_t i;
+
+	if (owner != (uintptr_t)&a->owner) {
+		if (!owner)
+			return NM_E_NULL_OWNER;
+		for (i = 0, a = NULL; i < nm_nregions && !a; i++)
+			if (nm_regions[i].kind == NM_R_AREA &&
+			    owner == (uintptr_t)&((struct nm_area *)nm_regions[i].obj)->owner)
+				a = nm_regions[i].obj;
+		if (!a)
+			return NM_E_FOREIGN_OWNER;
+		r->area = a;
+	}
+	diff = (intptr_t)((uintptr_t)r->niov - (uintptr_t)__atomic_load_n(&r->niov->owner->niovs, NM_RELAXED));
+	r->idx = (unsigned int)(diff / (intptr_t)sizeof(struct net_iov));
+	return 0;
+}
+
+/*
+ * compound_head(page) from the stored word, as the kernel reads it: bit 0 set
+ * means a tail whose head is word - 1.  The head must be a live page of the
+ * same map (NM_E_BAD_HEAD otherwise: the kernel would follow the word anywhere).
+ */
+NM_HOT int nm_follow_head(const struct nm_ref *r, size_t *head)
+{
+	unsigned long word = __atomic_load_n(&r->page->compound_head, NM_RELAXED);
+	const struct nm_pagemap *m = r->map;
+	uintptr_t h, start = (uintptr_t)m->pages;
+
+	if (!(word & 1UL)) {
+		*head = r->idx;
+		return 0;
+	}
+	h = word - 1;
+	if (h < start || h >= start + m->num * sizeof(struct page) || (h - start) % sizeof(struct page))
+		return NM_E_BAD_HEAD;
+	*head = (h - start) / sizeof(struct page);
+	if (__atomic_load_n(&m->state[*head], NM_ACQ) == NM_PAGE_FREE)
+		return NM_E_FREED;
+	return 0;
+}
+
 /* Address of descriptor word @field (NM_F_WORD0 .. NM_F_DMA_ADDR): the niov's desc or the page. */
 NM_HOT unsigned long *nm_word(const struct nm_ref *r, int field)
 {
@@ -351,19 +410,22 @@ NM_HOT int nm_int_inc(int *c, int allow_zero)
 /*
  * The devmem binding's counter, on the hot path: one locked add, then a
  * bounds check that undoes the add on failure (nothing changes net).  The
- * binding never legitimately leaves 1 .. INT_MAX while its area is open (the
- * area holds the first reference), so the only callers that can observe the
+ * binding never legitimately leaves 1 .. INT_MAX while its area is bound (the
+ * area holds the first reference; after unbind the last put takes it to 0 and
+ * the binding is dead: a get fails as refcount_inc_not_zero() does), so the only callers that can observe the
  * transient value are themselves misusing it.  Pages keep the CAS loops:
  * their count reaching zero frees the page, so it must never be resurrected.
  */
-NM_HOT int nm_binding_add(int *c, int delta)
+NM_HOT int nm_binding_add(int *c, int delta, const int *unbound)
 {
 	int old = __atomic_fetch_add(c, delta, __ATOMIC_ACQ_REL);
 
-	if (__builtin_expect(delta > 0 ? (old <= 0 || old == INT_MAX) : old <= 1, 0)) {
+	/* a put may take the count to 0 only once the binding is unbound (refcount_dec_and_test) */
+	if (__builtin_expect(delta > 0 ? (old <= 0 || old == INT_MAX)
+				       : old <= 0 || (old == 1 && !__atomic_load_n(unbound, NM_ACQ)), 0)) {
 		__atomic_fetch_sub(c, delta, __ATOMIC_ACQ_REL);
 		if (delta < 0)
-			return NM_E_UNDERFLOW;
+			return old <= 0 ? NM_E_BINDING_DEAD : NM_E_UNDERFLOW;
 		return old == INT_MAX ? NM_E_OVERFLOW : NM_E_BINDING_DEAD;
 	}
 	return 0;

@@ -24,6 +24,9 @@
 #define NM_E_WRONG_PROVIDER 13
 #define NM_E_NO_SPACE 14
 #define NM_E_TAG_MISMATCH 15
+#define NM_E_NULL_OWNER 16
+#define NM_E_FOREIGN_OWNER 17
+#define NM_E_BAD_HEAD 18
 
 #define NM_KIND_NIOV 1
 #define NM_KIND_PAGE 2
@@ -67,6 +70,9 @@ struct net_iov *nm_area_niovs(struct nm_area *area);
 size_t nm_area_num_niovs(struct nm_area *area);
 void *nm_area_owner(struct nm_area *area);
 int nm_area_binding_refcount(struct nm_area *area);
+int nm_area_unbind(struct nm_area *area);
+int nm_area_unbound(struct nm_area *area);
+int nm_binding_id(uintptr_t binding, unsigned int *out);
 int nm_area_user_refs(struct nm_area *area, size_t idx, int *out);
 int nm_area_outstanding(struct nm_area *area, size_t *out);
 

@@ -23,9 +23,10 @@ int nm_owns(netmem_ref n)
 	return found;
 }
 
-static int nm_niov_load(const struct nm_ref *r, int field, unsigned long *out)
+static int nm_niov_load(struct nm_ref *r, int field, unsigned long *out)
 {
 	struct net_iov *niov = r->niov;
+	int rc;
 
 	switch (field) {
 	case NM_F_WORD0:
@@ -40,7 +41,10 @@ static int nm_niov_load(const struct nm_ref *r, int field, unsigned long *out)
 	case NM_F_TYPE:
 #if NM_HAS_TYPE
 		*out = (unsigned long)niov->type;
-#else
+#else /* before 6.16 only the owner knows the provider */
+		rc = nm_follow_owner(r);
+		if (rc)
+			return rc;
 		*out = (unsigned long)r->area->type;
 #endif
 		return 0;
@@ -48,8 +52,9 @@ static int nm_niov_load(const struct nm_ref *r, int field, unsigned long *out)
 		*out = (unsigned long)__atomic_load_n(&niov->owner, NM_RELAXED);
 		return 0;
 	case NM_F_IDX:
+		rc = nm_follow_owner(r);
 		*out = r->idx;
-		return 0;
+		return rc;
 	default:
 		return NM_E_NOT_PAGE;
 	}
@@ -58,6 +63,8 @@ static int nm_niov_load(const struct nm_ref *r, int field, unsigned long *out)
 static int nm_page_load(const struct nm_ref *r, int field, unsigned long *out)
 {
 	struct nm_pagemap *m = r->map;
+	size_t head;
+	int rc;
 
 	switch (field) {
 	case NM_F_WORD0:
@@ -79,7 +86,10 @@ static int nm_page_load(const struct nm_ref *r, int field, unsigned long *out)
 		*out = (unsigned long)(m->frames + r->idx * m->page_size);
 		return 0;
 	case NM_F_HEAD:
-		*out = (unsigned long)&m->pages[nm_head_index(m, r->idx)];
+		rc = nm_follow_head(r, &head);
+		if (rc)
+			return rc;
+		*out = (unsigned long)&m->pages[head];
 		return 0;
 	default:
 		return NM_E_NOT_NIOV;

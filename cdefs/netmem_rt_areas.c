@@ -104,6 +104,8 @@ int nm_area_create(void *block, size_t len, void *niovs, size_t num, int type, d
 	a->num = num;
 	a->type = type;
 	a->binding.ref.counter = 1;
+	a->binding.id = __atomic_add_fetch(&nm_binding_ids, 1, NM_RELAXED);
+	a->unbound = 0;
 	if (type == NET_IOV_IOURING_ID)
 		a->user_refs = (atomic_t *)(a + 1);
 	a->niovs = niovs ? niovs : (struct net_iov *)((unsigned char *)block + off);
@@ -120,7 +122,8 @@ int nm_area_create(void *block, size_t len, void *niovs, size_t num, int type, d
 
 static size_t nm_area_refs_held(const struct nm_area *a)
 {
-	size_t i, held = (size_t)(__atomic_load_n(&a->binding.ref.counter, NM_ACQ) - 1);
+	size_t i, held = (size_t)(__atomic_load_n(&a->binding.ref.counter, NM_ACQ) -
+				  !__atomic_load_n(&a->unbound, NM_ACQ));
 
 	if (a->user_refs)
 		for (i = 0; i < a->num; i++)
@@ -164,6 +167,52 @@ size_t nm_area_num_niovs(struct nm_area *a)
 void *nm_area_owner(struct nm_area *a)
 {
 	return &a->owner;
+}
+
+/*
+ * net_devmem_unbind_dmabuf(): drop the area's own binding reference.  The
+ * binding lives on while niovs are still referenced and dies with the last
+ * put_netmem (refcount_dec_and_test); NM_E_BINDING_DEAD if already unbound.
+ */
+int nm_area_unbind(struct nm_area *a)
+{
+	int zero = 0;
+
+	if (a->user_refs)
+		return NM_E_WRONG_PROVIDER;
+	if (!NM_CAS(&a->unbound, &zero, 1))
+		return NM_E_BINDING_DEAD;
+	__atomic_fetch_sub(&a->binding.ref.counter, 1, __ATOMIC_ACQ_REL);
+	return 0;
+}
+
+static int nm_binding_id_locked(uintptr_t binding, unsigned int *out)
+{
+	size_t i;
+
+	for (i = 0; i < nm_nregions; i++) {
+		struct nm_area *a = nm_regions[i].obj;
+
+		if (nm_regions[i].kind == NM_R_AREA && binding == (uintptr_t)&a->binding) {
+			*out = a->binding.id;
+			return 0;
+		}
+	}
+	return binding ? NM_E_NOT_OWNED : NM_E_NULL_OWNER;
+}
+
+/* binding->id of a binding pointer read from a chunk owner; it must be one of ours. */
+int nm_binding_id(uintptr_t binding, unsigned int *out)
+{
+	int rc;
+
+	NM_READ_LOCKED(rc = nm_binding_id_locked(binding, out));
+	return rc;
+}
+
+int nm_area_unbound(struct nm_area *a)
+{
+	return __atomic_load_n(&a->unbound, NM_ACQ);
 }
 
 int nm_area_binding_refcount(struct nm_area *a)

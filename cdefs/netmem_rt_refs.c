@@ -18,15 +18,36 @@ NM_HOT int nm_niov_is_devmem(const struct net_iov *niov, const struct nm_area *a
 }
 
 /*
- * The counter get/put_netmem move for a resolved ref: the head page's
- * _refcount, the niov's devmem binding refcount, or NULL for an io_uring
- * niov (get/put_netmem leave those alone).
+ * The counter get/put_netmem move for a resolved ref, found the way the kernel
+ * finds it: the _refcount of the head page named by the stored compound_head
+ * word (r->idx becomes the head's index), or the devmem binding of the area
+ * niov->owner points at; *c = NULL for an io_uring niov (get/put_netmem leave
+ * those alone, and never read their owner).
  */
-NM_HOT int *nm_ref_counter(const struct nm_ref *r)
+NM_HOT int nm_ref_counter(struct nm_ref *r, int **c)
 {
-	if (r->kind == NM_KIND_PAGE)
-		return &r->map->pages[nm_head_index(r->map, r->idx)]._refcount.counter;
-	return nm_niov_is_devmem(r->niov, r->area) ? &r->area->binding.ref.counter : NULL;
+	size_t head;
+	int rc;
+
+	if (r->kind == NM_KIND_PAGE) {
+		rc = nm_follow_head(r, &head);
+		if (rc)
+			return rc;
+		r->idx = head;
+		*c = &r->map->pages[head]._refcount.counter;
+		return 0;
+	}
+#if NM_HAS_TYPE
+	if (r->niov->type != NET_IOV_DMABUF) {
+		*c = NULL;
+		return 0;
+	}
+#endif
+	rc = nm_follow_owner(r);
+	if (rc)
+		return rc;
+	*c = nm_niov_is_devmem(r->niov, r->area) ? &r->area->binding.ref.counter : NULL;
+	return 0;
 }
 
 NM_HOT int nm_get_one(netmem_ref n, struct nm_ctx *cx)
@@ -34,12 +55,11 @@ NM_HOT int nm_get_one(netmem_ref n, struct nm_ctx *cx)
 	struct nm_ref r;
 	int *c, rc = nm_resolve(n, cx, &r);
 
-	if (rc)
+	if (!rc)
+		rc = nm_ref_counter(&r, &c);
+	if (rc || !c)
 		return rc;
-	c = nm_ref_counter(&r);
-	if (!c)
-		return 0;
-	return r.kind == NM_KIND_NIOV ? nm_binding_add(c, 1) : nm_int_inc(c, 0);
+	return r.kind == NM_KIND_NIOV ? nm_binding_add(c, 1, &r.area->unbound) : nm_int_inc(c, 0);
 }
 
 /*
@@ -78,14 +98,13 @@ NM_HOT int nm_put_one(netmem_ref n, struct nm_ctx *cx, struct nm_pending *pendin
 	struct nm_ref r;
 	int *c, now, rc = nm_resolve(n, cx, &r);
 
-	if (rc)
+	if (!rc)
+		rc = nm_ref_counter(&r, &c);
+	if (rc || !c)
 		return rc;
-	c = nm_ref_counter(&r);
-	if (!c)
-		return 0;
-	/* The area holds the binding's first reference; put_netmem cannot drop it. */
+	/* The area holds the binding's first reference until area.unbind(); put_netmem cannot drop it. */
 	if (r.kind == NM_KIND_NIOV)
-		return nm_binding_add(c, -1);
+		return nm_binding_add(c, -1, &r.area->unbound);
 	if (pending) {
 		rc = nm_pending_reserve(pending);
 		if (rc)
@@ -96,9 +115,9 @@ NM_HOT int nm_put_one(netmem_ref n, struct nm_ctx *cx, struct nm_pending *pendin
 		return rc;
 	if (pending) {
 		pending->maps[pending->len] = r.map;
-		pending->heads[pending->len++] = nm_head_index(r.map, r.idx);
+		pending->heads[pending->len++] = r.idx;
 	} else
-		nm_page_free(r.map, nm_head_index(r.map, r.idx));
+		nm_page_free(r.map, r.idx);
 	return 0;
 }
 
@@ -116,10 +135,10 @@ static void nm_unput_one(netmem_ref n, struct nm_ctx *cx)
 
 		r.kind = NM_KIND_PAGE;
 		r.map = reg->obj;
+		r.page = (struct page *)n;
 		r.idx = (n - reg->start) / sizeof(struct page);
 	}
-	c = nm_ref_counter(&r);
-	if (c)
+	if (!nm_ref_counter(&r, &c) && c)
 		__atomic_add_fetch(c, 1, __ATOMIC_ACQ_REL);
 }
 
@@ -311,16 +330,18 @@ int nm_pp_unref(netmem_ref n, long nr, long *ret)
 
 static int nm_uref_counter(netmem_ref n, int **counter)
 {
-	struct net_iov *niov;
-	struct nm_area *a;
-	size_t idx;
-	int rc = nm_resolve_niov(n, NULL, &niov, &a, &idx);
+	struct nm_ref r;
+	int rc = nm_resolve_niov(n, NULL, &r.niov, &r.area, NULL);
 
+	if (!rc)
+		rc = nm_follow_owner(&r);
 	if (rc)
 		return rc;
-	if (!a->user_refs)
+	if (!r.area->user_refs)
 		return NM_E_WRONG_PROVIDER;
-	*counter = &a->user_refs[idx].counter;
+	if (r.idx >= r.area->num) /* the kernel would index user_refs out of bounds */
+		return NM_E_INVAL;
+	*counter = &r.area->user_refs[r.idx].counter;
 	return 0;
 }
 

@@ -15,14 +15,15 @@ import os
 from typing import Any
 
 from netmem_ffi import errors
-from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING
+from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, NetIovType
 from netmem_ffi.abi.version import __version__
 from netmem_ffi.errors import *  # noqa: F403 - every error class, by errors.__all__
 from netmem_ffi.runtime.memory import DmaDevice, NetIov
+from netmem_ffi.runtime.page_pool import PagePool
 from netmem_ffi.runtime.profiles import API, DEFAULT_PROFILE, Profile, profile, profiles
 
 #: Names bound from the default profile on first access (they load its compiled module).
-_BOUND_LATE = frozenset(API) - {"NET_IOV", "NetIov", "DmaDevice"}
+_BOUND_LATE = frozenset(API) - {"NET_IOV", "NetIov", "DmaDevice", "PagePool"}
 
 
 def __getattr__(name: str) -> Any:
@@ -73,6 +74,7 @@ __all__ = [
     "NET_IOV",
     "NET_IOV_DMABUF",
     "NET_IOV_IOURING",
+    "NetIovType",
     # memory (netmem_ffi.runtime.memory; NetIovArea and PageMap of the default profile)
     "NetIovArea",
     "NetIov",
@@ -89,6 +91,7 @@ __all__ = [
     "page_pool_ref_netmem",
     "page_pool_unref_netmem",
     "page_pool_unref_and_test",
+    "page_pool_is_last_ref",
     # include/net/netmem.h helpers (netmem_ffi.runtime.helpers)
     "netmem_is_net_iov",
     "net_iov_to_netmem",
@@ -100,6 +103,8 @@ __all__ = [
     "netmem_ref_count",
     "netmem_pfn_trace",
     "netmem_to_nmdesc",
+    "netmem_clear_lsb",
+    "pp_page_to_nmdesc",
     "netmem_to_nmdesc_unchecked",
     "netmem_get_pp",
     "netmem_get_pp_unchecked",
@@ -134,5 +139,25 @@ __all__ = [
     "page_pool_get_dma_addr_netmem",
     "page_pool_set_dma_addr_netmem",
     "netmem_kind",
+    # page forms, memory providers, devmem
+    "page_pool_fragment_page",
+    "page_pool_unref_page",
+    "page_pool_ref_page",
+    "page_pool_get_dma_addr",
+    "net_mp_niov_set_page_pool",
+    "net_mp_niov_clear_page_pool",
+    "net_mp_niov_set_dma_addr",
+    "net_iov_virtual_addr",
+    "net_devmem_iov_binding",
+    "net_devmem_iov_binding_id",
+    # a page_pool (netmem_ffi.runtime.page_pool)
+    "PagePool",
+    "page_pool_alloc_netmems",
+    "page_pool_put_netmem",
+    "page_pool_put_full_netmem",
+    "page_pool_recycle_direct_netmem",
+    "page_pool_destroy",
+    "page_pool_is_unreadable",
+    "page_pool_nid_changed",
 ]
 __all__ += errors.__all__

@@ -11,12 +11,14 @@ from netmem_ffi import errors as errors
 from netmem_ffi.abi.constants import NET_IOV as NET_IOV
 from netmem_ffi.abi.constants import NET_IOV_DMABUF as NET_IOV_DMABUF
 from netmem_ffi.abi.constants import NET_IOV_IOURING as NET_IOV_IOURING
+from netmem_ffi.abi.constants import NetIovType as NetIovType
 from netmem_ffi.abi.version import __version__ as __version__
 from netmem_ffi.errors import *
 from netmem_ffi.runtime.memory import DmaDevice as DmaDevice
 from netmem_ffi.runtime.memory import NetIov as NetIov
 from netmem_ffi.runtime.memory import NetIovArea as NetIovArea
 from netmem_ffi.runtime.memory import PageMap as PageMap
+from netmem_ffi.runtime.page_pool import PagePool as PagePool
 from netmem_ffi.runtime.profiles import DEFAULT_PROFILE as DEFAULT_PROFILE
 from netmem_ffi.runtime.profiles import Profile as Profile
 from netmem_ffi.runtime.profiles import profile as profile
@@ -36,6 +38,7 @@ page_pool_fragment_netmem = _default.page_pool_fragment_netmem
 page_pool_ref_netmem = _default.page_pool_ref_netmem
 page_pool_unref_netmem = _default.page_pool_unref_netmem
 page_pool_unref_and_test = _default.page_pool_unref_and_test
+page_pool_is_last_ref = _default.page_pool_is_last_ref
 netmem_is_net_iov = _default.netmem_is_net_iov
 net_iov_to_netmem = _default.net_iov_to_netmem
 page_to_netmem = _default.page_to_netmem
@@ -46,6 +49,8 @@ virt_to_netmem = _default.virt_to_netmem
 netmem_ref_count = _default.netmem_ref_count
 netmem_pfn_trace = _default.netmem_pfn_trace
 netmem_to_nmdesc = _default.netmem_to_nmdesc
+netmem_clear_lsb = _default.netmem_clear_lsb
+pp_page_to_nmdesc = _default.pp_page_to_nmdesc
 netmem_to_nmdesc_unchecked = _default.netmem_to_nmdesc_unchecked
 netmem_get_pp = _default.netmem_get_pp
 netmem_get_pp_unchecked = _default.netmem_get_pp_unchecked
@@ -79,3 +84,20 @@ page_pool_clear_pp_info = _default.page_pool_clear_pp_info
 page_pool_get_dma_addr_netmem = _default.page_pool_get_dma_addr_netmem
 page_pool_set_dma_addr_netmem = _default.page_pool_set_dma_addr_netmem
 netmem_kind = _default.netmem_kind
+page_pool_fragment_page = _default.page_pool_fragment_page
+page_pool_unref_page = _default.page_pool_unref_page
+page_pool_ref_page = _default.page_pool_ref_page
+page_pool_get_dma_addr = _default.page_pool_get_dma_addr
+net_mp_niov_set_page_pool = _default.net_mp_niov_set_page_pool
+net_mp_niov_clear_page_pool = _default.net_mp_niov_clear_page_pool
+net_mp_niov_set_dma_addr = _default.net_mp_niov_set_dma_addr
+net_iov_virtual_addr = _default.net_iov_virtual_addr
+net_devmem_iov_binding = _default.net_devmem_iov_binding
+page_pool_alloc_netmems = _default.page_pool_alloc_netmems
+page_pool_put_netmem = _default.page_pool_put_netmem
+page_pool_put_full_netmem = _default.page_pool_put_full_netmem
+page_pool_recycle_direct_netmem = _default.page_pool_recycle_direct_netmem
+page_pool_destroy = _default.page_pool_destroy
+page_pool_is_unreadable = _default.page_pool_is_unreadable
+page_pool_nid_changed = _default.page_pool_nid_changed
+net_devmem_iov_binding_id = _default.net_devmem_iov_binding_id

@@ -36,6 +36,13 @@ __all__ = [
     "SnapshotError",
     "UnsupportedArchError",
     "NetmemWarning",
+    "UnavailableError",
+    "WouldOopsError",
+    "NullOwnerError",
+    "ForeignOwnerError",
+    "CompoundHeadError",
+    "NullPoolError",
+    "ForeignPoolError",
 ]
 
 
@@ -176,3 +183,39 @@ class BuildError(NetmemError, RuntimeError):
 
 class NetmemWarning(UserWarning):
     """Where the kernel would WARN_ON_ONCE and return NULL, the model warns with this."""
+
+
+class UnavailableError(NetmemError, RuntimeError):
+    """A helper the profile's kernels did not have (under that name); ``.value`` is the name.
+
+    ``.first`` names the first generation that has it (None: none does, e.g. a
+    name the kernel dropped).  ``profile.available(name)`` answers beforehand.
+    """
+
+    def __init__(self, message: str, value: object = None, first: str | None = None) -> None:
+        super().__init__(message, value)
+        self.first = first
+
+
+class WouldOopsError(RefError):
+    """Owned memory whose stored words the kernel would follow into an oops; the model refuses."""
+
+
+class NullOwnerError(WouldOopsError):
+    """A net_iov whose ``owner`` word is NULL: the kernel would dereference it."""
+
+
+class ForeignOwnerError(WouldOopsError):
+    """A net_iov whose ``owner`` word points at no area the package owns."""
+
+
+class CompoundHeadError(WouldOopsError):
+    """A tail page whose ``compound_head`` word points outside its memory map."""
+
+
+class NullPoolError(WouldOopsError):
+    """A netmem whose ``pp`` word is NULL where the kernel would read ``pp->...``."""
+
+
+class ForeignPoolError(WouldOopsError):
+    """A netmem whose ``pp`` word points at no page_pool the package owns."""

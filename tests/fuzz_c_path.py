@@ -97,6 +97,9 @@ class Memory:
             assert lib.nm_area_num_niovs(a) == n
             base = int(ffi.cast("uintptr_t", lib.nm_area_niovs(a)))
             assert lib.nm_area_owner(a) != ffi.NULL
+            bid = ffi.new("unsigned int *")
+            assert lib.nm_binding_id(0, bid) == lib.NM_E_NULL_OWNER
+            assert lib.nm_binding_id(base + 8, bid) == lib.NM_E_NOT_OWNED
             ref = base | 1
             assert lib.nm_get_netmem(ref) == 0
             held = ffi.new("size_t *")
@@ -105,8 +108,15 @@ class Memory:
             assert lib.nm_area_close(a) == (0 if kind else lib.NM_E_BUSY)
             if not kind:
                 assert lib.nm_area_binding_refcount(a) == 2
-                assert lib.nm_put_netmem(ref) == 0
+                assert lib.nm_area_unbound(a) == 0
+                assert lib.nm_area_unbind(a) == 0 and lib.nm_area_unbound(a) == 1
+                assert lib.nm_area_unbind(a) == lib.NM_E_BINDING_DEAD
+                assert lib.nm_put_netmem(ref) == 0  # the last reference: the binding dies
+                assert lib.nm_area_binding_refcount(a) == 0
+                assert lib.nm_get_netmem(ref) == lib.NM_E_BINDING_DEAD
                 assert lib.nm_area_close(a) == 0
+            else:
+                assert lib.nm_area_unbind(a) == lib.NM_E_WRONG_PROVIDER
             assert lib.nm_classify(ref) == -lib.NM_E_CLOSED
         for bad in ((0, 0), (1 << 33, 0), (4, 7), (4, -1)):
             assert lib.nm_area_block_size(bad[0], bad[1], 1) == 0
@@ -219,7 +229,7 @@ class Memory:
         with prof.NetIovArea(8) as area, prof.PageMap(32) as pm:
             pages = [pm.alloc(order=o) for o in (0, 0, 1, 2)]
             good = [area[i].netmem for i in range(8)] + pages + [pages[2] + pm.stride]
-            prof.get_netmem_bulk(good)  # every ref in the batch can be put once
+            prof.model.get_netmem_bulk(good)  # every ref in the batch can be put once
             for pos in range(len(good) + 1):
                 for junk in (0, 1, area.base + 3, pm.frames, U64):
                     refs = good[:pos] + [junk] + good[pos:]
@@ -228,7 +238,7 @@ class Memory:
                     assert lib.nm_get_netmem_bulk(arr, len(refs), bad) != 0 and bad[0] == pos
                     assert lib.nm_put_netmem_bulk(arr, len(refs), bad) != 0 and bad[0] == pos
                     assert [prof.netmem_ref_count(r) for r in good] == before
-            prof.put_netmem_bulk(good)
+            prof.model.put_netmem_bulk(good)
             arr = ffi.new("netmem_ref[]", pages * 300)  # pending-free list grows past its first block
             assert lib.nm_get_netmem_bulk(arr, len(pages) * 300, bad) == 0
             assert lib.nm_put_netmem_bulk(arr, len(pages) * 300, bad) == 0
@@ -241,8 +251,8 @@ class Memory:
             assert lib.nm_put_netmem_bulk(arr, len(pages), bad) == 0
             assert pm.allocated == 0
             many = [area[i % 8].netmem for i in range(10_000)]
-            assert prof.get_netmem_bulk(many) == 10_000 and area.binding_refcount == 10_001
-            assert prof.put_netmem_bulk(many) == 10_000 and area.binding_refcount == 1
+            assert prof.model.get_netmem_bulk(many) == 10_000 and area.binding_refcount == 10_001
+            assert prof.model.put_netmem_bulk(many) == 10_000 and area.binding_refcount == 1
             arr = ffi.new("netmem_ref[]", good[:8])
             lib.nm_counter_add_loop(arr, 8, 1)
             lib.nm_counter_add_loop(arr, 8, -1)
@@ -256,7 +266,7 @@ class Memory:
         pm = self.prof.PageMap(8)
         live = pm.alloc(order=1)
         freed = pm.alloc()
-        self.prof.put_netmem(freed)
+        self.prof.model.put_netmem(freed)
         gone = self.prof.PageMap(2)
         anchors = [area.base, closed.base, pm.pages, pm.frames, live, freed, gone.pages, gone.frames]
         closed.close()
@@ -323,8 +333,8 @@ class Memory:
                         fast[name](v)
                     except nm.NetmemError:
                         pass
-            for name in API:
-                fn = getattr(prof, name)
+            for name in API:  # the whole model API, also what this generation's surface lacks
+                fn = getattr(prof.model, name, None) or getattr(prof, name)
                 if isinstance(fn, type) or not callable(fn):
                     continue
                 for v in odd + values[::7]:
@@ -340,7 +350,7 @@ class Memory:
         page = pm.alloc(order=2)
         views = [pm.frame(page + i * pm.stride) for i in range(4)]
         views[3][:4] = b"tail"
-        self.prof.put_netmem(page)
+        self.prof.model.put_netmem(page)
         assert bytes(views[3][:4]) == b"\xaa" * 4  # freed and poisoned, still readable
         pm.close()
         del pm
@@ -367,7 +377,7 @@ class Memory:
         self.frame_views()
         self.churn()
         area, pm, live = self._keep
-        self.prof.put_netmem(live)
+        self.prof.model.put_netmem(live)
         area.close()
         pm.close()
         missing = declared_functions() - set(self.lib.calls)
@@ -409,24 +419,24 @@ def threads(prof: Any, n_threads: int = 4, rounds: int = 3000) -> int:
 
         def shared(i: int) -> None:
             for k in range(rounds):
-                prof.get_netmem(niov)
-                prof.get_netmem(tail if k & 1 else compound)
+                prof.model.get_netmem(niov)
+                prof.model.get_netmem(tail if k & 1 else compound)
                 prof.page_pool_ref_netmem(niov)
                 prof.page_pool_ref_netmem(compound)
-                prof.put_netmem(compound if k & 1 else tail)
+                prof.model.put_netmem(compound if k & 1 else tail)
                 prof.page_pool_unref_netmem(niov, 1)  # ends at 1 (fast path) once every thread is done
                 prof.page_pool_unref_netmem(compound, 1)
-                prof.put_netmem(niov)
+                prof.model.put_netmem(niov)
                 if uring is not None:
-                    prof.io_zcrx_get_niov_uref(uring[i % 4])
-                    assert prof.io_zcrx_put_niov_uref(uring[i % 4])
+                    prof.model.io_zcrx_get_niov_uref(uring[i % 4])
+                    assert prof.model.io_zcrx_put_niov_uref(uring[i % 4])
                 if k % 16 == 0:
-                    prof.get_netmem_bulk(batch)
+                    prof.model.get_netmem_bulk(batch)
                     try:
-                        prof.put_netmem_bulk(batch + [area.base + 3])
+                        prof.model.put_netmem_bulk(batch + [area.base + 3])
                     except nm.MisalignedRefError:
                         pass
-                    prof.put_netmem_bulk(batch)
+                    prof.model.put_netmem_bulk(batch)
 
         hammer(n_threads, shared)
         assert area.binding_refcount == 1
@@ -446,23 +456,23 @@ def threads(prof: Any, n_threads: int = 4, rounds: int = 3000) -> int:
 
             def take_and_drop(i: int) -> None:
                 for p in held:
-                    prof.get_netmem(p)
+                    prof.model.get_netmem(p)
                 taken.wait()
                 if i == 0:
                     for p in held:
-                        prof.put_netmem(p)  # the allocation's own reference, while others hold theirs
+                        prof.model.put_netmem(p)  # the allocation's own reference, while others hold theirs
                 for p in reversed(held) if i & 1 else held:
-                    prof.put_netmem(p)
+                    prof.model.put_netmem(p)
 
             hammer(n_threads, take_and_drop)
             assert pm.allocated == 4  # only the order-2 compound page of the first part
             for p in held:
                 try:
-                    prof.get_netmem(p)
+                    prof.model.get_netmem(p)
                 except (nm.UseAfterFreeError, nm.MisalignedRefError):
                     continue
                 raise AssertionError(f"page {p:#x} survived its last put")
-        prof.put_netmem(compound)
+        prof.model.put_netmem(compound)
         assert pm.allocated == 0
     return n_threads * rounds * 8 + blocks * n_threads * 24
 
@@ -477,7 +487,7 @@ def stale(prof: Any, n_threads: int = 3, seconds: float = 2.0) -> int:
         def churner(i: int) -> None:
             while time.monotonic() < stop:
                 try:
-                    prof.put_netmem(pm.alloc(order=i % 2))
+                    prof.model.put_netmem(pm.alloc(order=i % 2))
                 except nm.OutOfPagesError:
                     pass
                 calls[i] += 1
@@ -486,9 +496,9 @@ def stale(prof: Any, n_threads: int = 3, seconds: float = 2.0) -> int:
             while time.monotonic() < stop:
                 for r in refs:
                     try:
-                        prof.get_netmem(r)
+                        prof.model.get_netmem(r)
                         prof.netmem_ref_count(r)
-                        prof.put_netmem(r)
+                        prof.model.put_netmem(r)
                     except nm.NetmemError:
                         pass
                     calls[i] += 1
@@ -506,7 +516,7 @@ def use_after_close(prof: Any) -> int:
     pm = prof.PageMap(4)
     page = pm.alloc()
     raw = prof.ffi.buffer(prof.ffi.cast("struct page *", page))
-    prof.put_netmem(page)
+    prof.model.put_netmem(page)
     pm.close()
     return len(bytes(raw))
 

@@ -192,14 +192,14 @@ def test_jobs_keep_input_order_and_list_what_differs(tmp_path: Path, capsys: pyt
     paths = [write(tmp_path, "a-ok", model), write(tmp_path, "b-moved", model._replace(
         structs={**model.structs, "net_iov_area": moved})), str(tmp_path / "c-missing.btf"),
         write(tmp_path, "d-612", model_layouts("v6.12", "i386"))]
-    assert main(["check", "-j", "2", *paths]) == 1  # one unreadable input
+    assert main(["check", "-j", "2", *paths]) == 13  # a kernel that differs incompatibly (12) | an unreadable input (1)
     out = capsys.readouterr().out.splitlines()
     heads = [line for line in out if not line.startswith("  ")]
     assert [h.split(":")[0] for h in heads] == paths
     assert heads[0].startswith(f"{paths[0]}: MATCH") and heads[1].startswith(f"{paths[1]}: MISMATCH")
     listed = out[out.index(heads[1]) + 1:out.index(heads[2])]
     assert listed and all("net_iov_area" in line and "mismatch" in line for line in listed)
-    assert main(["check", "--json", "-j", "2", *paths[:2], paths[3]]) == 4
+    assert main(["check", "--json", "-j", "2", *paths[:2], paths[3]]) == 12
     assert [d["source"] for d in json.loads(capsys.readouterr().out)] == [paths[0], paths[1], paths[3]]
-    assert main(["check", "-j", "0", paths[0]]) == 2
+    assert main(["check", "-j", "0", paths[0]]) == 3
     assert "at least 1" in capsys.readouterr().err

@@ -186,7 +186,7 @@ class RuntimeMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def get_netmem(self, data: st.DataObject) -> None:
         ref = data.draw(self.refs(), "ref")
-        self.check(lambda: self.prof.get_netmem(ref), lambda m: m.get(self.expect_target(ref)))
+        self.check(lambda: self.prof.model.get_netmem(ref), lambda m: m.get(self.expect_target(ref)))
 
     @rule(data=st.data())
     def put_netmem(self, data: st.DataObject) -> None:
@@ -198,7 +198,7 @@ class RuntimeMachine(RuleBasedStateMachine):
             for head in freed:
                 m.free(head)
 
-        self.check(lambda: self.prof.put_netmem(ref), expect)
+        self.check(lambda: self.prof.model.put_netmem(ref), expect)
 
     @rule(data=st.data(), put=st.booleans())
     def bulk(self, data: st.DataObject, put: bool) -> None:
@@ -218,7 +218,7 @@ class RuntimeMachine(RuleBasedStateMachine):
                 m.free(head)
             return len(refs)
 
-        fn = self.prof.put_netmem_bulk if put else self.prof.get_netmem_bulk
+        fn = self.prof.model.put_netmem_bulk if put else self.prof.model.get_netmem_bulk
         self.check(lambda: fn(refs), expect)
 
     @rule(data=st.data(), nr=st.integers(-1, 4) | st.just(1 << 63))
@@ -279,7 +279,7 @@ class RuntimeMachine(RuleBasedStateMachine):
             m.urefs[i] -= 1
             return True
 
-        fn = self.prof.io_zcrx_put_niov_uref if put else self.prof.io_zcrx_get_niov_uref
+        fn = self.prof.model.io_zcrx_put_niov_uref if put else self.prof.model.io_zcrx_get_niov_uref
         self.check(lambda: fn(ref), expect)
 
     @rule(order=st.integers(0, 5), pfmemalloc=st.booleans())
@@ -298,7 +298,7 @@ class RuntimeMachine(RuleBasedStateMachine):
             self.model.page_pp[i] = 0
         self.model.order[head] = order
         self.model.refcount[head] = 1
-        assert self.prof.netmem_is_pfmemalloc(ref) == pfmemalloc
+        assert self.prof.model.netmem_is_pfmemalloc(ref) == pfmemalloc
 
     @precondition(lambda self: self.model.binding > 1 or any(self.model.urefs) or self.model.order)
     @rule()
@@ -332,12 +332,12 @@ class RuntimeMachine(RuleBasedStateMachine):
                 assert self.prof.netmem_ref_count(page) == m.refcount[head]
 
     def teardown(self) -> None:
-        self.prof.put_netmem_bulk([self.dev[0].netmem] * (self.model.binding - 1))
+        self.prof.model.put_netmem_bulk([self.dev[0].netmem] * (self.model.binding - 1))
         for i, n in enumerate(self.model.urefs):
             for _ in range(n):
-                self.prof.io_zcrx_put_niov_uref(self.uring[i])
+                self.prof.model.io_zcrx_put_niov_uref(self.uring[i])
         for head, count in self.model.refcount.items():
-            self.prof.put_netmem_bulk([self.pm.page(head)] * count)
+            self.prof.model.put_netmem_bulk([self.pm.page(head)] * count)
         for obj in (self.dev, self.uring, self.pm):
             if obj is not None:
                 obj.close()  # everything was put back: a BusyError here is a counting bug

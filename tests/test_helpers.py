@@ -23,7 +23,7 @@ def test_api_is_every_public_name_of_a_profile(v72: netmem_ffi.Profile) -> None:
     """API names the profile's whole runtime surface: no helper left out of the exports."""
     mine = {n for n in dir(v72) if not n.startswith("_")}
     assert mine - set(API) == {"spec", "name", "ffi", "lib", "module_file", "runtime", "layouts", "kernels", "summary",
-                                  "derived", "source"}
+                               "derived", "source", "model", "available"}
 
 
 def test_netmem_ref_bits(prof, area, pages) -> None:
@@ -33,9 +33,9 @@ def test_netmem_ref_bits(prof, area, pages) -> None:
     assert prof.netmem_is_net_iov(n.netmem) and not prof.netmem_is_net_iov(p)
     assert prof.net_iov_to_netmem(n.addr) == n.netmem == prof.net_iov_to_netmem(n)
     assert prof.page_to_netmem(p) == p
-    assert prof.netmem_to_page_unchecked(p) == p
+    assert prof.model.netmem_to_page_unchecked(p) == p
     assert prof.netmem_to_net_iov(n.netmem) == n.addr
-    assert prof.netmem_to_nmdesc(n.netmem) == n.addr and prof.netmem_to_nmdesc(p) == p
+    assert prof.model.netmem_to_nmdesc(n.netmem) == n.addr and prof.model.netmem_to_nmdesc(p) == p
     assert prof.netmem_kind(n.netmem) == "net_iov" and prof.netmem_kind(p) == "page"
     with pytest.raises(netmem_ffi.NetmemValueError):
         prof.page_to_netmem(p | 1)
@@ -61,12 +61,12 @@ def test_page_side_helpers(prof, pages) -> None:
     assert prof.netmem_pfn_trace(p) == 0x2000 + idx
     assert prof.netmem_is_pref_nid(p, 3) and not prof.netmem_is_pref_nid(p, 0)
     assert prof.netmem_address(p) == pages.frames + idx * 4096
-    assert prof.netmem_address_unchecked(p) == prof.netmem_address(p)
-    assert prof.virt_to_netmem(prof.netmem_address(p) + 123) == p
+    assert prof.model.netmem_address_unchecked(p) == prof.netmem_address(p)
+    assert prof.model.virt_to_netmem(prof.netmem_address(p) + 123) == p
     assert prof.netmem_compound_head(p) == p
-    assert not prof.netmem_is_pfmemalloc(p)
+    assert not prof.model.netmem_is_pfmemalloc(p)
     q = pages.alloc(pfmemalloc=True)
-    assert prof.netmem_is_pfmemalloc(q)
+    assert prof.model.netmem_is_pfmemalloc(q)
     assert bytes(pages.frame(p)[:16]) == bytes(16)
 
 
@@ -77,16 +77,20 @@ def test_niov_side_helpers(prof, area) -> None:
     assert prof.netmem_is_pref_nid(n.netmem, 7)
     assert prof.netmem_address(n.netmem) is None
     assert prof.netmem_compound_head(n.netmem) == n.netmem
-    assert not prof.netmem_is_pfmemalloc(n.netmem)
+    assert not prof.model.netmem_is_pfmemalloc(n.netmem)
     assert prof.net_iov_idx(n) == 5 == prof.net_iov_idx(n.netmem)
     assert prof.net_iov_owner(n) == area.owner
-    assert prof.net_is_devmem_iov(n)
+    if prof.spec.devmem_iov_by_pp:  # 6.15 asks niov->pp->mp_ops: NULL until a page_pool owns it
+        with pytest.raises(netmem_ffi.NullPoolError):
+            prof.net_is_devmem_iov(n)
+    else:
+        assert prof.net_is_devmem_iov(n)
     # devmem: dma_addr = owner->base_dma_addr + (idx << PAGE_SHIFT)
     assert prof.netmem_get_dma_addr(n.netmem) == 0x10_0000_0000 + (5 << 12)
     assert prof.page_pool_get_dma_addr_netmem(n.netmem) == 0x10_0000_0000 + (5 << 12)
     assert prof.netmem_get_pp_ref_count_ref(n.netmem) == n.addr + prof.ffi.offsetof("struct page", "pp_ref_count")
     with pytest.raises(netmem_ffi.NotPageError):
-        prof.netmem_get_pp_unchecked(n.netmem)
+        prof.model.netmem_get_pp_unchecked(n.netmem)
 
 
 def test_owner_is_the_area_in_c(prof, area) -> None:
@@ -104,11 +108,11 @@ def test_compound_pages(prof, pages) -> None:
     for t in tails:
         assert prof.netmem_compound_head(t) == head
         assert prof.netmem_ref_count(t) == 0  # a tail's own _refcount; get/put use the head's
-    prof.get_netmem(tails[1])
+    prof.model.get_netmem(tails[1])
     assert prof.netmem_ref_count(head) == 2
-    prof.put_netmem(tails[2])
+    prof.model.put_netmem(tails[2])
     assert prof.netmem_ref_count(head) == 1
-    prof.put_netmem(head)
+    prof.model.put_netmem(head)
     assert pages.allocated == 0
     with pytest.raises(netmem_ffi.UseAfterFreeError):
         prof.netmem_ref_count(tails[0])
@@ -117,7 +121,7 @@ def test_compound_pages(prof, pages) -> None:
 def test_free_poisons(prof, pages) -> None:
     p = pages.alloc()
     frame_addr = prof.netmem_address(p)
-    prof.put_netmem(p)
+    prof.model.put_netmem(p)
     lru_next = prof.ffi.cast("struct page *", p).lru.next
     assert int(prof.ffi.cast("uintptr_t", lru_next)) == LP64.list_poison1
     assert prof.ffi.buffer(prof.ffi.cast("char *", frame_addr), 8)[:] == b"\xaa" * 8
@@ -131,19 +135,28 @@ def test_pp_magic_and_pp_info(prof, pages, area) -> None:
         assert prof.netmem_is_pp(ref)
         assert prof.netmem_get_pp(ref) == pool
         assert prof.netmem_get_pp_magic(ref) == LP64.pp_signature == 0xDEAD000000000040
-        assert prof.page_pool_unref_and_test(ref)  # fragment(1) by set_pp_info: the last ref
+        assert prof.model.page_pool_unref_and_test(ref)  # fragment(1) by set_pp_info: the last ref
         prof.page_pool_clear_pp_info(ref)
         assert not prof.netmem_is_pp(ref) and prof.netmem_get_pp(ref) == 0
 
 
 def test_dma_index(prof, pages, area) -> None:
+    if not prof.spec.has_dma_index:  # the 6.12 release: no index bits, no index helpers
+        p = pages.alloc()
+        prof.netmem_or_pp_magic(p, LP64.pp_signature | 0x1234 << LP64.pp_dma_index_shift)
+        assert not prof.available("netmem_set_dma_index")
+        assert prof.netmem_get_pp_magic(p) == LP64.pp_signature | 0x1234 << LP64.pp_dma_index_shift
+        assert not prof.netmem_is_pp(p)  # the high bits are part of the signature test there
+        prof.netmem_clear_pp_magic(p)
+        prof.model.put_netmem(p)
+        return
     p = pages.alloc(pfmemalloc=True)
     prof.netmem_or_pp_magic(p, LP64.pp_signature)
     prof.netmem_set_dma_index(p, 0x1234)
     assert prof.netmem_get_dma_index(p) == 0x1234
     assert prof.netmem_is_pp(p)  # the index bits are masked out of the signature test
     assert prof.page_pool_page_is_pp(p)
-    assert prof.netmem_is_pfmemalloc(p)  # bit 1 survives
+    assert prof.model.netmem_is_pfmemalloc(p)  # bit 1 survives
     prof.netmem_set_dma_index(p, 7)  # replaces, not ORs
     assert prof.netmem_get_dma_index(p) == 7
     with pytest.warns(netmem_ffi.NetmemWarning, match="DMA index"):
@@ -164,8 +177,8 @@ def test_pp_magic_mask_values() -> None:
 
 def test_dma_addr_helpers(prof, pages) -> None:
     p = pages.alloc()
-    assert prof.netmem_dma_addr_encode(0x1234_5000) == 0x1234_5000  # LP64: identity
-    assert prof.netmem_dma_addr_fits(2**63)
+    assert prof.model.netmem_dma_addr_encode(0x1234_5000) == 0x1234_5000  # LP64: identity
+    assert prof.model.netmem_dma_addr_fits(2**63)
     assert prof.page_pool_set_dma_addr_netmem(p, 0xABC000) is False
     assert prof.netmem_get_dma_addr(p) == 0xABC000
     prof.netmem_set_dma_addr(p, 0x5000)
@@ -175,12 +188,12 @@ def test_dma_addr_helpers(prof, pages) -> None:
 def test_dma_unmap_helpers(prof, pages, area) -> None:
     p, n = pages.alloc(), area[0].netmem
     slots: dict[str, int] = {}
-    prof.netmem_dma_unmap_addr_set(p, slots, "addr", 0x9000)
-    prof.netmem_dma_unmap_addr_set(n, slots, "niov_addr", 0x9000)
+    prof.model.netmem_dma_unmap_addr_set(p, slots, "addr", 0x9000)
+    prof.model.netmem_dma_unmap_addr_set(n, slots, "niov_addr", 0x9000)
     assert slots == {"addr": 0x9000, "niov_addr": 0}
     dev = prof.DmaDevice()
-    prof.netmem_dma_unmap_page_attrs(dev, slots["niov_addr"], 4096, 2)
-    prof.netmem_dma_unmap_page_attrs(dev, slots["addr"], 4096, 2, 0x10)
+    prof.model.netmem_dma_unmap_page_attrs(dev, slots["niov_addr"], 4096, 2)
+    prof.model.netmem_dma_unmap_page_attrs(dev, slots["addr"], 4096, 2, 0x10)
     assert dev.unmapped == [(0x9000, 4096, 2, 0x10)]
 
 
@@ -198,13 +211,17 @@ def test_net_iov_init_and_type(v72, uring_area) -> None:
 
 
 def test_generation_specific_owner_and_type() -> None:
-    """6.12: chunk owner and no io_uring; 6.15: no type member (the area decides)."""
+    """6.12: chunk owner and no io_uring; 6.15: no type member (the pool's memory provider decides)."""
     p612 = netmem_ffi.profile("v6.12")
     with pytest.raises(netmem_ffi.WrongProviderError, match="6.15"):
         p612.NetIovArea(4, NET_IOV_IOURING)
     p615 = netmem_ffi.profile("v6.15")
     with p615.NetIovArea(4, NET_IOV_IOURING) as a:
-        assert not p615.net_is_devmem_iov(a[0])
+        pool = p615.PagePool(a)
+        niov = p615.page_pool_alloc_netmems(pool)
+        assert not p615.net_is_devmem_iov(niov)
+        p615.page_pool_put_full_netmem(pool, niov)
+        p615.page_pool_destroy(pool)
         assert "type" not in {n for n, _ in p615.ffi.typeof("struct net_iov").fields}
     p616 = netmem_ffi.profile("v6.16")
     with p616.NetIovArea(4, NET_IOV_IOURING) as a:

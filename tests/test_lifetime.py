@@ -125,16 +125,16 @@ def test_areas_of_every_profile_alive_at_once() -> None:
     try:
         for i, (p, a, page) in enumerate(zip(profiles, areas, pages)):
             for _ in range(i + 1):
-                p.get_netmem(a[1].netmem)
-                p.get_netmem(page)
+                p.model.get_netmem(a[1].netmem)
+                p.model.get_netmem(page)
         for i, (p, a, page) in enumerate(zip(profiles, areas, pages)):
             assert a.binding_refcount == i + 2  # counted by its own profile only
             assert p.netmem_ref_count(page) == i + 2
             other = profiles[(i + 1) % len(profiles)]
             with pytest.raises(nm.NotOwnedError, match=f"belongs to profile {p.name}"):
-                other.get_netmem(a[1].netmem)
+                other.model.get_netmem(a[1].netmem)
         for i, (p, a, page) in enumerate(zip(profiles, areas, pages)):
-            p.put_netmem_bulk([a[1].netmem] * (i + 1) + [page] * (i + 2))
+            p.model.put_netmem_bulk([a[1].netmem] * (i + 1) + [page] * (i + 2))
         for a, m in zip(reversed(areas), maps):  # close in any order
             a.close()
             m.close()
@@ -153,19 +153,21 @@ def test_interpreter_exit_with_live_memory_of_several_profiles_is_clean(tmp_path
     keep = []
     for p in nm.profiles():
         a = p.NetIovArea(16)
-        p.get_netmem_bulk(a.refs())
+        p.model.get_netmem_bulk(a.refs())
         p.page_pool_fragment_netmem(a[2].netmem, 7)
         m = p.PageMap(8)
         keep += [a, m, m.alloc(order=2)]
         buf = bytearray(p.ffi.sizeof("struct net_iov") * 4)
         adopted = p.NetIovArea.from_buffer(buf)
-        p.get_netmem(adopted[1].netmem)
+        p.model.net_iov_init(adopted[1], adopted, nm.NET_IOV_DMABUF)
+        p.model.get_netmem(adopted[1].netmem)
         keep += [adopted]
     u = nm.NetIovArea(4, nm.NET_IOV_IOURING)
     nm.io_zcrx_get_niov_uref(u[3])
     fh = open({str(dump)!r}, "r+b")
     mm = mmap.mmap(fh.fileno(), 0)
     dumped = nm.NetIovArea.from_buffer(mm)
+    nm.net_iov_init(dumped[5], dumped, nm.NET_IOV_DMABUF)
     nm.get_netmem(dumped[5].netmem)
     print("ok")
     """

@@ -75,13 +75,19 @@ def test_adopt_buffer(name: str) -> None:
         n = area[5]
         assert prof.netmem_get_pp(n.netmem) == 0xFFFF888000100005
         assert prof.netmem_get_dma_addr(n.netmem) == 0x5000
+        with pytest.raises(nm.NullOwnerError, match="owner word is NULL"):  # the kernel would oops
+            prof.net_iov_idx(n)
+        with pytest.raises(nm.NullOwnerError):
+            prof.model.get_netmem(n.netmem)
+        assert area.binding_refcount == 1
+        prof.model.net_iov_init(n, area, nm.NET_IOV_DMABUF)  # link it to the adopting area
         assert prof.net_iov_idx(n) == 5
-        prof.get_netmem(n.netmem)
+        prof.model.get_netmem(n.netmem)
         assert area.binding_refcount == 2
-        prof.put_netmem(n.netmem)
+        prof.model.put_netmem(n.netmem)
     finally:
         area.close()
-    assert bytes(buf[:8]) == bytes(8)  # the caller's buffer is untouched and still alive
+    assert bytes(buf[:8]) == bytes(8)  # the caller's buffer is alive; only niov 5's owner was written
 
 
 def test_adopt_mmap_of_a_dump_file(tmp_path, v72) -> None:
@@ -113,6 +119,7 @@ def test_busy_map_and_area_collected_in_a_cycle_keep_their_memory(v72) -> None:
     buf = bytearray(64 * 4)
     a = v72.NetIovArea.from_buffer(buf)
     niov = a[1].netmem
+    v72.net_iov_init(a[1], a, nm.NET_IOV_DMABUF)  # a zeroed capture has a NULL owner
     v72.get_netmem(niov)
     a.cycle = a  # type: ignore[attr-defined]
     del m, a, buf

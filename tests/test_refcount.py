@@ -14,16 +14,16 @@ def test_devmem_binding_refcount(prof, area) -> None:
     refs = [area[i].netmem for i in (0, 3, 15)]
     assert area.binding_refcount == 1
     for r in refs:
-        prof.get_netmem(r)
+        prof.model.get_netmem(r)
     assert area.binding_refcount == 4  # one counter for the whole binding
     assert area.outstanding == 3
     with pytest.raises(netmem_ffi.BusyError, match="3 reference"):
         area.close()
     for r in refs:
-        prof.put_netmem(r)
+        prof.model.put_netmem(r)
     assert area.binding_refcount == 1
     with pytest.raises(netmem_ffi.RefcountUnderflowError):
-        prof.put_netmem(refs[0])
+        prof.model.put_netmem(refs[0])
     assert area.binding_refcount == 1
 
 
@@ -51,23 +51,23 @@ def test_io_zcrx_user_refs(v72, uring_area) -> None:
 
 def test_user_refs_need_io_uring(prof, area) -> None:
     with pytest.raises(netmem_ffi.WrongProviderError):
-        prof.io_zcrx_get_niov_uref(area[0])
+        prof.model.io_zcrx_get_niov_uref(area[0])
     with pytest.raises(netmem_ffi.WrongProviderError):
         area.user_refs(0)
 
 
 def test_page_refcount_free_at_zero(prof, pages) -> None:
     p = pages.alloc()
-    prof.get_netmem(p)
-    prof.get_netmem(p)
+    prof.model.get_netmem(p)
+    prof.model.get_netmem(p)
     assert prof.netmem_ref_count(p) == 3
     for _ in range(3):
-        prof.put_netmem(p)
+        prof.model.put_netmem(p)
     assert pages.allocated == 0
     with pytest.raises(netmem_ffi.UseAfterFreeError):
-        prof.put_netmem(p)
+        prof.model.put_netmem(p)
     with pytest.raises(netmem_ffi.UseAfterFreeError):
-        prof.get_netmem(p)
+        prof.model.get_netmem(p)
     q = pages.alloc()  # the freed block is reused
     assert q == p and prof.netmem_ref_count(q) == 1
 
@@ -89,7 +89,7 @@ def test_pp_unref_slow_path_and_underflow(prof, pages) -> None:
     with pytest.raises(netmem_ffi.RefcountUnderflowError):
         prof.page_pool_unref_netmem(p, 4)
     assert prof.page_pool_unref_netmem(p, 2) == 1
-    assert prof.page_pool_unref_and_test(p)  # counter 1 == nr 1
+    assert prof.model.page_pool_unref_and_test(p)  # counter 1 == nr 1
     assert prof.ffi.cast("struct page *", p).pp_ref_count.counter == 1
 
 
@@ -98,9 +98,9 @@ def test_bulk_get_put(prof, area, pages) -> None:
     assert len(refs) == 16 and refs[3] == area[3].netmem
     head = pages.alloc(order=1)
     mixed = array.array("Q", list(refs) + [head, head + pages.stride])
-    assert prof.get_netmem_bulk(mixed) == 18
+    assert prof.model.get_netmem_bulk(mixed) == 18
     assert area.binding_refcount == 17 and prof.netmem_ref_count(head) == 3
-    assert prof.put_netmem_bulk(list(mixed)) == 18
+    assert prof.model.put_netmem_bulk(list(mixed)) == 18
     assert area.binding_refcount == 1 and prof.netmem_ref_count(head) == 1
 
 
@@ -108,25 +108,25 @@ def test_bulk_is_all_or_nothing(prof, area, pages) -> None:
     p = pages.alloc()
     good = [area[0].netmem, p, area[1].netmem]
     with pytest.raises(netmem_ffi.NotOwnedError, match=r"refs\[3\]"):
-        prof.get_netmem_bulk(good + [0xDEAD0000])
+        prof.model.get_netmem_bulk(good + [0xDEAD0000])
     assert area.binding_refcount == 1 and prof.netmem_ref_count(p) == 1
-    prof.get_netmem(area[0].netmem)
+    prof.model.get_netmem(area[0].netmem)
     # put: the page reaches zero at index 1, then index 2 underflows the binding -> all undone
     with pytest.raises(netmem_ffi.RefcountUnderflowError, match=r"refs\[2\]"):
-        prof.put_netmem_bulk([area[0].netmem, p, area[1].netmem])
+        prof.model.put_netmem_bulk([area[0].netmem, p, area[1].netmem])
     assert pages.allocated == 1 and prof.netmem_ref_count(p) == 1
     assert area.binding_refcount == 2
-    prof.put_netmem(area[0].netmem)
+    prof.model.put_netmem(area[0].netmem)
 
 
 def test_bulk_rejects_bad_buffers(prof) -> None:
     with pytest.raises(netmem_ffi.NetmemTypeError):
-        prof.get_netmem_bulk(array.array("I", [1, 2]))
+        prof.model.get_netmem_bulk(array.array("I", [1, 2]))
     with pytest.raises(netmem_ffi.NetmemTypeError, match=r"refs\[1\]"):
-        prof.get_netmem_bulk([1, "x"])
+        prof.model.get_netmem_bulk([1, "x"])
     with pytest.raises(netmem_ffi.NetmemTypeError):
-        prof.get_netmem_bulk(42)
-    assert prof.get_netmem_bulk([]) == 0
+        prof.model.get_netmem_bulk(42)
+    assert prof.model.get_netmem_bulk([]) == 0
 
 
 def _in_threads(work, threads: int) -> None:

@@ -202,7 +202,7 @@ def load(name):
         seen.append((name, id(p), id(p.runtime)))
         for _ in range(50):
             with p.NetIovArea(2) as a:
-                p.net_iov_init(a[1], a, nm.NET_IOV_DMABUF)
+                p.model.net_iov_init(a[1], a, nm.NET_IOV_DMABUF)
                 try:
                     nm.get_netmem(a[0].netmem)  # another profile's niov: named by its owner
                 except nm.NotOwnedError as exc:

@@ -55,16 +55,16 @@ def live_records(prof: Any, name: str) -> list[bytes]:
         pages = prof.PageMap(4)
         ref = pages.alloc(order=1)
         raw = [bytes(ffi.buffer(ffi.cast("struct page *", ref + i * pages.stride))) for i in range(2)]
-        prof.put_netmem(ref)
+        prof.model.put_netmem(ref)
         return raw
     out = []
     for provider in (netmem_ffi.NET_IOV_DMABUF, netmem_ffi.NET_IOV_IOURING):
         if provider == netmem_ffi.NET_IOV_IOURING and not registry.spec(prof.name).has_area:
             continue
         with prof.NetIovArea(3, provider, base_dma_addr=0x40000) as area:
-            prof.get_netmem(area[1].netmem)
+            prof.model.get_netmem(area[1].netmem)
             out += [bytes(ffi.buffer(area[i].cdata)) for i in range(3)]
-            prof.put_netmem(area[1].netmem)
+            prof.model.put_netmem(area[1].netmem)
     return out
 
 

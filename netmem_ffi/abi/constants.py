@@ -8,11 +8,25 @@ include/net/netmem.h (docs/netmem-abi.md section 5.3): LP64 with
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import NamedTuple
 
 NET_IOV = 0x1
-NET_IOV_DMABUF = 0
-NET_IOV_IOURING = 1
+
+
+class NetIovType(IntEnum):
+    """``enum net_iov_type`` (include/net/netmem.h): the memory provider a net_iov belongs to.
+
+    6.16-6.18 also declare ``NET_IOV_MAX = ULONG_MAX``, a sentinel that only widens
+    the enum to a word; it names no provider, so it is not a member.
+    """
+
+    NET_IOV_DMABUF = 0
+    NET_IOV_IOURING = 1
+
+
+NET_IOV_DMABUF = NetIovType.NET_IOV_DMABUF
+NET_IOV_IOURING = NetIovType.NET_IOV_IOURING
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 #: CONFIG_NODES_SHIFT=10 (both Debian amd64 configs); nid sits at the top of page->flags.
@@ -52,13 +66,21 @@ class WordConstants(NamedTuple):
         return (1, (1 << self.pp_dma_index_bits) - 1)
 
 
-def word_constants(bits: int = 64, page_offset: int = 0xC0000000) -> WordConstants:
-    """The constants for a ``bits``-bit kernel; ``page_offset`` matters only on ILP32."""
+def word_constants(bits: int = 64, page_offset: int = 0xC0000000, *, dma_index: bool = True) -> WordConstants:
+    """The constants for a ``bits``-bit kernel; ``page_offset`` matters only on ILP32.
+
+    ``dma_index=False``: a kernel before the DMA index in pp_magic (6.15, commit
+    ee62ce7a1d90 "page_pool: Track DMA-mapped pages and unmap them when
+    destroying the pool"; backported to a later 6.12 stable release): no index
+    bits, and ``PP_MAGIC_MASK`` is ``~0x3``.
+    """
     mask = (1 << bits) - 1
     delta = 0xDEAD000000000000 if bits == 64 else 0
     signature = 0x40 + delta
     shift = 1 + ((signature - delta).bit_length() - 1)  # 1 + __fls(0x40) = 7
-    if delta:
+    if not dma_index:
+        index_bits = 0
+    elif delta:
         index_bits = min(32, _ffs(delta) - shift)
     elif page_offset >= (1 << (shift + 8)) and page_offset % (1 << (shift + 8)) == 0:
         index_bits = min(32, _ffs(page_offset) - shift)
@@ -80,3 +102,5 @@ def word_constants(bits: int = 64, page_offset: int = 0xC0000000) -> WordConstan
 
 
 LP64 = word_constants(64)
+#: LP64 before the DMA index bits of pp_magic (the 6.12 release).
+LP64_NO_DMA_INDEX = word_constants(64, dma_index=False)

@@ -147,9 +147,23 @@ class ProfileSpec(NamedTuple):
     enum_has_max: bool
     #: ``struct netmem_desc`` exists (commit f3d85c9ee510, 6.17).
     has_netmem_desc: bool
-    #: Helpers that the generation's kernel did not have yet, by name.
-    absent_helpers: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    #: pp_magic carries a DMA index (6.15, commit ee62ce7a1d90; in 6.12 only from a
+    #: later stable release, so not in the 6.12 release the v6.12 surface follows).
+    has_dma_index: bool = True
+    #: net_is_devmem_iov() tests ``niov->pp->mp_ops == &dmabuf_devmem_ops`` (6.15; from
+    #: 6.16 it tests ``niov->type``, before 6.15 its form is not pinned).
+    devmem_iov_by_pp: bool = False
+
+    @property
+    def release(self) -> str:
+        """The kernel release the generation is named after; its helper surface is that release's."""
+        return self.name.lstrip("v")
+
+    @property
+    def absent_helpers(self) -> tuple[str, ...]:
+        """Kernel names of the helpers of :data:`HELPERS` this generation's release did not have."""
+        return tuple(h.name for h in HELPERS if not h.present_in(self.release))
 
     @property
     def module(self) -> str:
@@ -160,10 +174,6 @@ class ProfileSpec(NamedTuple):
         """All cdefs pieces, in order, that make up this generation's declarations."""
         return COMMON_CDEFS + self.cdefs
 
-
-_NMDESC_HELPERS = ("__netmem_to_nmdesc", "__pp_page_to_nmdesc", "pp_page_to_nmdesc")
-_PRE_6_14 = ("__netmem_to_page", "virt_to_netmem", "__netmem_get_pp", "__netmem_address", "netmem_is_pfmemalloc")
-_V72_ONLY = ("net_iov_init", "netmem_dma_addr_encode", "netmem_dma_addr_decode", "netmem_dma_addr_fits")
 
 PROFILES: tuple[ProfileSpec, ...] = (
     ProfileSpec(
@@ -178,12 +188,13 @@ PROFILES: tuple[ProfileSpec, ...] = (
         desc_member=False,
         enum_has_max=False,
         has_netmem_desc=False,
-        absent_helpers=_PRE_6_14 + _NMDESC_HELPERS + _V72_ONLY + ("netmem_to_nmdesc", "get_netmem", "put_netmem"),
         notes=(
             "net_iov_owner()/net_iov_idx() live in net/core/devmem.h; owner->niovs is the chunk's array",
             "no io_uring zcrx provider yet (it shipped in 6.15): areas are NET_IOV_DMABUF only",
             "the 6.14 page helper wrappers (commit 9bd9f72a7434) are absent in 6.12/6.13",
+            "pp_magic has no DMA index bits in the 6.12 release (a later 6.12 stable added them)",
         ),
+        has_dma_index=False,
     ),
     ProfileSpec(
         name="v6.15",
@@ -197,8 +208,8 @@ PROFILES: tuple[ProfileSpec, ...] = (
         desc_member=False,
         enum_has_max=False,
         has_netmem_desc=False,
-        absent_helpers=_NMDESC_HELPERS + _V72_ONLY + ("netmem_to_nmdesc", "get_netmem", "put_netmem"),
-        notes=("net_is_devmem_iov() tests niov->pp->mp_ops; the model asks the owning area",),
+        notes=("net_is_devmem_iov() tests niov->pp->mp_ops, and so does the model",),
+        devmem_iov_by_pp=True,
     ),
     ProfileSpec(
         name="v6.16",
@@ -212,7 +223,6 @@ PROFILES: tuple[ProfileSpec, ...] = (
         desc_member=False,
         enum_has_max=True,
         has_netmem_desc=False,
-        absent_helpers=_NMDESC_HELPERS + _V72_ONLY + ("netmem_to_nmdesc",),
     ),
     ProfileSpec(
         name="v6.17",
@@ -226,7 +236,6 @@ PROFILES: tuple[ProfileSpec, ...] = (
         desc_member=False,
         enum_has_max=True,
         has_netmem_desc=True,
-        absent_helpers=_V72_ONLY + ("netmem_to_nmdesc",),
     ),
     ProfileSpec(
         name="v6.19",
@@ -242,7 +251,6 @@ PROFILES: tuple[ProfileSpec, ...] = (
         desc_member=False,
         enum_has_max=False,
         has_netmem_desc=True,
-        absent_helpers=_V72_ONLY + ("netmem_to_nmdesc",),
     ),
     ProfileSpec(
         name="v7.2",
@@ -261,6 +269,115 @@ PROFILES: tuple[ProfileSpec, ...] = (
 )
 
 DEFAULT_PROFILE = PROFILES[-1].name
+
+
+def release_key(release: str) -> tuple[int, ...]:
+    """``"6.14"`` -> ``(6, 14)``: kernel releases in numeric order."""
+    return tuple(int(part) for part in release.split("."))
+
+
+class HelperName(NamedTuple):
+    """One name of a helper: the kernel called it ``name`` from release ``since`` through ``until``.
+
+    ``attr`` is the :class:`~netmem_ffi.Profile` attribute that implements it
+    (a kernel ``__x`` keeps its name in ``profile.available`` and ``getattr``;
+    its attribute drops the underscores, with ``_unchecked`` where the plain
+    name is another helper).  ``until`` is the last release with the name
+    (renamed or removed after it); ``successor`` is its newer name.
+    """
+
+    name: str
+    attr: str
+    since: str
+    until: str | None = None
+    successor: str | None = None
+
+    def present_in(self, release: str) -> bool:
+        """Whether kernel ``release`` had the helper under this name."""
+        key = release_key(release)
+        return release_key(self.since) <= key and (self.until is None or key <= release_key(self.until))
+
+
+#: Per-generation helper surface: every helper that some generation lacks, under
+#: the name each kernel gave it.  A helper not listed here is in every generation
+#: (netmem.h 6.12 onwards, docs/netmem-abi.md section 3.2).  A profile's surface is
+#: that of the release it is named after (``v6.12``: 6.12, though it also covers
+#: 6.13 and 6.14), so code checked against a profile runs on every kernel it covers.
+HELPERS: tuple[HelperName, ...] = (
+    # 6.14, commit 9bd9f72a7434 "netmem: add a couple of page helper wrappers".
+    HelperName("__netmem_to_page", "netmem_to_page_unchecked", "6.14"),
+    HelperName("virt_to_netmem", "virt_to_netmem", "6.14"),
+    HelperName("__netmem_get_pp", "netmem_get_pp_unchecked", "6.14"),
+    HelperName("__netmem_address", "netmem_address_unchecked", "6.14"),
+    HelperName("netmem_is_pfmemalloc", "netmem_is_pfmemalloc", "6.14"),
+    # The last-ref test was page_pool_is_last_ref() in 6.12/6.13; 6.14's page_pool
+    # netmem conversion (commit not pinned) renamed it page_pool_unref_and_test().
+    HelperName("page_pool_is_last_ref", "page_pool_is_last_ref", "6.12", "6.13", "page_pool_unref_and_test"),
+    HelperName("page_pool_unref_and_test", "page_pool_unref_and_test", "6.14"),
+    # The descriptor as a struct net_iov * until netmem_to_nmdesc() replaced it (v7.2).
+    HelperName("__netmem_clear_lsb", "netmem_clear_lsb", "6.12", "7.0", "netmem_to_nmdesc"),
+    # io_uring zcrx, the second memory provider, shipped in 6.15.
+    HelperName("io_zcrx_get_niov_uref", "io_zcrx_get_niov_uref", "6.15"),
+    HelperName("io_zcrx_put_niov_uref", "io_zcrx_put_niov_uref", "6.15"),
+    # Memory-provider hooks of page_pool.c, with io_uring zcrx (6.15).
+    HelperName("net_mp_niov_set_page_pool", "net_mp_niov_set_page_pool", "6.15"),
+    HelperName("net_mp_niov_clear_page_pool", "net_mp_niov_clear_page_pool", "6.15"),
+    HelperName("net_mp_niov_set_dma_addr", "net_mp_niov_set_dma_addr", "6.15"),
+    # Out-of-line get_netmem()/put_netmem() in net/core/skbuff.c (6.16, Almasry's devmem TX series).
+    HelperName("get_netmem", "get_netmem", "6.16"),
+    HelperName("put_netmem", "put_netmem", "6.16"),
+    # The DMA index in pp_magic: 6.15, commit ee62ce7a1d90 (and a later 6.12 stable, not the 6.12 release).
+    HelperName("netmem_get_dma_index", "netmem_get_dma_index", "6.15"),
+    HelperName("netmem_set_dma_index", "netmem_set_dma_index", "6.15"),
+    # dma-unmap markers for net_iov: 6.16 or 6.17 (unverified); absent in 6.12 and 6.15.
+    HelperName("netmem_dma_unmap_addr_set", "netmem_dma_unmap_addr_set", "6.16"),
+    HelperName("netmem_dma_unmap_page_attrs", "netmem_dma_unmap_page_attrs", "6.16"),
+    # struct netmem_desc, commit f3d85c9ee510 (6.17).
+    HelperName("__netmem_to_nmdesc", "netmem_to_nmdesc_unchecked", "6.17"),
+    HelperName("pp_page_to_nmdesc", "pp_page_to_nmdesc", "6.17"),
+    # The v7.2 netmem.h: net_iov_init(), netmem_to_nmdesc(), NETMEM_32BIT_ARCH_WITH_64BIT_DMA helpers.
+    HelperName("netmem_to_nmdesc", "netmem_to_nmdesc", "7.2"),
+    HelperName("net_iov_init", "net_iov_init", "7.2"),
+    HelperName("netmem_dma_addr_encode", "netmem_dma_addr_encode", "7.2"),
+    HelperName("netmem_dma_addr_decode", "netmem_dma_addr_decode", "7.2"),
+    HelperName("netmem_dma_addr_fits", "netmem_dma_addr_fits", "7.2"),
+)
+
+#: Package forms that exist exactly where the helper they batch does.
+BATCHES = {"get_netmem_bulk": "get_netmem", "put_netmem_bulk": "put_netmem"}
+
+_HELPER_BY_NAME = {h.name: h for h in HELPERS} | {h.attr: h for h in HELPERS}
+
+
+def helper_name(name: str) -> HelperName | None:
+    """The table entry for a kernel name or Profile attribute (a batch form: its helper's); None: in every generation."""
+    return _HELPER_BY_NAME.get(BATCHES.get(name, name))
+
+
+def has_helper(profile: ProfileSpec, name: str) -> bool:
+    """Whether the generation's release had helper ``name`` (kernel name or Profile attribute)."""
+    entry = helper_name(name)
+    return entry is None or entry.present_in(profile.release)
+
+
+def first_with(name: str) -> str | None:
+    """The first generation whose release has helper ``name``; None when none does."""
+    return next((p.name for p in PROFILES if has_helper(p, name)), None)
+
+
+def unavailable_message(profile: ProfileSpec, name: str) -> str:
+    """Why generation ``profile`` lacks helper ``name``: when it appeared, or what replaced it."""
+    entry = helper_name(name)
+    assert entry is not None
+    head = f"{name} is not in profile {profile.name} (kernel {profile.release}'s netmem API)"
+    if release_key(profile.release) < release_key(entry.since):
+        older = next((h.name for h in HELPERS if h.successor == entry.name and h.present_in(profile.release)), None)
+        if older:
+            return f"{head}: it appeared in kernel {entry.since}; kernel {profile.release} calls it {older}"
+        return f"{head}: it appeared in kernel {entry.since}; the first generation that has it is {first_with(name)}"
+    last = [p.name for p in PROFILES if has_helper(p, name)]
+    return (f"{head}: kernel {entry.until} was the last to call it {entry.name} (profiles {', '.join(last)}); "
+            f"later kernels call it {entry.successor}")
 
 
 class PageRespelling(NamedTuple):
@@ -282,13 +399,9 @@ PAGE_RESPELLINGS = (
 )
 
 
-def _release(text: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in text.split("."))
-
-
 def page_respellings(profile: ProfileSpec) -> tuple[PageRespelling, ...]:
     """The respellings every kernel of *profile* carries (where its kernels disagree, the model keeps the old)."""
-    return tuple(r for r in PAGE_RESPELLINGS if all(_release(k) >= _release(r.release) for k in profile.kernels))
+    return tuple(r for r in PAGE_RESPELLINGS if all(release_key(k) >= release_key(r.release) for k in profile.kernels))
 
 _BY_NAME = {p.name: p for p in PROFILES}
 

@@ -172,9 +172,9 @@ def spool_tail_member(fh: BinaryIO, source: str, name_pattern: str, anchor: byte
     Raises :class:`KernelInputError` for a malformed package, and the budget's error past ``inflate``.
     """
     start = size = None
-    for name, member_size, _body in ar_members(fh, source, budget):
+    for name, offset, member_size, _body in ar_members(fh, source, budget):
         if name == "data.tar.xz":
-            start, size = fh.tell(), member_size
+            start, size = offset, member_size
             break
     if start is None or size is None:
         return None

@@ -133,8 +133,9 @@ def kernel_subject(source: str | KernelSource) -> Subject:
     profile = result.detection.profile
     release = kernel.release or "release unknown"
     what = f"profile {profile}" if profile else result.detection.describe()
-    model = data_model(result.arch.arch)
-    title = (f"kernel {kernel.source} ({release}) on {model.name} ({8 * model.long}-bit, "
+    model = data_model(result.arch.model)  # the architecture, or the target it is compared on when unknown
+    where = model.name if result.arch.arch == result.arch.model else f"an unknown architecture (as {model.name})"
+    title = (f"kernel {kernel.source} ({release}) on {where} ({8 * model.long}-bit, "
              f"{model.endianness}-endian), {what}")
     page_labels = frozenset(registry.PAGE_MEMBERS) | {f.name for f in _model_page(model.name).fields}
     return Subject(title, model, profile, result.layouts, lookup, "the kernel's BTF has no such struct",

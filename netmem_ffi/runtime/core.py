@@ -67,6 +67,9 @@ class Runtime:
             lib.NM_E_BINDING_DEAD: (errors.BindingDeadError, "belongs to a devmem binding whose refcount already reached zero"),
             lib.NM_E_WRONG_PROVIDER: (errors.WrongProviderError, "is not an io_uring (NET_IOV_IOURING) niov; user refs exist only there"),
             lib.NM_E_NO_SPACE: (errors.OutOfPagesError, "has no free block of that order"),
+            lib.NM_E_NULL_OWNER: (errors.NullOwnerError, "is a net_iov whose owner word is NULL; the kernel would oops dereferencing niov->owner"),
+            lib.NM_E_FOREIGN_OWNER: (errors.ForeignOwnerError, "is a net_iov whose owner word points at no net_iov_area profile {p} owns; the kernel would follow it"),
+            lib.NM_E_BAD_HEAD: (errors.CompoundHeadError, "is a tail page whose compound_head word points outside its memory map; the kernel would follow it"),
         }
         fast = self._fast_entry_points()
         #: ``get_netmem`` / ``put_netmem`` / ``empty``, compiled (cdefs/netmem_py.c).

@@ -24,9 +24,10 @@ import warnings
 from typing import Any
 
 from netmem_ffi import errors
-from netmem_ffi.abi.constants import LP64, NET_IOV, NET_IOV_DMABUF, NODES_MASK
+from netmem_ffi.abi.constants import LP64, LP64_NO_DMA_INDEX, NET_IOV, NET_IOV_DMABUF, NODES_MASK, PAGE_SHIFT
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.core import Runtime
+from netmem_ffi.runtime.memory import POOLS
 from netmem_ffi.runtime.refcount import RefcountPath
 
 __all__ = ["Helpers"]
@@ -54,6 +55,8 @@ class Helpers(RefcountPath):
         super().__init__(rt)
         self._niov_kind = int(rt.lib.NM_KIND_NIOV)
         self._pp_ref_count_offset = int(rt.ffi.offsetof("struct page", "pp_ref_count"))
+        #: pp_magic constants of this generation's release (DMA index bits or not).
+        self._magic = LP64 if rt.spec.has_dma_index else LP64_NO_DMA_INDEX
 
     def _kind(self, netmem: object) -> int:
         """``NM_KIND_NIOV`` or ``NM_KIND_PAGE`` for a ref this runtime owns; raises a RefError subclass otherwise."""
@@ -135,6 +138,20 @@ class Helpers(RefcountPath):
         """``__netmem_to_nmdesc()``: page-only cast, no check (wrong for a net_iov: bit 0 stays)."""
         return validate.word(netmem, "netmem_ref")
 
+    def netmem_clear_lsb(self, netmem: int) -> int:
+        """``__netmem_clear_lsb()`` (6.12 .. 7.0): ``netmem & ~NET_IOV`` as a ``struct net_iov *``, no check."""
+        return validate.word(netmem, "netmem_ref") & ~NET_IOV
+
+    def pp_page_to_nmdesc(self, page: int) -> int:
+        """``pp_page_to_nmdesc()``: a page_pool page as its ``struct netmem_desc *`` (the same address).
+
+        DEBUG_NET_WARN_ON_ONCE (a warning) when the page's pp_magic lacks the
+        page_pool signature; :class:`NotPageError` for a net_iov.
+        """
+        if not self.page_pool_page_is_pp(page):
+            _warn(f"pp_page_to_nmdesc({page:#x}): not a page_pool page (DEBUG_NET_WARN_ON_ONCE)")
+        return page
+
     def netmem_get_pp(self, netmem: int) -> int:
         """``netmem_to_nmdesc(netmem)->pp``: the page_pool pointer value."""
         return self._load(netmem, "PP")
@@ -190,11 +207,28 @@ class Helpers(RefcountPath):
 
     def netmem_dma_addr_fits(self, addr: int) -> bool:
         """``addr == decode(encode(addr))``: always true on LP64."""
-        return self.netmem_dma_addr_decode(self.netmem_dma_addr_encode(addr)) == addr
+        return Helpers.netmem_dma_addr_decode(self, Helpers.netmem_dma_addr_encode(self, addr)) == addr
 
     def net_is_devmem_iov(self, niov: Any) -> bool:
-        """Whether the niov belongs to a devmem (dmabuf) binding: ``niov->type == NET_IOV_DMABUF``."""
-        return self._load(validate.niov_ref(niov), "TYPE") == NET_IOV_DMABUF
+        """Whether the niov belongs to a devmem (dmabuf) binding: ``niov->type == NET_IOV_DMABUF``.
+
+        6.15 (``spec.devmem_iov_by_pp``) asks ``niov->pp->mp_ops == &dmabuf_devmem_ops``:
+        true only for a devmem :class:`PagePool`; a NULL ``pp`` (the kernel would oops)
+        is :class:`NullPoolError`, a ``pp`` that is no pool of the package
+        :class:`ForeignPoolError`.
+        """
+        ref = validate.niov_ref(niov)
+        if not self.runtime.spec.devmem_iov_by_pp:
+            return self._load(ref, "TYPE") == NET_IOV_DMABUF
+        pp = self._load(ref, "PP")
+        if pp == 0:
+            raise errors.NullPoolError(f"niov {ref:#x} has pp NULL; 6.15's net_is_devmem_iov() would oops "
+                                       "reading pp->mp_ops", ref)
+        pool = POOLS.get(pp)
+        if pool is None:
+            raise errors.ForeignPoolError(f"niov {ref:#x} has pp {pp:#x}, no page_pool of the package; "
+                                          "6.15's net_is_devmem_iov() would read its mp_ops", ref)
+        return bool(pool.mp_ops == "devmem")
 
     def net_iov_owner(self, niov: Any) -> int:
         """``niov->owner``: the owner's address (a struct net_iov_area, or 6.12's chunk owner)."""
@@ -249,7 +283,7 @@ class Helpers(RefcountPath):
 
     def netmem_get_pp_magic(self, netmem: int) -> int:
         """``pp_magic & ~PP_DMA_INDEX_MASK``."""
-        return self._load(netmem, "PP_MAGIC") & ~_C.pp_dma_index_mask & WORD_MASK
+        return self._load(netmem, "PP_MAGIC") & ~self._magic.pp_dma_index_mask & WORD_MASK
 
     def netmem_or_pp_magic(self, netmem: int, pp_magic: int) -> None:
         """``pp_magic |= pp_magic``."""
@@ -257,41 +291,41 @@ class Helpers(RefcountPath):
 
     def netmem_clear_pp_magic(self, netmem: int) -> None:
         """WARN_ON_ONCE if a DMA index is still set, then ``pp_magic = 0``."""
-        if self._load(netmem, "PP_MAGIC") & _C.pp_dma_index_mask:
+        if self._load(netmem, "PP_MAGIC") & self._magic.pp_dma_index_mask:
             _warn(f"netmem_clear_pp_magic({netmem:#x}): a DMA index is still stored (WARN_ON_ONCE)")
         self._update(netmem, "PP_MAGIC", 0, 0)
 
     def netmem_is_pp(self, netmem: int) -> bool:
         """``(netmem_get_pp_magic(netmem) & PP_MAGIC_MASK) == PP_SIGNATURE``."""
-        return self.netmem_get_pp_magic(netmem) & _C.pp_magic_mask == _C.pp_signature
+        return self.netmem_get_pp_magic(netmem) & self._magic.pp_magic_mask == self._magic.pp_signature
 
     def page_pool_page_is_pp(self, page: int) -> bool:
         """mm.h ``page_pool_page_is_pp()``: ``(pp_magic & PP_MAGIC_MASK) == PP_SIGNATURE`` for a page."""
         if self._is_niov(page):
             raise errors.NotPageError(f"page_pool_page_is_pp({page:#x}) takes a struct page; this is a net_iov", page)
-        return self._load(page, "PP_MAGIC") & _C.pp_magic_mask == _C.pp_signature
+        return self._load(page, "PP_MAGIC") & self._magic.pp_magic_mask == self._magic.pp_signature
 
     def netmem_get_dma_index(self, netmem: int) -> int:
         """The DMA index stored in ``pp_magic`` of a page; a net_iov: WARN_ON_ONCE, 0."""
         if self._is_niov(netmem):
             _warn(f"netmem_get_dma_index({netmem:#x}) on a net_iov (WARN_ON_ONCE)")
             return 0
-        return (self._load(netmem, "PP_MAGIC") & _C.pp_dma_index_mask) >> _C.pp_dma_index_shift
+        return (self._load(netmem, "PP_MAGIC") & self._magic.pp_dma_index_mask) >> self._magic.pp_dma_index_shift
 
     def netmem_set_dma_index(self, netmem: int, index: int) -> None:
         """Replace the page's DMA index in ``pp_magic``; a net_iov: WARN_ON_ONCE, nothing stored."""
-        validate.count(index, "DMA index (PP_DMA_INDEX_LIMIT)", 0, _C.pp_dma_index_limit[1])
+        validate.count(index, "DMA index (PP_DMA_INDEX_LIMIT)", 0, self._magic.pp_dma_index_limit[1])
         if self._is_niov(netmem):
             _warn(f"netmem_set_dma_index({netmem:#x}) on a net_iov (WARN_ON_ONCE)")
             return
-        self._update(netmem, "PP_MAGIC", ~_C.pp_dma_index_mask & WORD_MASK, index << _C.pp_dma_index_shift)
+        self._update(netmem, "PP_MAGIC", ~self._magic.pp_dma_index_mask & WORD_MASK, index << self._magic.pp_dma_index_shift)
 
     def page_pool_set_pp_info(self, pool: Any, netmem: int) -> None:
         """``netmem_set_pp()``, ``netmem_or_pp_magic(PP_SIGNATURE)``, ``page_pool_fragment_netmem(1)``."""
         value = validate.word(getattr(pool, "addr", pool), "page_pool *")
         self._kind(netmem)
         self._update(netmem, "PP", 0, value)
-        self._update(netmem, "PP_MAGIC", WORD_MASK, _C.pp_signature)
+        self._update(netmem, "PP_MAGIC", WORD_MASK, self._magic.pp_signature)
         self.runtime.call(self.runtime.lib.nm_pp_fragment, netmem, 1)
 
     def page_pool_clear_pp_info(self, netmem: int) -> None:
@@ -300,13 +334,76 @@ class Helpers(RefcountPath):
         self._update(netmem, "PP", 0, 0)
 
     def page_pool_get_dma_addr_netmem(self, netmem: int) -> int:
-        """``netmem_dma_addr_decode(netmem_get_dma_addr(netmem))``."""
-        return self.netmem_dma_addr_decode(self.netmem_get_dma_addr(netmem))
+        """``netmem_dma_addr_decode(netmem_get_dma_addr(netmem))`` (6.12-7.0: the same arithmetic inline)."""
+        # Called through the class: a generation without the 7.2 helper names still has their arithmetic.
+        return Helpers.netmem_dma_addr_decode(self, self.netmem_get_dma_addr(netmem))
 
     def page_pool_set_dma_addr_netmem(self, netmem: int, addr: int) -> bool:
         """Store ``encode(addr)``; returns ``not fits(addr)``, so True means failure."""
-        self.netmem_set_dma_addr(netmem, self.netmem_dma_addr_encode(addr))
-        return not self.netmem_dma_addr_fits(addr)
+        self.netmem_set_dma_addr(netmem, Helpers.netmem_dma_addr_encode(self, addr))
+        return not Helpers.netmem_dma_addr_fits(self, addr)
+
+    # ---- page forms of the page_pool helpers (include/net/page_pool/helpers.h) ----
+
+    def _page(self, page: int, helper: str) -> int:
+        if self._is_niov(page):
+            raise errors.NotPageError(f"{helper}({page:#x}) takes a struct page; this is a net_iov", page)
+        return page
+
+    def page_pool_fragment_page(self, page: int, nr: int) -> None:
+        """``page_pool_fragment_netmem(page_to_netmem(page), nr)``."""
+        self.page_pool_fragment_netmem(self._page(page, "page_pool_fragment_page"), nr)
+
+    def page_pool_unref_page(self, page: int, nr: int) -> int:
+        """``page_pool_unref_netmem(page_to_netmem(page), nr)``."""
+        return self.page_pool_unref_netmem(self._page(page, "page_pool_unref_page"), nr)
+
+    def page_pool_ref_page(self, page: int) -> None:
+        """``page_pool_ref_netmem(page_to_netmem(page))``."""
+        self.page_pool_ref_netmem(self._page(page, "page_pool_ref_page"))
+
+    def page_pool_get_dma_addr(self, page: int) -> int:
+        """``page_pool_get_dma_addr_netmem(page_to_netmem(page))``."""
+        return self.page_pool_get_dma_addr_netmem(self._page(page, "page_pool_get_dma_addr"))
+
+    # ---- memory providers (net/core/page_pool.c) and devmem (net/core/devmem.h) ----
+
+    def net_mp_niov_set_page_pool(self, pool: Any, niov: Any) -> None:
+        """``page_pool_set_pp_info(pool, net_iov_to_netmem(niov))``; bumps ``pool.pages_state_hold_cnt`` if it has one."""
+        self.page_pool_set_pp_info(pool, validate.niov_ref(niov))
+        if hasattr(pool, "pages_state_hold_cnt"):
+            pool.pages_state_hold_cnt += 1
+
+    def net_mp_niov_clear_page_pool(self, niov: Any) -> None:
+        """``page_pool_clear_pp_info(net_iov_to_netmem(niov))``."""
+        self.page_pool_clear_pp_info(validate.niov_ref(niov))
+
+    def net_mp_niov_set_dma_addr(self, niov: Any, addr: int) -> bool:
+        """``page_pool_set_dma_addr_netmem(net_iov_to_netmem(niov), addr)``: True means it did not fit."""
+        return self.page_pool_set_dma_addr_netmem(validate.niov_ref(niov), addr)
+
+    def _owner_word(self, niov: Any, *member: str) -> int:
+        """A word of the chunk owner ``niov->owner`` points at (checked to be the package's own first)."""
+        self.net_iov_idx(niov)  # NullOwnerError / ForeignOwnerError where the kernel would oops
+        ffi = self.runtime.ffi
+        offset = ffi.offsetof("struct dmabuf_genpool_chunk_owner", *member)
+        return int(ffi.cast("unsigned long *", self.net_iov_owner(niov) + offset)[0])
+
+    def net_iov_virtual_addr(self, niov: Any) -> int:
+        """``owner->base_virtual + ((unsigned long)net_iov_idx(niov) << PAGE_SHIFT)`` (devmem.h)."""
+        base = self._owner_word(niov, *(("area", "base_virtual") if self.runtime.spec.has_area else ("base_virtual",)))
+        return (base + (self.net_iov_idx(niov) << PAGE_SHIFT)) & WORD_MASK
+
+    def net_devmem_iov_binding(self, niov: Any) -> int:
+        """``net_devmem_iov_to_chunk_owner(niov)->binding``: the binding pointer stored in the owner."""
+        return self._owner_word(niov, "binding")
+
+    def net_devmem_iov_binding_id(self, niov: Any) -> int:
+        """``net_devmem_iov_binding(niov)->id``; the stored binding pointer must be a binding of the package."""
+        binding = self.net_devmem_iov_binding(niov)
+        out = self.runtime.ffi.new("unsigned int *")
+        self.runtime.check(self.runtime.lib.nm_binding_id(binding, out), binding, "binding (niov->owner->binding)")
+        return int(out[0])
 
     def netmem_kind(self, netmem: int) -> str:
         """``"net_iov"`` or ``"page"`` for a valid ref this profile owns (raises otherwise)."""

@@ -12,11 +12,13 @@ reference goes), so nothing a caller still holds (a frame view, a niov's
 from __future__ import annotations
 
 import array
+import warnings
+import weakref
 from collections.abc import Iterator
 from typing import Any, ClassVar, NoReturn, Self
 
 from netmem_ffi import errors
-from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, PAGE_SHIFT
+from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, PAGE_SHIFT, NetIovType
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.core import Runtime
 
@@ -28,6 +30,11 @@ __all__ = ["NetIov", "NetIovArea", "PageMap", "DmaDevice", "bind_memory"]
 #: object: a map or area collected with references outstanding stays open, and
 #: so does this.  (Single dict operations are atomic under the GIL.)
 _HELD: dict[int, Any] = {}
+
+
+#: Live page_pools by the address their netmems store in ``pp`` (runtime/page_pool.py
+#: registers them): what a ``pp`` word points at, when it is the package's own.
+POOLS: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 
 
 def _handle_key(rt: Runtime, handle: Any) -> int:
@@ -94,8 +101,16 @@ class _CMemory:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        """``close()``; when an exception is already in flight a failed close warns instead of replacing it."""
+        if exc is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except errors.NetmemError as failed:
+            warnings.warn(f"{failed} (while {exc_type.__name__ if exc_type else 'an exception'} "
+                          "propagated; the memory stays allocated)", errors.NetmemWarning, stacklevel=2)
 
     def __del__(self) -> None:
         # With references outstanding the C side stays open, and so does the memory it holds.
@@ -142,8 +157,10 @@ class NetIov:
         return self.area._niov_cdata(self.index)
 
     @property
-    def type(self) -> int:
-        return self._load("TYPE")
+    def type(self) -> NetIovType | int:
+        """``niov->type`` as stored: a :class:`NetIovType`, or the raw int when it names no provider."""
+        value = self._load("TYPE")
+        return NetIovType(value) if value in validate.PROVIDER_NAMES else value
 
     @property
     def owner(self) -> int:
@@ -223,9 +240,11 @@ class NetIovArea(_CMemory):
 
         The buffer (a ``bytearray``, an ``mmap``, any writable buffer, aligned
         to ``alignof(struct net_iov)``) stays referenced while adopted; its
-        contents are used as they are (``net_iov_init()`` is not run).
-        ``net_iov_idx`` counts from the buffer's start; ``net_iov_owner``
-        returns the stored ``owner`` value, whatever it points at.
+        contents are used as they are (``net_iov_init()`` is not run).  The
+        helpers follow the stored ``owner`` word as the kernel does: a NULL or
+        foreign owner raises :class:`NullOwnerError` / :class:`ForeignOwnerError`
+        where the kernel would dereference it, until ``net_iov_init(niov, area,
+        type)`` links the niov to this area.
         """
         rt = cls._runtime()
         provider = cls._provider(type)
@@ -320,6 +339,29 @@ class NetIovArea(_CMemory):
         if self.type != NET_IOV_DMABUF:
             raise errors.WrongProviderError("binding_refcount exists only on NET_IOV_DMABUF areas", self.type)
         return int(self.runtime.lib.nm_area_binding_refcount(self._handle))
+
+    def unbind(self) -> None:
+        """``net_devmem_unbind_dmabuf()``: drop the area's own reference to its devmem binding.
+
+        The binding stays alive while niovs are still referenced; the last
+        ``put_netmem`` takes its refcount to 0 and frees it, after which a
+        ``get_netmem`` fails as ``refcount_inc_not_zero()`` does
+        (:class:`BindingDeadError`).  Raises :class:`WrongProviderError` for an
+        io_uring area, :class:`BindingDeadError` when already unbound.
+        """
+        self._require_open()
+        if self.type != NET_IOV_DMABUF:
+            raise errors.WrongProviderError("unbind() is net_devmem_unbind_dmabuf(): NET_IOV_DMABUF areas only", self.type)
+        rc = self.runtime.lib.nm_area_unbind(self._handle)
+        if rc == self.runtime.lib.NM_E_BINDING_DEAD:
+            raise errors.BindingDeadError(f"NetIovArea at {self.base:#x} is already unbound", self)
+        self.runtime.check(rc, self.base, "NetIovArea at")
+
+    @property
+    def unbound(self) -> bool:
+        """Whether :meth:`unbind` ran (the binding then dies with its last reference)."""
+        self._require_open()
+        return bool(self.runtime.lib.nm_area_unbound(self._handle))
 
     def user_refs(self, index: int) -> int:
         """io_uring's ``user_refs[index]`` (NET_IOV_IOURING areas only)."""

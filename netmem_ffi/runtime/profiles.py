@@ -9,15 +9,19 @@ typed method (inherited from :class:`~netmem_ffi.runtime.helpers.Helpers`),
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from netmem_ffi import errors
 from netmem_ffi.abi import registry
 from netmem_ffi.layout.host import layout_set
 from netmem_ffi.layout.types import LayoutSet
 from netmem_ffi.runtime import core
 from netmem_ffi.runtime.helpers import Helpers
 from netmem_ffi.runtime.memory import DmaDevice, NetIov, NetIovArea, PageMap, bind_memory
+from netmem_ffi.runtime.page_pool import PagePool, PagePoolAPI
 from netmem_ffi.runtime.refcount import RefcountPath
 
 __all__ = ["API", "DEFAULT_PROFILE", "Profile", "profile", "profiles", "loaded"]
@@ -25,7 +29,7 @@ __all__ = ["API", "DEFAULT_PROFILE", "Profile", "profile", "profiles", "loaded"]
 DEFAULT_PROFILE = registry.DEFAULT_PROFILE
 
 
-class Profile(Helpers):
+class Profile(Helpers, PagePoolAPI):
     """One ABI generation of include/net/netmem.h, compiled for this host, with its runtime.
 
     Attributes: ``name``, ``spec`` (the registry entry), ``ffi``/``lib`` (the
@@ -53,6 +57,31 @@ class Profile(Helpers):
         self.lib: Any = rt.lib
         self.module_file = rt.module_file
         self.NetIovArea, self.PageMap = bind_memory(rt)
+        #: The whole model API over this generation's memory, ignoring its kernel's
+        #: helper surface: for tools that run newer helpers over older layouts, and tests.
+        self.model = Helpers(rt)
+        for name in API:
+            if not registry.has_helper(spec, name):
+                setattr(self, name, _unavailable(spec, name, getattr(self, name)))
+
+    def available(self, name: str) -> bool:
+        """Whether this generation's kernel has helper ``name`` (its kernel name or attribute name).
+
+        Calling a helper it lacks raises :class:`UnavailableError` naming the
+        first generation that has it; this answers beforehand.  An unknown
+        name is a :class:`NetmemValueError`.
+        """
+        if registry.helper_name(name) is None and name not in API:
+            raise errors.NetmemValueError(f"{name!r} is not a helper of the netmem runtime API", name)
+        return registry.has_helper(self.spec, name)
+
+    if not TYPE_CHECKING:  # type checkers see only the real attributes; misspelt names stay errors
+        def __getattr__(self, name: str) -> Any:
+            """A helper by its kernel name where that is not a Python attribute name (``__netmem_to_page``)."""
+            entry = registry.helper_name(name)
+            if entry is not None and entry.name == name and entry.attr != name:
+                return getattr(self, entry.attr)
+            raise AttributeError(f"profile {self.spec.name} has no attribute {name!r}")
 
     def __repr__(self) -> str:
         return f"<netmem_ffi profile {self.name}: kernels {', '.join(self.spec.kernels)}>"
@@ -75,6 +104,20 @@ class Profile(Helpers):
         return self.spec.summary
 
 
+def _unavailable(spec: registry.ProfileSpec, name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+    """A stand-in for helper ``name`` (``real``'s signature) that ``spec`` lacks: calling it raises UnavailableError."""
+    message = registry.unavailable_message(spec, name)
+    first = registry.first_with(name)
+
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise errors.UnavailableError(message, name, first)
+
+    unavailable.__name__ = unavailable.__qualname__ = name
+    unavailable.__doc__ = message
+    unavailable.__signature__ = inspect.signature(real)  # type: ignore[attr-defined]
+    return unavailable
+
+
 def _public(cls: type) -> list[str]:
     return [n for n in vars(cls) if not n.startswith("_")]
 
@@ -82,7 +125,7 @@ def _public(cls: type) -> list[str]:
 #: Every runtime name a profile carries and ``netmem_ffi`` exports for the default profile.
 API: tuple[str, ...] = (
     "NetIovArea", "NetIov", "PageMap", "DmaDevice",
-    "get_netmem", "put_netmem", *_public(RefcountPath), *_public(Helpers),
+    "get_netmem", "put_netmem", *_public(RefcountPath), *_public(Helpers), *_public(PagePoolAPI),
 )
 
 _loaded: dict[str, Profile] = {}

@@ -98,5 +98,9 @@ class RefcountPath:
         return int(ret[0])
 
     def page_pool_unref_and_test(self, netmem: int) -> bool:
-        """``page_pool_unref_netmem(netmem, 1) == 0`` (``page_pool_is_last_ref`` in 6.12)."""
+        """``page_pool_unref_netmem(netmem, 1) == 0``: whether the caller dropped the last pp reference (6.14+)."""
+        return self.page_pool_unref_netmem(netmem, 1) == 0
+
+    def page_pool_is_last_ref(self, netmem: int) -> bool:
+        """6.12/6.13's name of :meth:`page_pool_unref_and_test` (same semantics)."""
         return self.page_pool_unref_netmem(netmem, 1) == 0

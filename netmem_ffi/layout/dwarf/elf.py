@@ -124,9 +124,15 @@ def section_names(data: Buffer | BinaryIO, source: str) -> set[str]:
     return {_name(names, sh) for sh in shdrs}
 
 
+#: Longest section name read: a name is found within this many bytes of its offset or not at all, so a
+#: crafted table of unterminated names costs at most this much per header (linear, not quadratic).
+MAX_NAME = 64
+
+
 def _name(names: bytes, sh: tuple[int, ...]) -> str:
-    end = names.find(b"\0", sh[0])
-    return names[sh[0]:end if end >= 0 else len(names)].decode("latin-1")
+    start = sh[0]
+    end = names.find(b"\0", start, start + MAX_NAME)
+    return names[start:end if end >= 0 else min(len(names), start + MAX_NAME)].decode("latin-1")
 
 
 def elf_dwarf(file: Buffer | BinaryIO, source: str, base: int = 0, size: int | None = None) -> ElfDwarf:
