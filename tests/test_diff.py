@@ -341,10 +341,8 @@ def test_cli_unreadable_sides(tmp_path: Path, name: str, content: bytes, message
 
 
 def test_cli_text_on_a_terminal_is_styled(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from netmem_ffi.cli import output
-
     monkeypatch.delenv("NO_COLOR", raising=False)
-    monkeypatch.setattr(output, "use_rich", lambda stream=None: True)
+    monkeypatch.setenv("FORCE_COLOR", "1")  # the terminal form, captured (cli.output.color_mode)
     assert main(["diff", "v6.19", "v7.2"]) == 12
     out = capsys.readouterr().out
     assert "\x1b[" in out

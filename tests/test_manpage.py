@@ -118,7 +118,7 @@ def test_groff_renders_without_warnings(page: str, tmp_path: pathlib.Path) -> No
                            env={**os.environ, "GROFF_NO_SGR": "1"})
     text = re.sub(r".\x08", "", shown.stdout)  # overstrike bold/underline
     assert "NETMEM-FFI(1)" in text and "--dma-addr-bits {32,64}" in text
-    assert "netmem-ffi completion SHELL" in text and "usage error" in text
+    assert "netmem-ffi completion [--color {auto,always,never}] SHELL" in text and "usage error" in text
 
 
 @pytest.mark.skipif(shutil.which("man") is None, reason="man is not installed (Debian: man-db)")
@@ -179,7 +179,7 @@ def test_bash_accepts_the_script(bash_script: str, tmp_path: pathlib.Path) -> No
     ("netmem-ffi layout --kernel reference:s390", ["s390x-6.12", "s390x-7.2"]),
     ("netmem-ffi diff --format j", ["json", "junit"]),
     ("netmem-ffi completion ", ["bash", "zsh"]),
-    ("netmem-ffi profiles --json --", ["--help", "--json"]),
+    ("netmem-ffi profiles --json --", ["--help", "--json", "--color"]),  # --color: on every command
 ])
 def test_bash_completes(bash_script: str, line: str, expected: list[str]) -> None:
     assert complete(bash_script, line) == expected

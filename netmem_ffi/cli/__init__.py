@@ -7,6 +7,9 @@ code).  Exit codes are abidiff's bit mask, defined once in
 :mod:`netmem_ffi.abicheck.verdict`: 0 same/matches, bit 1 an input could not
 be read, 3 usage error (argparse's included), bit 4 a layout differs, bit 8
 the difference is incompatible (12); several inputs OR their bits.
+``--color`` (before or after the command), ``NO_COLOR`` and ``FORCE_COLOR`` are
+decided in :func:`netmem_ffi.cli.output.color_mode`; ``--profile`` values that
+are kernel releases are mapped to their generation here, once, for every command.
 """
 
 from __future__ import annotations
@@ -16,7 +19,15 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from netmem_ffi.cli.output import EXIT_INPUT, EXIT_TABLE, EXIT_USAGE, fail
+from netmem_ffi.cli import output
+from netmem_ffi.cli.output import (
+    COLOR_HELP,
+    COLOR_MODES,
+    EXIT_INPUT,
+    EXIT_TABLE,
+    EXIT_USAGE,
+    fail,
+)
 
 COMMANDS = ("check", "layout", "profiles", "snapshot", "diff", "gate", "derive", "bench")
 
@@ -32,10 +43,13 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
     from netmem_ffi.abi.version import __version__
 
     parser.add_argument("--version", action="version", version=f"netmem-ffi {__version__}")
+    parser.add_argument("--color", choices=COLOR_MODES, default=None, help=COLOR_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in (*commands, "completion", "man"):  # and the commands that render this parser
         module = importlib.import_module(f"{__name__}.{name}")
         module.add_parser(sub)
+        # also after the command (`netmem-ffi check --color never`); SUPPRESS keeps a global one given before it
+        sub.choices[name].add_argument("--color", choices=COLOR_MODES, default=argparse.SUPPRESS, help=COLOR_HELP)
     return parser
 
 
@@ -48,10 +62,28 @@ def _command_parser(parser: argparse.ArgumentParser, command: str | None) -> arg
 
 
 def _requested(argv: Sequence[str]) -> list[str]:
-    """Only the command named first, when there is one: the others' parsers are not built (startup)."""
+    """The command named first (after a global ``--color``), else all: unnamed parsers are not built (startup)."""
+    argv = list(argv)
+    if argv[:1] == ["--color"]:
+        argv = argv[2:]
+    elif argv and argv[0].startswith("--color="):
+        argv = argv[1:]
     if argv and argv[0] in COMMANDS:
         return [argv[0]]
     return list(COMMANDS)
+
+
+def _resolve_profiles(args: argparse.Namespace) -> None:
+    """Map kernel releases given as ``--profile`` to their generation (``6.18`` -> ``v6.17``), in place.
+
+    Every command's ``--profile`` goes through here (one place decides); a list
+    option's comma-separated values are split.  Raises UnknownProfileError.
+    """
+    value = getattr(args, "profile", None)
+    if isinstance(value, str):
+        args.profile = output.resolve_profile(value)
+    elif isinstance(value, list):
+        args.profile = [output.resolve_profile(n.strip()) for v in value for n in v.split(",") if n.strip()]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,6 +99,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    output.set_color(getattr(args, "color", None))
+    from netmem_ffi.errors import UnknownProfileError
+
+    try:
+        _resolve_profiles(args)
+    except UnknownProfileError as exc:
+        return fail(str(exc), EXIT_USAGE)
     try:
         return int(args.run(args))
     except KeyboardInterrupt:

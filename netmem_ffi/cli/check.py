@@ -30,7 +30,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "without an incompatible difference (a kernel before 6.12, which has no net_iov) exits 4. "
         + EXIT_TABLE + ".",
     )
-    p.add_argument("sources", nargs="*", metavar="SOURCE", help=f"kernel input (default: {DEFAULT_SOURCE})")
+    p.add_argument("sources", nargs="*", metavar="SOURCE",
+                   help=f"kernel input, - for stdin (default: {DEFAULT_SOURCE})")
     p.add_argument("--reference", action="append", default=[], metavar="NAME",
                    help="check a reference kernel shipped in the package (repeatable; `netmem-ffi profiles` "
                    "lists them); works without the running kernel's BTF")
@@ -130,31 +131,15 @@ def _error_dict(name: str, exc: Exception) -> dict[str, Any]:
     return {"source": name, "error": str(exc), "match": False, "profile": None}
 
 
-def _kernel_text(r: Any, long: bool = True) -> str:
-    arch = r.arch.describe() if long else f"{r.arch.arch} ({r.arch.how})"
-    return f"{r.release or 'release unknown'}, {arch}, {r.layouts.endianness}-endian"
+def _kernel_text(r: Any) -> str:
+    return f"{r.release or 'release unknown'}, {r.arch.describe()}, {r.layouts.endianness}-endian"
 
 
-def _plain(names: list[str], results: list[Any]) -> None:
-    """Plain text (piped output): one line per source, then the details of a single source."""
-    for name, r in zip(names, results):
-        if isinstance(r, Exception):
-            print(f"{name}: ERROR: {r}")
-        else:
-            print(f"{name}: {r.status.upper()}: {r.summary()} [{_kernel_text(r)}]")
-            if len(results) > 1:
-                for line in _differences(r):
-                    print(f"  {line}")
-    if len(results) == 1 and not isinstance(results[0], Exception):
-        r = results[0]
-        for row in _field_rows(r):
-            print("  " + "  ".join(str(c) for c in row))
-        for c in r.mismatches:
-            print(f"  mismatch: {c.describe()}")
-        for c in r.notes:
-            print(f"  note: {c.describe()}")
-        for a in r.asserts:
-            print(f"  assert {'ok' if a.ok else 'FAILED'}: {a.expr} ({a.lhs} vs {a.rhs})")
+def _summary_line(name: str, r: Any) -> tuple[str, str | None]:
+    """One source's line: its status, summary and kernel; an unreadable one's error goes to stderr only."""
+    if isinstance(r, Exception):
+        return f"{name}: UNREADABLE (the error is on stderr)", "bold red"
+    return f"{name}: {r.status.upper()}: {r.summary()} [{_kernel_text(r)}]", "green" if r.match else "bold red"
 
 
 def _differences(r: Any) -> list[str]:
@@ -162,66 +147,86 @@ def _differences(r: Any) -> list[str]:
     if r.match:
         return []
     lines = [f"mismatch: {c.describe()}" for c in (*r.mismatches, *r.detection.differences)]
-    lines += [f"assert FAILED: {a.expr} ({a.lhs} vs {a.rhs})" for a in r.asserts if not a.ok]
+    lines += [f"assert FAILED: {a.macro}: {a.expr} ({a.lhs} vs {a.rhs})" for a in r.asserts if not a.ok]
     return lines
 
 
-def _field_rows(r: Any) -> list[tuple[str, ...]]:
-    """(struct, member, offset, size, type, model offset/size, verdict) for every kernel member."""
+FIELD_HEADER = ("struct", "member", "offset", "size", "type", "model offset/size", "verdict")
+
+
+def _renames(r: Any) -> dict[tuple[str, str], str]:
+    """(struct, new member name) -> the model's name, for every rename the comparison noted."""
+    return {(c.container.removeprefix("struct "), c.new): c.old
+            for c in (*r.notes, *r.mismatches) if c.kind == "member_renamed"}
+
+
+def _field_rows(r: Any) -> tuple[list[tuple[str, ...]], list[str | None]]:
+    """(struct, member, offset, size, type, model offset/size, verdict) for every kernel member, and row styles."""
     rows: list[tuple[str, ...]] = []
+    styles: list[str | None] = []
+    renamed = _renames(r)
     for sname, s in r.layouts.structs.items():
         model = r.model.structs.get(sname) if r.model is not None else None
         for f in s.fields:
+            old = renamed.get((sname, f.name))
             m = model.field(f.name) if model is not None and f.name in model else None
+            if m is None and old is not None and model is not None and old in model:
+                m = model.field(old)
             seen = "-" if m is None else f"{m.offset}/{m.size}"
-            verdict = "?" if model is None else "missing in model" if m is None else (
-                "ok" if (m.offset, m.size) == (f.offset, f.size) else "DIFFERS")
+            same = m is not None and (m.offset, m.size) == (f.offset, f.size)
+            verdict = ("no model" if model is None else "missing in model" if m is None
+                       else "DIFFERS" if not same else f"ok (renamed from {old})" if old else "ok")
             rows.append((sname, f.name, str(f.offset), str(f.size), f.type, seen, verdict))
-    return rows
+            styles.append("green" if verdict == "ok" else "yellow" if same or model is None else "red")
+    return rows, styles
 
 
-def _rich(names: list[str], results: list[Any]) -> None:
-    from rich.table import Table
+def _detail_lines(r: Any) -> list[tuple[str, str | None]]:
+    """Mismatches, notes and the kernel's static asserts, one line each."""
+    lines: list[tuple[str, str | None]] = [(f"mismatch: {c.describe()}", "red") for c in r.mismatches]
+    lines += [(f"note: {c.describe()}", "yellow") for c in r.notes]
+    lines += [(f"assert {'ok' if a.ok else 'FAILED'}: {a.macro}: {a.expr} ({a.lhs} vs {a.rhs})",
+               "green" if a.ok else "bold red") for a in r.asserts]
+    return lines
 
-    from netmem_ffi.cli.output import console
 
-    con = console()
-    summary = Table(title="netmem ABI check")
-    for col in ("source", "kernel", "profile", "result", "asserts", "mismatches"):
-        summary.add_column(col)
-    for name, r in zip(names, results):
-        if isinstance(r, Exception):
-            summary.add_row(name, "", "", "[red]unreadable[/]", "", str(r))
-            continue
-        held = sum(a.ok for a in r.asserts)
-        style = "green" if r.match else "red"
-        summary.add_row(name, _kernel_text(r, long=False), r.detection.profile or r.detection.describe(),
-                        f"[{style}]{r.status}[/]", f"{held}/{len(r.asserts)}", str(len(r.mismatches)))
-    con.print(summary)
-    if len(results) != 1:
-        for name, r in zip(names, results):
-            lines = [] if isinstance(r, Exception) else _differences(r)
-            if lines:
-                con.print(f"[red]{name}[/]:", *(f"  {line}" for line in lines), sep="\n", markup=True,
-                          highlight=False)
-        return
-    if isinstance(results[0], Exception):
+def _render(names: list[str], results: list[Any]) -> None:
+    """The report, the same words piped and on a terminal (which adds colour and table layout only)."""
+    from netmem_ffi.cli.output import print_lines, print_table
+
+    for n, r in zip(names, results):
+        several = len(results) > 1 and not isinstance(r, Exception)
+        print_lines([_summary_line(n, r), *((f"  {line}", "red") for line in (_differences(r) if several else []))])
+    if len(results) != 1 or isinstance(results[0], Exception):
         return
     r = results[0]
-    fields = Table(title=f"members (model: {r.model.profile if r.model else 'none'})")
-    for col, just in (("struct", "left"), ("member", "left"), ("offset", "right"), ("size", "right"),
-                      ("type", "left"), ("model", "right"), ("", "left")):
-        fields.add_column(col, justify=just)  # type: ignore[arg-type]
-    for row in _field_rows(r):
-        colour = "green" if row[-1] == "ok" else "red"
-        fields.add_row(*row[:-1], f"[{colour}]{row[-1]}[/]")
-    con.print(fields)
-    for c in r.mismatches:
-        con.print(f"[red]mismatch[/]: {c.describe()}")
-    for c in r.notes:
-        con.print(f"[yellow]note[/]: {c.describe()}")
-    for a in r.asserts:
-        con.print(f"{'[green]ok[/]' if a.ok else '[red]FAILED[/]'} {a.macro}: {a.expr} ({a.lhs} vs {a.rhs})")
+    rows, styles = _field_rows(r)
+    print_table(f"members (model: {r.model.profile if r.model else 'none'})", FIELD_HEADER, rows, styles,
+                right=(2, 3, 5))
+    print_lines(_detail_lines(r))
+
+
+def _check_stdin(names: list[str], *check_args: Any) -> list[Any] | None:
+    """:func:`_check_all` (with *check_args*) where ``-`` is stdin (spooled within the input budget), reported as ``-``.
+
+    None (after a usage error line) when ``-`` is named more than once.
+    """
+    from netmem_ffi.cli.output import STDIN, relabel, stdin_args
+    from netmem_ffi.errors import KernelInputError, NetmemError, NetmemValueError
+
+    try:
+        with stdin_args(names) as (paths, spooled):
+            results = _check_all(paths, *check_args)
+    except NetmemValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+        return None
+    except NetmemError as exc:  # stdin past its budget: the other sources are still checked
+        rest = iter(_check_all([n for n in names if n != STDIN], *check_args))
+        return [exc if n == STDIN else next(rest) for n in names]
+    if spooled is None:
+        return results
+    return [(KernelInputError(relabel(str(r), spooled)) if isinstance(r, Exception) else r._replace(source=STDIN))
+            if n == STDIN else r for n, r in zip(names, results)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -262,14 +267,14 @@ def run(args: argparse.Namespace) -> int:
             return fail(str(exc), EXIT_USAGE)
     if args.jobs < 1:
         return fail(f"-j/--jobs must be at least 1, not {args.jobs}", EXIT_USAGE)
-    results = _check_all(names, args.arch, args.jobs)
+    results = _check_stdin(names, args.arch, args.jobs)
+    if results is None:
+        return EXIT_USAGE
     if args.json:
         objs = [_error_dict(n, r) if isinstance(r, Exception) else r.to_dict() for n, r in zip(names, results)]
         print_json(objs[0] if len(objs) == 1 else objs)
-    elif use_rich():
-        _rich(names, results)
     else:
-        _plain(names, results)
+        _render(names, results)
     if not args.json and any(getattr(r, "status", "") == "unknown" for r in results):
         print("no profile matches: `netmem-ffi derive SOURCE -o DIR` writes its generation; in Python, "
               "`netmem_ffi.profile_for_kernel(SOURCE)` derives and compiles its profile")

@@ -46,6 +46,12 @@ def run(args: argparse.Namespace) -> int:
     fmt = output.report_format(args)
     if fmt is None:
         return output.EXIT_USAGE
+    if args.baseline == "-":
+        return output.fail("BASELINE is a file gate reads and --update rewrites; - (stdin) is not one "
+                           "(-o - writes the report to stdout)", output.EXIT_USAGE)
+    if "-" in (args.kernel or ()):
+        return output.fail("gate --kernel takes a file: a kernel pairs with the baseline entry recorded from the "
+                           "same path, which stdin (-) has not", output.EXIT_USAGE)
     if args.kernel and (args.profile or args.arch):
         return output.fail("--kernel gates kernels; --profile and --arch choose model pairs", output.EXIT_USAGE)
     try:

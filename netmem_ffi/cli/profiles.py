@@ -68,18 +68,11 @@ def lines(data: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from netmem_ffi.cli.output import console, print_json, use_rich
+    from netmem_ffi.cli.output import print_json, print_lines
 
     data = rows()
     if args.json:
         print_json(data)
-        return 0
-    if not use_rich():
-        for text, _ in lines(data):
-            print(text)
-        return 0
-    out = console()
-    for text, style in lines(data):
-        # soft wrap: the terminal folds long lines; nothing is cut or re-worded at any width
-        out.print(text, style=style or None, markup=False, highlight=False, soft_wrap=True)
+    else:
+        print_lines(lines(data))
     return 0

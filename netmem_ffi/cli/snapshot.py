@@ -11,8 +11,11 @@ from netmem_ffi.cli.output import (
     EXIT_OK,
     EXIT_TABLE,
     EXIT_USAGE,
+    STDIN,
     fail,
     print_json,
+    relabel,
+    stdin_args,
 )
 
 
@@ -35,26 +38,32 @@ def add_parser(subparsers: Any) -> None:
         epilog=EXIT_TABLE + ".",
     )
     p.add_argument("--kernel", action="append", metavar="SOURCE",
-                   help="record this kernel's layouts (repeatable): raw BTF, ELF vmlinux, image or .deb")
+                   help="record this kernel's layouts (repeatable): raw BTF, ELF vmlinux, image, .deb, or - for stdin")
     p.add_argument("--profile", action="append", metavar="P", help="profile (repeatable or comma-separated)")
     p.add_argument("--arch", action="append", metavar="A", help="architecture (repeatable or comma-separated)")
     p.add_argument("--all-arches", action="store_true", help="every architecture the layout engine models")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the snapshot to FILE (default: stdout)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the snapshot to FILE (default, or -: stdout)")
     p.add_argument("--json", action="store_true", help="with -o: print a JSON summary instead of a line")
     p.set_defaults(run=run)
 
 
 def _kernels(sources: list[str]) -> Any:
-    """The snapshot of *sources*, or the exit bits after one error line per unreadable kernel."""
+    """The snapshot of *sources* (``-``: stdin, recorded as ``-``), or the exit bits after one error line each."""
     from netmem_ffi.abicheck import snapshot
     from netmem_ffi.errors import NetmemError
 
     sets, code = [], EXIT_OK
-    for source in dict.fromkeys(sources):
-        try:
-            sets.append(snapshot.read_kernel(source))
-        except NetmemError as exc:
-            code |= fail(str(exc), EXIT_INPUT)
+    names = list(dict.fromkeys(sources))
+    try:
+        with stdin_args(names) as (paths, spooled):
+            for name, path in zip(names, paths):
+                try:
+                    layouts = snapshot.read_kernel(path)
+                    sets.append(layouts._replace(source=STDIN) if name == STDIN else layouts)
+                except NetmemError as exc:
+                    code |= fail(relabel(str(exc), spooled), EXIT_INPUT)
+    except NetmemError as exc:  # stdin past its budget ('-' is named once: the names are deduplicated)
+        return fail(str(exc), EXIT_INPUT)
     return code or snapshot.from_layouts(sets)
 
 
@@ -83,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_INPUT)
     if isinstance(snap, int):
         return snap
-    if not args.output:
+    if not args.output or args.output == "-":
         sys.stdout.write(snap.dumps())
         return EXIT_OK
     try:

@@ -109,16 +109,20 @@ def _one_sided(pair: PairDiff) -> str:
     return f"{_ONE_SIDED[pair.status]}; {', '.join(pair.containers())}"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str) -> list[str]:
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
+    """*header* and *rows* as aligned text lines (two spaces between columns; cells never cut)."""
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return [(indent + fmt.format(*r)).rstrip() for r in (header, *rows)]
 
 
-def text_lines(result: DiffResult) -> Iterator[tuple[str, str | None]]:
-    """The text report as (line, rich style) pairs."""
+def text_lines(result: DiffResult, errors: bool = True) -> Iterator[tuple[str, str | None]]:
+    """The text report as (line, rich style) pairs; *errors* False leaves out the unreadable inputs' lines.
+
+    (The CLI prints those on stderr when the report goes to stdout: said once; the verdict line still counts them.)
+    """
     yield f"netmem layout diff: {result.old_label} -> {result.new_label}", STYLE_HEAD
-    for error in result.errors:
+    for error in result.errors if errors else ():
         yield f"error: {error.message}", STYLE_BREAK
     same = [p.label for p in result.pairs if p.status == "same"]
     for group in result.groups():
@@ -138,9 +142,9 @@ def text_lines(result: DiffResult) -> Iterator[tuple[str, str | None]]:
                 yield f"    {'BREAK' if c.breaking else 'note '}  {c.describe()}", STYLE_BREAK if c.breaking else STYLE_NOTE
             rows = pair.rows(container[len("struct "):]) if container.startswith("struct ") else []
             if rows:
-                table = [(r.name, _place(r.old), _place(r.new), _row_change(r),
+                cells = [(r.name, _place(r.old), _place(r.new), _row_change(r),
                           "yes" if any(c.breaking for c in r.changes) else "") for r in rows]
-                lines = _table(("member", "old off/size", "new off/size", "change", "breaks"), table, "    ")
+                lines = table(("member", "old off/size", "new off/size", "change", "breaks"), cells, "    ")
                 yield lines[0], STYLE_HEAD
                 for line, r in zip(lines[1:], rows):
                     style = None if not r.changes else STYLE_BREAK if any(c.breaking for c in r.changes) else STYLE_NOTE
