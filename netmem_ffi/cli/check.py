@@ -15,7 +15,7 @@ REFERENCE_PREFIX = "reference:"
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
+    p: argparse.ArgumentParser = subparsers.add_parser(
         "check",
         help="cross-check kernels' netmem layouts against the model",
         description="Read each kernel (raw BTF, ELF vmlinux, compressed image or Debian package; a -dbg vmlinux, "
