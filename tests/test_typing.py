@@ -81,12 +81,10 @@ def test_runtime_and_quickstart_pass_mypy_strict() -> None:
 
 
 @needs_mypy
-def test_package_wide_mypy_strict_has_no_error_in_runtime_files() -> None:
-    """``mypy --strict netmem_ffi``: no error in the runtime, the facade, abi or errors."""
+def test_the_whole_package_passes_mypy_strict() -> None:
+    """``mypy --strict netmem_ffi``: no error anywhere in the package."""
     out = _mypy("netmem_ffi")
-    mine = [line for line in out.stdout.splitlines()
-            if line.startswith(("netmem_ffi/runtime/", "netmem_ffi/__init__", "netmem_ffi/errors", "netmem_ffi/abi/"))]
-    assert mine == []
+    assert out.returncode == 0, out.stdout
 
 
 @needs_mypy
