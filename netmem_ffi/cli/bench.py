@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--only", action="append", metavar="NAME",
                    help="run only this benchmark group (repeatable): calls_niov, calls_page, bulk, threads, "
-                   "check, area, parse, derive")
+                   "startup, area, parse, derive, dwarf")
     p.set_defaults(run=run)
 
 
