@@ -20,18 +20,27 @@ agree, so those notes appear only where a kernel really differs.
 from __future__ import annotations
 
 import os
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from netmem_ffi.abi import registry
 from netmem_ffi.abicheck.asserts import AssertResult, evaluate_all
-from netmem_ffi.layout.btf.layouts import layout_set
 from netmem_ffi.abicheck.compare import CHECK, Change, compare
-from netmem_ffi.abicheck.detect import MATCH, PRE_6_12, ArchChoice, Detection, choose_arch, detect_profile
-from netmem_ffi.layout.models import model_layouts
-from netmem_ffi.kernel.references import Reference, reference
+from netmem_ffi.abicheck.detect import (
+    MATCH,
+    PRE_6_12,
+    ArchChoice,
+    Detection,
+    choose_arch,
+    detect_profile,
+)
 from netmem_ffi.kernel.source import DEFAULT_SOURCE, KernelSource, read_source
 from netmem_ffi.layout.archid import identify_btf
+from netmem_ffi.layout.btf.layouts import layout_set
+from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.layout.types import LayoutSet
+
+if TYPE_CHECKING:
+    from netmem_ffi.kernel.references import Reference
 
 #: How a container's architecture hint was found, by input kind (ELF kinds: "elf").
 _HINT_FROM = {"raw-btf": "running", "reference": "package", "deb": "package", "dwarf": "package",
@@ -169,4 +178,8 @@ def check_reference(ref: Reference | str, arch: str | None = None) -> CheckResul
     The result's source is ``reference:NAME``; an unknown name raises
     :class:`~netmem_ffi.errors.UnknownReferenceError`.
     """
+    # the shipped references' index (json, importlib.resources) is read only when a reference is checked:
+    # the running kernel's check, the path users start most, does not pay for it (issue 18)
+    from netmem_ffi.kernel.references import reference
+
     return check_kernel((reference(ref) if isinstance(ref, str) else ref).source(), arch)
