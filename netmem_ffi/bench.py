@@ -26,6 +26,12 @@ from netmem_ffi.runtime.profiles import profile
 BTF_PATH = "/sys/kernel/btf/vmlinux"
 
 
+def _child_env(**extra: str) -> dict[str, str]:
+    """The environment of a measured child interpreter: the installed package, never a checkout in the cwd
+    (PYTHONSAFEPATH: ``python -c``/``-m`` run from a source tree would import its uncompiled package)."""
+    return {**os.environ, "PYTHONSAFEPATH": "1", **extra}
+
+
 @dataclass
 class Figure:
     """One measured figure: the operation, its baseline, the ratio and the target."""
@@ -234,7 +240,8 @@ class Bench:
         def timed(cmd: list[str]) -> Callable[[], float]:
             def run() -> float:
                 t = time.perf_counter_ns()
-                subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+                subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+                               env=_child_env())
                 return (time.perf_counter_ns() - t) / 1e6
             return run
 
@@ -324,12 +331,17 @@ class Bench:
                 def run() -> float:
                     cache = tempfile.mkdtemp(dir=tmp) if fresh else tmp
                     t = time.perf_counter_ns()
-                    subprocess.run([sys.executable, "-c", code], env={**os.environ, "XDG_CACHE_HOME": cache},
+                    subprocess.run([sys.executable, "-c", code], env=_child_env(XDG_CACHE_HOME=cache),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
                     return (time.perf_counter_ns() - t) / 1e6
                 return run
 
-            load(True, False)()  # fill the shared cache
+            try:
+                load(True, False)()  # fill the shared cache
+            except subprocess.CalledProcessError as exc:  # e.g. no C compiler or Python headers here
+                yield Figure(f"profile_for_kernel({kernel}, derive=True)", float("nan"), "ms", "", float("nan"),
+                             float("nan"), "report", None, f"skipped: deriving failed (exit {exc.returncode})")
+                return
             first, cached = _median_pair(load(True, True), load(True, False), 1 if self.quick else 3)
             _, registry = _median_pair(load(True, False), load(False, False), 3 if self.quick else 7)
         yield Figure(f"profile_for_kernel({kernel}, derive=True): first derivation and compile, whole process",
@@ -368,7 +380,7 @@ class Bench:
 def _run(cmd: list[str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one child process running *cmd*."""
     t = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_child_env())
     _, _, usage = os.wait4(child.pid, 0)
     child.returncode = 0
     return time.perf_counter() - t, usage.ru_maxrss
@@ -391,7 +403,7 @@ def _rss_per_niov(n: int, type_: int) -> float:
     """RSS growth per niov of creating an area, measured in a fresh interpreter."""
     code = _RSS_PROBE.format(page=os.sysconf("SC_PAGE_SIZE"))
     out = subprocess.run([sys.executable, "-c", code, str(n), str(type_)], capture_output=True, text=True,
-                         check=True, env={**os.environ, "PYTHONSAFEPATH": "1"})
+                         check=True, env=_child_env())
     return float(out.stdout.strip())
 
 
