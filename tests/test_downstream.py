@@ -89,11 +89,12 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     python = env / "bin" / "python"
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    # the current environment's packages (cffi, construct, rich, pytest ...) after the venv's own
-    Path(site, "current-site-packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     install = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
                              capture_output=True, text=True, timeout=300, check=False)
     assert install.returncode == 0, install.stderr[-3000:]
+    # then the current environment's packages (cffi, construct, rich, pytest ...) after the venv's own; written
+    # after the install, or pip would see this environment's netmem_ffi as "already satisfied" and skip the wheel
+    Path(site, "current-site-packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     where = subprocess.run([str(python), "-c", "import netmem_ffi; print(netmem_ffi.__file__)"], cwd=d,
                            capture_output=True, text=True, check=True).stdout
     assert where.startswith(site), f"netmem_ffi imported from {where}, not from the wheel in {site}"
