@@ -33,8 +33,8 @@ from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import data_model
 from netmem_ffi.abicheck.check import CheckResult, check_kernel
 from netmem_ffi.errors import KernelInputError, NetmemValueError
-from netmem_ffi.kernel.references import reference
-from netmem_ffi.kernel.source import DEFAULT_SOURCE, KernelSource, read_source
+from netmem_ffi.kernel.references import REFERENCE_PREFIX, read_kernel
+from netmem_ffi.kernel.source import KernelSource
 from netmem_ffi.layout.btf.cdecl import kernel_declarations
 from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.layout.types import LayoutSet, StructLayout
@@ -42,7 +42,6 @@ from netmem_ffi.layout.types import LayoutSet, StructLayout
 __all__ = ["REFERENCE_PREFIX", "Derivation", "derive_generation", "derive_source", "read_kernel"]
 
 #: How a shipped reference kernel is named as a kernel input (``reference:amd64-7.2``).
-REFERENCE_PREFIX = "reference:"
 #: The kernel types a generation's piece declares, in this order (those the kernel has).
 ROOTS = ("net_iov_type", "netmem_desc", "net_iov_area", "net_iov")
 #: Declared by the runtime's ``cdefs/common.h``: never taken from the kernel.
@@ -91,14 +90,6 @@ class Derivation(NamedTuple):
 
 _SWITCHES = ("has_type_field", "has_area", "desc_member", "enum_has_max", "has_netmem_desc", "has_dma_index",
              "devmem_iov_by_pp")
-
-
-def read_kernel(source: str | os.PathLike[str] | None = None) -> KernelSource:
-    """Read a kernel input: a path, ``reference:NAME`` (a shipped reference kernel), or the running kernel."""
-    name = os.fspath(source) if source is not None else DEFAULT_SOURCE
-    if name.startswith(REFERENCE_PREFIX):
-        return reference(name.removeprefix(REFERENCE_PREFIX)).source()
-    return read_source(name)
 
 
 def _member(niov: StructLayout, name: str, why: str) -> str:

@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, fields
 from functools import cache
 from importlib import resources
@@ -28,10 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from netmem_ffi.errors import NetmemError, UnknownReferenceError
-from netmem_ffi.kernel.source import KernelSource
+from netmem_ffi.kernel.source import DEFAULT_SOURCE, KernelSource, read_source
 from netmem_ffi.layout.btf.reader import BTF
 
-__all__ = ["DATA_DIR", "INDEX", "SCHEMA", "Reference", "names", "reference", "references"]
+__all__ = ["DATA_DIR", "INDEX", "REFERENCE_PREFIX", "SCHEMA", "Reference", "names", "read_kernel", "reference",
+           "references"]
+
+#: How a shipped reference kernel is named wherever a kernel input is taken.
+REFERENCE_PREFIX = "reference:"
 
 #: Index file beside the extracts, and its format version.
 INDEX = "index.json"
@@ -116,3 +121,14 @@ def reference(name: str) -> Reference:
         if ref.name == name:
             return ref
     raise UnknownReferenceError(f"unknown reference kernel {name!r}; shipped: {', '.join(names()) or 'none'}", name)
+
+
+def read_kernel(source: str | os.PathLike[str] | None = None) -> KernelSource:
+    """Read a kernel input: a path, ``reference:NAME`` (a shipped reference kernel), or the running kernel.
+
+    Raises :class:`~netmem_ffi.errors.KernelInputError` / :class:`UnknownReferenceError`.
+    """
+    name = os.fspath(source) if source is not None else DEFAULT_SOURCE
+    if name.startswith(REFERENCE_PREFIX):
+        return reference(name.removeprefix(REFERENCE_PREFIX)).source()
+    return read_source(name)

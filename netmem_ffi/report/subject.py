@@ -22,8 +22,8 @@ from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import DataModel, data_model
 from netmem_ffi.abicheck.check import check_kernel
 from netmem_ffi.errors import NetmemValueError
-from netmem_ffi.kernel.references import reference
-from netmem_ffi.kernel.source import KernelSource, read_source
+from netmem_ffi.kernel.references import REFERENCE_PREFIX, read_kernel
+from netmem_ffi.kernel.source import KernelSource
 from netmem_ffi.layout import engine
 from netmem_ffi.layout.btf.layouts import struct_layout
 from netmem_ffi.layout.btf.uapi import Kind
@@ -31,8 +31,6 @@ from netmem_ffi.layout.types import LayoutSet, StructLayout
 
 __all__ = ["REFERENCE_PREFIX", "Subject", "kernel_subject", "model_subject", "read_kernel"]
 
-#: How a shipped reference kernel is named as a kernel input (``reference:amd64-7.2``).
-REFERENCE_PREFIX = "reference:"
 _RECORD_KINDS = frozenset({Kind.STRUCT, Kind.UNION})
 
 
@@ -104,18 +102,8 @@ def model_subject(profile: str, arch: str, config: engine.KernelConfig | None = 
     return Subject(title, model, name, layouts, full.get, f"this profile defines: {', '.join(full)}")
 
 
-def read_kernel(source: str) -> KernelSource:
-    """Read a kernel input: a path, or ``reference:NAME`` for a shipped reference kernel.
-
-    Raises :class:`KernelInputError` / :class:`UnknownReferenceError`.
-    """
-    if source.startswith(REFERENCE_PREFIX):
-        return reference(source.removeprefix(REFERENCE_PREFIX)).source()
-    return read_source(source)
-
-
 def kernel_subject(source: str | KernelSource) -> Subject:
-    """The kernel at *source* (see :func:`read_kernel`) as ``netmem-ffi check`` reads it.
+    """The kernel at *source* (see :func:`netmem_ffi.kernel.references.read_kernel`) as ``netmem-ffi check`` reads it.
 
     Raises :class:`KernelInputError` for an unreadable or malformed input.
     """
