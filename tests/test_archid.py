@@ -18,10 +18,11 @@ from netmem_ffi.abicheck.check import check_source
 from netmem_ffi.abicheck.detect import ARCH_FROM, UNKNOWN_ARCH, choose_arch
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.kernel.references import reference
-from netmem_ffi.layout.archid import SIGNATURES, identify, identify_btf, pt_regs_members
+from netmem_ffi.layout.archid import ARCH_TYPES, SIGNATURES, identify, identify_btf, pt_regs_members
 from netmem_ffi.layout.btf.reader import BTF, BTFMember, BTFType
 from netmem_ffi.layout.btf.uapi import Kind
-from netmem_ffi.layout.btf.writer import encode, extract
+from netmem_ffi.kernel.references import names as reference_names
+from netmem_ffi.layout.btf.writer import NETMEM_ROOTS, encode, extract
 
 _X86 = ["bx", "cx", "dx", "si", "di", "bp", "ax", "orig_ax", "ip", "cs", "flags", "sp", "ss"]
 #: struct pt_regs per target: (nested struct name or "", member names), as the kernels declare them.
@@ -111,12 +112,21 @@ def test_raw_btf_reports_its_types_architecture(tmp_path: Path) -> None:
     raw.write_bytes(pt_regs_btf("riscv64"))
     assert check_source(raw).arch[:2] == ("riscv64", "btf")
     plain = tmp_path / "plain.btf"
-    plain.write_bytes(extract(BTF(ref.read(), "ref")))
+    plain.write_bytes(extract(BTF(ref.read(), "ref"), [r for r in NETMEM_ROOTS if r not in ARCH_TYPES]))
     result = check_source(plain)
     assert (result.arch.arch, result.arch.how) == (UNKNOWN_ARCH, "btf")
     assert result.to_dict()["kernel"]["arch_from"] in ARCH_FROM
     kernel = check_source(plain, arch="riscv").to_dict()["kernel"]
     assert {"arch": "riscv64", "arch_from": "user"}.items() <= kernel.items()
+
+
+@pytest.mark.parametrize("name", reference_names())
+def test_shipped_reference_read_raw_names_its_architecture(name: str, tmp_path: Path) -> None:
+    """Each shipped extract keeps struct pt_regs: copied off as a raw .btf, it reports its own architecture."""
+    raw = tmp_path / f"{name}.btf"
+    raw.write_bytes(reference(name).read())
+    result = check_source(raw)
+    assert (result.arch.arch, result.arch.how) == (reference(name).arch, "btf")
 
 
 def _network_refs() -> list[object]:

@@ -132,6 +132,9 @@ NETMEM_ROOTS: dict[str, frozenset[int]] = {
     "net_iov_area": frozenset({Kind.STRUCT}),
     "page": frozenset({Kind.STRUCT}),
     "net_iov_type": frozenset({Kind.ENUM, Kind.ENUM64}),
+    # the architecture's own register frame: netmem_ffi.layout.archid names the target from it
+    "pt_regs": frozenset({Kind.STRUCT}),
+    "user_pt_regs": frozenset({Kind.STRUCT}),
     # the long types tell the pointer size
     "long int": frozenset({Kind.INT}),
     "long unsigned int": frozenset({Kind.INT}),

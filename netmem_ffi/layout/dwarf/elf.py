@@ -1,33 +1,30 @@
 """The DWARF sections of an ELF file, relocated where the file is relocatable (``.o``, ``.ko``).
 
-Only what the DWARF reader needs: the ELF header (class, byte order,
-machine, type), the section headers by name, and for ``ET_REL`` files the
-32-bit absolute relocations of ``.debug_info`` (``DW_FORM_strp``, abbrev
-offsets and ``DW_FORM_ref_addr`` are relocated against section symbols in an
-object file; other relocation types only touch addresses and lengths the
-layouts never read).  Only the DWARF sections are read, from bytes or an open
-file (a vmlinux is never read whole).
+Only what the DWARF reader needs: the ELF header and section table (read by
+:mod:`netmem_ffi.layout.elf`, the package's one ELF reader), the DWARF
+sections by name, and for ``ET_REL`` files the 32-bit absolute relocations of
+``.debug_info`` (``DW_FORM_strp``, abbrev offsets and ``DW_FORM_ref_addr`` are
+relocated against section symbols in an object file; other relocation types
+only touch addresses and lengths the layouts never read).  Only the DWARF
+sections are read, from bytes or an open file (a vmlinux is never read whole).
 """
 
 from __future__ import annotations
 
-import mmap
-import os
 import struct
 from typing import BinaryIO, NamedTuple
 
 from netmem_ffi.errors import KernelInputError
-
-#: What ELF bytes are read from: the file mapped, or bytes.
-Buffer = bytes | bytearray | mmap.mmap
+from netmem_ffi.layout.budget import Budget
+from netmem_ffi.layout.elf import Buffer, Elf, Reader, is_elf, read_elf
 
 __all__ = ["DWARF_SECTIONS", "Buffer", "ElfDwarf", "elf_dwarf", "is_elf", "section_names"]
 
 #: The sections the reader uses (``.debug_info`` is required).
 DWARF_SECTIONS = (".debug_info", ".debug_abbrev", ".debug_str", ".debug_line_str", ".debug_str_offsets")
 _ET_REL = 1
-_SHT_SYMTAB, _SHT_RELA, _SHT_REL, _SHT_NOBITS = 2, 4, 9, 8
-#: e_machine -> the relocation type of a 32-bit absolute word (each psABI), and whether the file uses RELA.
+_SHT_REL, _SHT_RELA = 9, 4
+#: e_machine -> the relocation type of a 32-bit absolute word (each psABI).
 _ABS32 = {3: 1, 62: 10, 40: 2, 183: 258, 22: 4, 21: 1, 243: 1, 258: 1}
 
 
@@ -40,58 +37,11 @@ class ElfDwarf(NamedTuple):
     machine: int
 
 
-def is_elf(data: bytes) -> bool:
-    """Whether *data* starts with the ELF magic."""
-    return data[:4] == b"\x7fELF"
-
-
-class _File:
-    """Byte ranges of an ELF held in memory or open as a file (sections are read, not mapped: a
-    mapped vmlinux would count twice in the resident set once its sections are copied)."""
-
-    def __init__(self, data: Buffer | BinaryIO, base: int = 0, size: int | None = None) -> None:
-        self._buf: Buffer | None = None
-        self._fh: BinaryIO | None = None
-        self.base = base
-        if isinstance(data, bytes | bytearray | mmap.mmap):
-            self._buf, total = data, len(data)
-        else:
-            self._fh, total = data, os.fstat(data.fileno()).st_size
-        self.size = total - base if size is None else min(size, total - base)
-
-    def read(self, off: int, size: int) -> bytes:
-        size = max(0, min(size, self.size - off))
-        if self._fh is None:
-            assert self._buf is not None
-            return bytes(self._buf[self.base + off:self.base + off + size])
-        self._fh.seek(self.base + off)
-        return self._fh.read(size)
-
-
-def _headers(f: _File, source: str) -> tuple[str, bool, int, int, list[tuple[int, ...]], int]:
-    """(byte order, 64-bit, e_type, e_machine, section headers, index of the names section) of *f*'s ELF."""
-    data = f.read(0, 64)
-    if len(data) < 64 or not is_elf(data) or data[4] not in (1, 2) or data[5] not in (1, 2):
-        raise KernelInputError("not an ELF file (bad magic, class or data encoding)", source, 0)
-    is64, order = data[4] == 2, "<" if data[5] == 1 else ">"
-    head = struct.unpack_from(order + ("HHIQQQIHHHHHH" if is64 else "HHIIIIIHHHHHH"), data, 16)
-    e_type, machine, shoff, shentsize, shnum, shstrndx = head[0], head[1], head[5], head[10], head[11], head[12]
-    fmt = order + ("IIQQQQIIQQ" if is64 else "IIIIIIIIII")
-    if shentsize != struct.calcsize(fmt) or shoff + shnum * shentsize > f.size or shstrndx >= max(shnum, 1):
-        raise KernelInputError(f"ELF section header table ({shnum} x {shentsize} bytes at {shoff}) "
-                               f"does not fit the file ({f.size} bytes)", source, 32)
-    table = f.read(shoff, shnum * shentsize)
-    shdrs = [struct.unpack_from(fmt, table, i * shentsize) for i in range(shnum)]
-    return ("little" if order == "<" else "big"), is64, e_type, machine, shdrs, shstrndx
-
-
-def _body(f: _File, sh: tuple[int, ...], source: str, what: str) -> bytes:
-    off, size = sh[4], sh[5]
-    if sh[1] == _SHT_NOBITS:
-        return b""
-    if off + size > f.size:
-        raise KernelInputError(f"section {what} ({size} bytes at {off}) runs past the end of the file", source, off)
-    return f.read(off, size)
+def _open(file: Buffer | BinaryIO, source: str, base: int = 0, size: int | None = None,
+          budget: Budget | None = None) -> tuple[Reader, Elf]:
+    reader = (Reader(file, base=base, size=size) if isinstance(file, Buffer)
+              else Reader(fh=file, base=base, size=size))
+    return reader, read_elf(reader, source, budget if budget is not None else Budget.from_env())
 
 
 def _relocate(info: bytes, rel: bytes, symtab: bytes, *, rela: bool, is64: bool, order: str,
@@ -118,43 +68,30 @@ def _relocate(info: bytes, rel: bytes, symtab: bytes, *, rela: bool, is64: bool,
 
 def section_names(data: Buffer | BinaryIO, source: str) -> set[str]:
     """The names of the sections of the ELF file in *data* (:class:`KernelInputError` when malformed)."""
-    f = _File(data)
-    _, _, _, _, shdrs, shstrndx = _headers(f, source)
-    names = _body(f, shdrs[shstrndx], source, ".shstrtab")
-    return {_name(names, sh) for sh in shdrs}
+    return {s.name for s in _open(data, source)[1].sections}
 
 
-#: Longest section name read: a name is found within this many bytes of its offset or not at all, so a
-#: crafted table of unterminated names costs at most this much per header (linear, not quadratic).
-MAX_NAME = 64
-
-
-def _name(names: bytes, sh: tuple[int, ...]) -> str:
-    start = sh[0]
-    end = names.find(b"\0", start, start + MAX_NAME)
-    return names[start:end if end >= 0 else min(len(names), start + MAX_NAME)].decode("latin-1")
-
-
-def elf_dwarf(file: Buffer | BinaryIO, source: str, base: int = 0, size: int | None = None) -> ElfDwarf:
+def elf_dwarf(file: Buffer | BinaryIO, source: str, base: int = 0, size: int | None = None,
+              budget: Budget | None = None) -> ElfDwarf:
     """The DWARF sections of the ELF file in *file* (bytes or an open file; relocated for ``ET_REL``), which
     starts at *base* and is *size* bytes long (default: the rest of *file*).
 
     Raises :class:`KernelInputError` for a malformed ELF or one without ``.debug_info``.
     """
-    data = _File(file, base, size)
-    byteorder, is64, e_type, machine, shdrs, shstrndx = _headers(data, source)
-    names = _body(data, shdrs[shstrndx], source, ".shstrtab")
-    by_name = {_name(names, sh): (i, sh) for i, sh in enumerate(shdrs)}
-    if ".debug_info" not in by_name:
+    reader, elf = _open(file, source, base, size, budget)
+    info = elf.find(".debug_info")
+    if info is None:
         raise KernelInputError("ELF file has no DWARF (.debug_info)", source)
-    sections = {n: _body(data, by_name[n][1], source, n) if n in by_name else b"" for n in DWARF_SECTIONS}
-    if e_type == _ET_REL and machine in _ABS32:
-        info_index = by_name[".debug_info"][0]
-        for sh in shdrs:
-            if sh[1] in (_SHT_REL, _SHT_RELA) and sh[7] == info_index:
+    found = {n: elf.find(n) for n in DWARF_SECTIONS}
+    sections = {n: elf.body(reader, s, source) if s is not None else b"" for n, s in found.items()}
+    if elf.e_type == _ET_REL and elf.machine in _ABS32:
+        for sh in elf.sections:
+            if sh.type in (_SHT_REL, _SHT_RELA) and sh.info == info.number:
+                if sh.link >= len(elf.sections):
+                    raise KernelInputError(f"relocation section {sh.name} links symbol table {sh.link}, "
+                                           f"out of range ({len(elf.sections)} sections)", source)
                 sections[".debug_info"] = _relocate(
-                    sections[".debug_info"], _body(data, sh, source, "relocations"),
-                    _body(data, shdrs[sh[6]], source, "symbols"), rela=sh[1] == _SHT_RELA, is64=is64,
-                    order="<" if byteorder == "little" else ">", abs32=_ABS32[machine], source=source)
-    return ElfDwarf(sections, byteorder, is64, machine)
-
+                    sections[".debug_info"], elf.body(reader, sh, source),
+                    elf.body(reader, elf.sections[sh.link], source), rela=sh.type == _SHT_RELA, is64=elf.is64,
+                    order="<" if elf.byteorder == "little" else ">", abs32=_ABS32[elf.machine], source=source)
+    return ElfDwarf(sections, elf.byteorder, elf.is64, elf.machine)
