@@ -138,7 +138,7 @@ def _network_refs() -> list[object]:
 @pytest.mark.network
 @pytest.mark.parametrize("ref", _network_refs(), ids=lambda r: r.name)  # type: ignore[attr-defined]
 def test_full_reference_kernel_btf_names_its_architecture(ref: object) -> None:
-    """Each reference kernel's full BTF (its Debian package; the extracts drop struct pt_regs) names its arch."""
+    """Each reference kernel's full BTF (its Debian package, not the shipped extract) names its arch."""
     from test_debian_kernels import _fetch
 
     name = ref.name  # type: ignore[attr-defined]
