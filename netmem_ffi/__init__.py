@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import TYPE_CHECKING
 
 from netmem_ffi import errors
 from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, NetIovType
@@ -21,6 +20,7 @@ from netmem_ffi.abi.registry import DEFAULT_PROFILE
 from netmem_ffi.abi.version import __version__
 from netmem_ffi.errors import *  # noqa: F403 - every error class, by errors.__all__
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from netmem_ffi.runtime.profiles import Profile
 

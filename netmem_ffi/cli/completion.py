@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from netmem_ffi.cli.reference import Argument, Command
 

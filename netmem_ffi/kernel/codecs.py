@@ -20,11 +20,17 @@ import re
 import struct
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Protocol
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.budget import Budget
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import Protocol
+else:
+    from netmem_ffi.abi.record import dataclass
+    Protocol = object  # a typing-only base: nothing at run time
 
 #: Input fed to a decompressor per call, and output asked of it per call.
 _IN_CHUNK = 1 << 16

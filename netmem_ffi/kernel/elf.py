@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
-from typing import BinaryIO
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.budget import Budget
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import BinaryIO
+else:
+    from netmem_ffi.abi.record import dataclass
 
 __all__ = ["ELF_MACHINES", "Blob", "ElfBtf", "elf_btf"]
 

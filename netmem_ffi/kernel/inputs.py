@@ -33,8 +33,6 @@ import shutil
 import struct
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import BinaryIO
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.kernel import codecs as kernel_codecs
@@ -44,6 +42,13 @@ from netmem_ffi.kernel.elf import ELF_MACHINES, Blob, elf_btf
 from netmem_ffi.layout.btf.reader import MAGIC_PREFIX, byte_order, unpack_header
 from netmem_ffi.layout.btf.uapi import BTF_HEADER_LEN
 from netmem_ffi.layout.budget import Budget
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import BinaryIO
+else:
+    from netmem_ffi.abi.record import dataclass
 
 __all__ = ["DEB_ARCHES", "ELF_MACHINES", "KernelBlob", "btf_from_bytes", "btf_span", "read_btf_bytes"]
 

@@ -16,12 +16,18 @@ import importlib
 import os
 import threading
 from collections.abc import Callable
+from importlib.machinery import ExtensionFileLoader, ModuleSpec
 from types import ModuleType
-from typing import Any, TypeVar
 
 from netmem_ffi import errors
 from netmem_ffi.abi import registry
 from netmem_ffi.runtime import validate
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    _T = TypeVar("_T")
 
 __all__ = ["Runtime", "runtime", "loaded", "once", "RefOp"]
 
@@ -107,13 +113,16 @@ class Runtime:
         return self.error(self.lib.NM_E_INVAL, value)
 
     def _fast_entry_points(self) -> dict[str, RefOp]:
-        """The METH_O builtins of ``cdefs/netmem_py.c``, bound to this runtime's error mapping."""
-        import ctypes  # here, not at the top: ``import netmem_ffi`` stays cheap (no ctypes)
+        """The METH_O builtins of ``cdefs/netmem_py.c``, bound to this runtime's error mapping.
 
-        bind = ctypes.PyDLL(self.module_file).nm_py_bind
-        bind.argtypes = [ctypes.py_object, ctypes.py_object]
-        bind.restype = ctypes.py_object
-        return dict(bind(self.argument_error, self.module))
+        They come from the second extension module the compiled file carries
+        (``PyInit_entry_points``), loaded from that file without ctypes.
+        """
+        name = f"{self.module.__name__}.entry_points"
+        loader = ExtensionFileLoader(name, self.module_file)
+        entry = loader.create_module(ModuleSpec(name, loader, origin=self.module_file))
+        loader.exec_module(entry)
+        return dict(entry.bind(self.argument_error, self.module))
 
     def check(self, code: int, value: object, what: str = "netmem_ref") -> None:
         """Raise the exception of C error ``code`` (0: success) about ``value``."""
@@ -192,7 +201,6 @@ class Runtime:
         return copy, n
 
 
-_T = TypeVar("_T")
 _LOCK = threading.RLock()  # re-entered: a profile loads its runtime inside once()
 
 

@@ -15,12 +15,15 @@ import array
 import warnings
 import weakref
 from collections.abc import Iterator
-from typing import Any, ClassVar, NoReturn, Self
 
 from netmem_ffi import errors
 from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, PAGE_SHIFT, NetIovType
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.core import Runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, NoReturn, Self
 
 __all__ = ["NetIov", "NetIovArea", "PageMap", "DmaDevice", "bind_memory"]
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import ClassVar
 
 from netmem_ffi import errors
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.helpers import Helpers
 from netmem_ffi.runtime.memory import POOLS, NetIovArea, PageMap
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 __all__ = ["NUMA_NO_NODE", "PP_ALLOC_CACHE_REFILL", "PP_ALLOC_CACHE_SIZE", "PagePool", "PagePoolAPI"]
 

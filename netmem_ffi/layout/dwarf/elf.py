@@ -14,9 +14,14 @@ from __future__ import annotations
 import mmap
 import os
 import struct
-from typing import BinaryIO, NamedTuple
 
 from netmem_ffi.errors import KernelInputError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 #: What ELF bytes are read from: the file mapped, or bytes.
 Buffer = bytes | bytearray | mmap.mmap
