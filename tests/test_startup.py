@@ -8,7 +8,8 @@ modules executing at that moment, outermost first.
 
 The lists are the design: tools load no runtime module, no compiled runtime extension,
 no C parser, no construct and (piped) no rich; ``import netmem_ffi`` loads only the
-errors and abi; no path imports typing, inspect or dataclasses from our own code (a
+errors and abi, and
+the first call adds only the runtime (no layout, no threading module); no path imports typing, inspect or dataclasses from our own code (a
 third-party library may: pycparser does, for the model's ``layout``), and the first
 runtime call imports neither those nor re or ctypes.
 """
@@ -136,8 +137,8 @@ def test_import_and_first_call_load_one_runtime_extension_and_no_tooling() -> No
     assert set(package) <= {"netmem_ffi", "netmem_ffi.errors", "netmem_ffi.abi", "netmem_ffi.abi.constants",
                             "netmem_ffi.abi.record", "netmem_ffi.abi.registry", "netmem_ffi.abi.version"}, package
     assert {m.split(".")[1] for m in heavy(mods, ("netmem_ffi._abi_",))} == {"_abi_v7_2"}
-    assert heavy(mods, ("netmem_ffi.abicheck", "netmem_ffi.kernel", "netmem_ffi.cli", "netmem_ffi.report",
-                        "pycparser", "construct", "rich")) == []
+    assert heavy(mods, ("netmem_ffi.layout", "netmem_ffi.abicheck", "netmem_ffi.kernel", "netmem_ffi.cli",
+                        "netmem_ffi.report", "pycparser", "construct", "rich", "threading")) == []
     assert heavy(mods, HEAVY_FOR_FIRST_CALL) == []
 
 

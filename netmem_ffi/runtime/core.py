@@ -11,10 +11,10 @@ helpers, profiles) reaches C only through a Runtime.
 
 from __future__ import annotations
 
+import _thread  # threading's own locks, without importing threading (start-up time, issue 18)
 import array
 import importlib
 import os
-import threading
 from collections.abc import Callable
 from importlib.machinery import ExtensionFileLoader, ModuleSpec
 from types import ModuleType
@@ -201,13 +201,13 @@ class Runtime:
         return copy, n
 
 
-_LOCK = threading.RLock()  # re-entered: a profile loads its runtime inside once()
+_LOCK = _thread.RLock()  # re-entered: a profile loads its runtime inside once()
 
 
 def _fresh_lock_in_child() -> None:
     """After fork() the child's only thread starts with a free load lock (as the C runtime's lock)."""
     global _LOCK
-    _LOCK = threading.RLock()
+    _LOCK = _thread.RLock()
 
 
 os.register_at_fork(after_in_child=_fresh_lock_in_child)

@@ -10,7 +10,7 @@ One lock guards the cache and ring (the kernel's NAPI-local cache and ``ptr_ring
 
 from __future__ import annotations
 
-import threading
+import _thread  # threading's own locks, without importing threading (start-up time, issue 18)
 from collections import deque
 
 from netmem_ffi import errors
@@ -60,7 +60,7 @@ class PagePool:
         self.pages_state_release_cnt = 0
         self.destroying = False
         self.destroyed = False
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     @property
     def inflight(self) -> int:

@@ -14,8 +14,6 @@ from functools import cached_property
 
 from netmem_ffi import errors
 from netmem_ffi.abi import registry
-from netmem_ffi.layout.host import layout_set
-from netmem_ffi.layout.types import LayoutSet
 from netmem_ffi.runtime import core
 from netmem_ffi.runtime.helpers import Helpers
 from netmem_ffi.runtime.memory import DmaDevice, NetIov, NetIovArea, PageMap, bind_memory
@@ -25,6 +23,8 @@ from netmem_ffi.runtime.refcount import RefcountPath
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from netmem_ffi.layout.types import LayoutSet
 
 __all__ = ["API", "DEFAULT_PROFILE", "Profile", "profile", "profiles", "loaded"]
 
@@ -95,6 +95,8 @@ class Profile(Helpers, PagePoolAPI):
     @cached_property
     def layouts(self) -> LayoutSet:
         """The host layouts of this generation, as the C compiler laid them out."""
+        from netmem_ffi.layout.host import layout_set  # not at the top: the first runtime call needs no layout
+
         return layout_set(self.ffi, self.spec)
 
     @property
