@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from functools import cache
 
 from netmem_ffi.errors import UnknownProfileError
 
@@ -280,6 +281,7 @@ PROFILES: tuple[ProfileSpec, ...] = (
 DEFAULT_PROFILE = PROFILES[-1].name
 
 
+@cache  # a profile asks it ~100 times while binding its helper surface, always of the same few releases
 def release_key(release: str) -> tuple[int, ...]:
     """``"6.14"`` -> ``(6, 14)``: kernel releases in numeric order."""
     return tuple(int(part) for part in release.split("."))
