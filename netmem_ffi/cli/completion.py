@@ -11,7 +11,6 @@ completion zsh)``.
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 
 TYPE_CHECKING = False
@@ -39,6 +38,8 @@ def _function(program: Command) -> str:
 
 
 def _words(words: tuple[str, ...] | list[str]) -> str:
+    import shlex  # here, not at the top: every command builds this parser
+
     return shlex.quote(" ".join(words))
 
 

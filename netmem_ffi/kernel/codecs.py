@@ -12,7 +12,6 @@ offset of the compressed stream (or of its end, when it is truncated).
 from __future__ import annotations
 
 import bz2
-import heapq
 import importlib
 import io
 import lzma
@@ -92,6 +91,8 @@ def find_streams(buf: Buffer, hits: Callable[[int], None]) -> Iterator[tuple[int
     the engine finds at memory speed), merged by position.  *hits* is called
     with each position before it is yielded (it charges a budget and may raise).
     """
+    import heapq  # only when an image is scanned
+
     names = list(CODECS)
     for pos, which in heapq.merge(*(_positions(_EACH[name], buf, i) for i, name in enumerate(names))):
         hits(pos)

@@ -29,9 +29,7 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 import struct
-import tempfile
 from collections.abc import Iterator
 
 from netmem_ffi.errors import KernelInputError
@@ -428,6 +426,9 @@ def _deb(fh: BinaryIO, source: str, depth: int, budget: Budget) -> _Found:
 
 def _spooled_elf(body: Limited, size: int, source: str, depth: int, budget: Budget) -> _Found:
     """A member too large to hold (a -dbg vmlinux): spooled to a temporary file, read as ELF by its headers."""
+    import shutil
+    import tempfile  # here, not at the top: tempfile (random) costs every command ~5 ms of start-up
+
     budget.check("depth", depth, f"containers nested more than {budget.depth} deep", source, 0)
     budget.check("spool", size, f"package member of {size:,} bytes", source)
     with tempfile.TemporaryFile(prefix="netmem-member-") as tmp:
