@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 
 from netmem_ffi import errors
@@ -40,7 +39,7 @@ _RUNTIME_MODULES = {
 def __getattr__(name: str) -> object:
     """PEP 562: runtime names on first access; helpers and memory owners bound from the default profile."""
     if name in _RUNTIME_MODULES:
-        value = getattr(importlib.import_module(_RUNTIME_MODULES[name]), name)
+        value = getattr(__import__(_RUNTIME_MODULES[name], fromlist=(name,)), name)
     elif name in __all__:
         from netmem_ffi.runtime.profiles import profile
 

@@ -8,8 +8,8 @@ modules executing at that moment, outermost first.
 
 The lists are the design: tools load no runtime module, no compiled runtime extension,
 no C parser, no construct and (piped) no rich; ``import netmem_ffi`` loads only the
-errors and abi, and the first call adds only the runtime (no layout, no threading or
-weakref module).  No path imports typing, inspect, dataclasses, tempfile, random, xml
+errors and abi, and the first call adds only the runtime (no layout, no threading, weakref,
+importlib or warnings module).  No path imports typing, inspect, dataclasses, tempfile, random, xml
 or shlex from our own code (a third-party library may: pycparser does, for the model's
 ``layout``), and the first runtime call imports none of them, nor re or ctypes.
 """
@@ -139,7 +139,8 @@ def test_import_and_first_call_load_one_runtime_extension_and_no_tooling() -> No
                             "netmem_ffi.abi.record", "netmem_ffi.abi.registry", "netmem_ffi.abi.version"}, package
     assert {m.split(".")[1] for m in heavy(mods, ("netmem_ffi._abi_",))} == {"_abi_v7_2"}
     assert heavy(mods, ("netmem_ffi.layout", "netmem_ffi.abicheck", "netmem_ffi.kernel", "netmem_ffi.cli",
-                        "netmem_ffi.report", "pycparser", "construct", "rich", "threading", "weakref")) == []
+                        "netmem_ffi.report", "pycparser", "construct", "rich", "threading", "weakref", "importlib",
+                        "warnings")) == []
     assert heavy(mods, HEAVY_FOR_FIRST_CALL) == []
 
 

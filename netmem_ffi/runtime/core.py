@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import _thread  # threading's own locks, without importing threading (start-up time, issue 18)
 import array
-import importlib
 import os
 from collections.abc import Callable
-from importlib.machinery import ExtensionFileLoader, ModuleSpec
 from types import ModuleType
 
 from netmem_ffi import errors
@@ -25,6 +23,7 @@ from netmem_ffi.runtime import validate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from importlib.machinery import ExtensionFileLoader
     from typing import Any, TypeVar
 
     _T = TypeVar("_T")
@@ -44,7 +43,8 @@ class Runtime:
     def __init__(self, spec: registry.ProfileSpec, module: ModuleType | None = None) -> None:
         self.spec = spec
         self.name = spec.name
-        self.module = module = module or importlib.import_module(f"netmem_ffi.{spec.module}")
+        # __import__ rather than importlib.import_module: importing importlib (and warnings) costs the first call ~1 ms
+        self.module = module = module or __import__(f"netmem_ffi.{spec.module}", fromlist=("ffi",))
         self.ffi: Any = module.ffi
         self.lib: Any = module.lib
         self.module_file = str(module.__file__)
@@ -116,11 +116,14 @@ class Runtime:
         """The METH_O builtins of ``cdefs/netmem_py.c``, bound to this runtime's error mapping.
 
         They come from the second extension module the compiled file carries
-        (``PyInit_entry_points``), loaded from that file without ctypes.
+        (``PyInit_entry_points``), loaded from that file without ctypes, by the
+        classes that loaded the compiled module (``importlib.machinery``'s
+        ExtensionFileLoader and ModuleSpec, reached without importing importlib).
         """
         name = f"{self.module.__name__}.entry_points"
-        loader = ExtensionFileLoader(name, self.module_file)
-        entry = loader.create_module(ModuleSpec(name, loader, origin=self.module_file))
+        compiled: Any = self.module.__spec__
+        loader: ExtensionFileLoader = type(compiled.loader)(name, self.module_file)
+        entry = loader.create_module(type(compiled)(name, loader, origin=self.module_file))
         loader.exec_module(entry)
         return dict(entry.bind(self.argument_error, self.module))
 

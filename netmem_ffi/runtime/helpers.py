@@ -20,8 +20,6 @@ WARN and return NULL, the helper returns ``None`` and warns with
 
 from __future__ import annotations
 
-import warnings
-
 from netmem_ffi import errors
 from netmem_ffi.abi.constants import LP64, LP64_NO_DMA_INDEX, NET_IOV, NET_IOV_DMABUF, NODES_MASK, PAGE_SHIFT
 from netmem_ffi.runtime import validate
@@ -41,6 +39,8 @@ _C = LP64
 
 
 def _warn(message: str) -> None:
+    import warnings  # here, not at the top: only a WARN_ON_ONCE path warns (start-up time, issue 18)
+
     warnings.warn(message, errors.NetmemWarning, stacklevel=3)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import _weakref  # the weakref module's C half: the module itself costs every first call ~1.5 ms
 import array
-import warnings
 from collections.abc import Iterator
 
 from netmem_ffi import errors
@@ -131,6 +130,8 @@ class _CMemory:
         try:
             self.close()
         except errors.NetmemError as failed:
+            import warnings  # only here: a failed close while an exception propagates
+
             warnings.warn(f"{failed} (while {exc_type.__name__ if exc_type else 'an exception'} "
                           "propagated; the memory stays allocated)", errors.NetmemWarning, stacklevel=2)
 
