@@ -210,3 +210,14 @@ def test_unsupported_options_fail_loudly() -> None:
         record.dataclass(order=True)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         record.fields(object())
+
+
+def test_a_record_reachable_from_itself_repr_as_dataclasses_do() -> None:
+    reprs = []
+    for dataclass, field in ((dataclasses.dataclass, dataclasses.field), (record.dataclass, record.field)):
+        ns: dict[str, Any] = {"dataclass": dataclass, "field": field}
+        exec("@dataclass(eq=False)\nclass Node:\n    name: str\n    next: object = None\n", ns)  # noqa: S102
+        node = ns["Node"]("a")
+        node.next = node
+        reprs.append(repr(node))
+    assert reprs[1] == reprs[0].replace("test_a_record_reachable_from_itself_repr_as_dataclasses_do.<locals>.", "")

@@ -28,6 +28,7 @@ Any other option is a ``TypeError`` (an unexpected keyword), never ignored.
 from __future__ import annotations
 
 import collections
+import reprlib  # imported by collections anyway
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -218,7 +219,8 @@ def _process(cls: type, *, init: bool, repr_: bool, eq: bool, frozen: bool) -> t
     compared = tuple(f.name for f in fs.values() if f.compare)
     hashed = tuple(f.name for f in fs.values() if (f.compare if f.hash is None else f.hash))
 
-    def __repr__(self: object) -> str:
+    @reprlib.recursive_repr()
+    def __repr__(self: object) -> str:  # a record reachable from itself shows "..." there, as dataclasses do
         return f"{type(self).__qualname__}(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in shown) + ")"
 
     def __eq__(self: object, other: object) -> bool:
