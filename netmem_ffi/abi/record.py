@@ -59,8 +59,8 @@ class _NamedTupleMeta(type):
             elif defaults:
                 raise TypeError(f"Non-default namedtuple field {field_name} cannot follow default field"
                                 f"{'s' if len(defaults) > 1 else ''} {', '.join(defaults)}")
-        values = list(defaults.values())
-        cls: type = collections.namedtuple(name, annotations, defaults=values, module=str(ns["__module__"]))  # type: ignore[misc]
+        values, module = list(defaults.values()), str(ns["__module__"])
+        cls: type = collections.namedtuple(name, annotations, defaults=values, module=module)  # type: ignore[misc]
         cls.__annotations__ = annotations
         for key, value in ns.items():
             if key in _RESERVED:
@@ -152,7 +152,7 @@ def replace(obj: object, /, **changes: object) -> object:
 
 def dataclass(cls: type | None = None, /, *, init: bool = True, repr: bool = True, eq: bool = True,
               frozen: bool = False) -> object:
-    """``@dataclass`` / ``@dataclass(...)``: add ``__init__``, ``__repr__``, ``__eq__`` (and hash, freezing) to *cls*."""
+    """``@dataclass`` / ``@dataclass(...)``: add ``__init__``, ``__repr__``, ``__eq__`` (hash, freezing) to *cls*."""
     def wrap(c: type) -> type:
         return _process(c, init=init, repr_=repr, eq=eq, frozen=frozen)
 
@@ -265,5 +265,5 @@ def _process(cls: type, *, init: bool, repr_: bool, eq: bool, frozen: bool) -> t
         if frozen:
             __hash__.__qualname__ = f"{cls.__qualname__}.__hash__"
     if "__match_args__" not in own:
-        setattr(cls, "__match_args__", tuple(f.name for f in fs.values() if f.init))  # noqa: B010 - a new attribute of cls
+        setattr(cls, "__match_args__", tuple(f.name for f in fs.values() if f.init))  # noqa: B010 - a new attribute
     return cls

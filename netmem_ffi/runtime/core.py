@@ -43,7 +43,7 @@ class Runtime:
     def __init__(self, spec: registry.ProfileSpec, module: ModuleType | None = None) -> None:
         self.spec = spec
         self.name = spec.name
-        # __import__ rather than importlib.import_module: importing importlib (and warnings) costs the first call ~1 ms
+        # __import__, not importlib.import_module: importing importlib (and warnings) costs the first call ~1 ms
         self.module = module = module or __import__(f"netmem_ffi.{spec.module}", fromlist=("ffi",))
         self.ffi: Any = module.ffi
         self.lib: Any = module.lib
