@@ -9,9 +9,12 @@
  * Python factory (the Runtime's error mapping), so messages and exception
  * classes live in one place.
  *
- * nm_py_bind(factory, module) is called once per profile through ctypes.PyDLL
- * (with the GIL held) and returns a dict of the builtin functions, bound to
- * the profile's compiled module (they carry __text_signature__).
+ * The same shared object carries a second, tiny extension module,
+ * "entry_points" (PyInit_entry_points): the runtime loads it from the
+ * compiled module's file with importlib's ExtensionFileLoader (no ctypes)
+ * and calls its bind(factory, module) once per profile.  bind returns a dict of the
+ * builtin functions, bound to the profile's compiled module (they carry
+ * __text_signature__).
  */
 
 static PyObject *nm_py_factory; /* callable(code, value) -> exception instance */
@@ -81,7 +84,7 @@ static PyMethodDef nm_py_methods[] = {
 	{ NULL, NULL, 0, NULL },
 };
 
-PyObject *nm_py_bind(PyObject *factory, PyObject *module)
+static PyObject *nm_py_bind(PyObject *factory, PyObject *module)
 {
 	PyObject *out = PyDict_New();
 	PyObject *where = PyUnicode_FromString("netmem_ffi");
@@ -109,4 +112,38 @@ PyObject *nm_py_bind(PyObject *factory, PyObject *module)
 	}
 	Py_DECREF(where);
 	return out;
+}
+
+static PyObject *nm_py_entry_bind(PyObject *self, PyObject *args)
+{
+	PyObject *factory, *module;
+
+	(void)self;
+	if (!PyArg_UnpackTuple(args, "bind", 2, 2, &factory, &module))
+		return NULL;
+	return nm_py_bind(factory, module);
+}
+
+static PyMethodDef nm_py_entry_methods[] = {
+	{ "bind", nm_py_entry_bind, METH_VARARGS,
+	  "bind($module, factory, compiled, /)\n--\n\nSet the error factory (callable(code, value) -> exception) and\n"
+	  "return {name: builtin} of the METH_O entry points, bound to the compiled module." },
+	{ NULL, NULL, 0, NULL },
+};
+
+/* Single-phase init: cffi compiles against the limited API, which has no
+ * PyModuleDef_Init.  Like cffi's own "<module>.lib", the module is listed in
+ * sys.modules as "<compiled module>.entry_points". */
+static struct PyModuleDef nm_py_entry_module = {
+	PyModuleDef_HEAD_INIT,
+	"entry_points",
+	"The METH_O entry points of one compiled netmem generation (cdefs/netmem_py.c).",
+	-1,
+	nm_py_entry_methods,
+	NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit_entry_points(void)
+{
+	return PyModule_Create(&nm_py_entry_module);
 }

@@ -11,9 +11,7 @@
 
 from __future__ import annotations
 
-import importlib
 import os
-from typing import TYPE_CHECKING
 
 from netmem_ffi import errors
 from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, NetIovType
@@ -21,6 +19,7 @@ from netmem_ffi.abi.registry import DEFAULT_PROFILE
 from netmem_ffi.abi.version import __version__
 from netmem_ffi.errors import *  # noqa: F403 - every error class, by errors.__all__
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from netmem_ffi.runtime.profiles import Profile
 
@@ -40,7 +39,7 @@ _RUNTIME_MODULES = {
 def __getattr__(name: str) -> object:
     """PEP 562: runtime names on first access; helpers and memory owners bound from the default profile."""
     if name in _RUNTIME_MODULES:
-        value = getattr(importlib.import_module(_RUNTIME_MODULES[name]), name)
+        value = getattr(__import__(_RUNTIME_MODULES[name], fromlist=(name,)), name)
     elif name in __all__:
         from netmem_ffi.runtime.profiles import profile
 

@@ -7,11 +7,15 @@ host, import nothing heavy.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import os
 
 from netmem_ffi.errors import NetmemValueError, UnsupportedArchError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 
 class DataModel(NamedTuple):

@@ -9,7 +9,12 @@ include/net/netmem.h (docs/netmem-abi.md section 5.3): LP64 with
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 NET_IOV = 0x1
 

@@ -18,10 +18,17 @@ Each :class:`ProfileSpec` names
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from functools import cache
 
 from netmem_ffi.errors import UnknownProfileError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 #: Pieces every generation starts with: netmem_ref, atomics, the page window.
 COMMON_CDEFS = ("common.h",)
@@ -274,6 +281,7 @@ PROFILES: tuple[ProfileSpec, ...] = (
 DEFAULT_PROFILE = PROFILES[-1].name
 
 
+@cache  # a profile asks it ~100 times while binding its helper surface, always of the same few releases
 def release_key(release: str) -> tuple[int, ...]:
     """``"6.14"`` -> ``(6, 14)``: kernel releases in numeric order."""
     return tuple(int(part) for part in release.split("."))
@@ -451,8 +459,6 @@ def declarations(profile: ProfileSpec, cdefs_dir: str, *, host_ulong_max: int | 
     substitute the host's value for it (the C compiler and the portable engine
     read the text as written).
     """
-    import os
-
     parts = []
     for name in profile.sources():
         if pieces is not None and name in pieces:
@@ -475,15 +481,14 @@ def c_static_asserts(profile: ProfileSpec) -> str:
 def cdefs_dir() -> str:
     """Directory of the ``netmem_ffi.cdefs`` package data.
 
-    An installed wheel has it as a data-only subpackage; an editable install
-    (``pip install -e .``) maps it to the checkout's ``cdefs/``, which
-    setuptools' editable finder cannot import below a regular package, so the
-    checkout beside the package is used then.
+    An installed wheel has it as a data-only subpackage, ``netmem_ffi/cdefs``;
+    an editable install (``pip install -e .``) maps it to the checkout's
+    ``cdefs/``, which setuptools' editable finder cannot import below a regular
+    package, so the checkout beside the package is used then.  (Found by path:
+    ``importlib.resources`` would import ``typing`` into every tool.)
     """
-    import os
-    from importlib.resources import files
-
-    try:
-        return str(files("netmem_ffi.cdefs").joinpath(COMMON_CDEFS[0]).parent)  # type: ignore[attr-defined]
-    except ModuleNotFoundError:
-        return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "cdefs")
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    installed = os.path.join(package, "cdefs")
+    if os.path.isfile(os.path.join(installed, COMMON_CDEFS[0])):
+        return installed
+    return os.path.join(os.path.dirname(package), "cdefs")

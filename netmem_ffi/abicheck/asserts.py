@@ -7,10 +7,14 @@ model and the portable engine are all judged by one list.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from netmem_ffi.abi import registry
 from netmem_ffi.layout.types import LayoutSet
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 
 class AssertResult(NamedTuple):

@@ -20,7 +20,6 @@ agree, so those notes appear only where a kernel really differs.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from netmem_ffi.abi import registry
 from netmem_ffi.abicheck.asserts import AssertResult, evaluate_all
@@ -39,8 +38,12 @@ from netmem_ffi.layout.btf.layouts import layout_set
 from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.layout.types import LayoutSet
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, NamedTuple
     from netmem_ffi.kernel.references import Reference
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 #: How a container's architecture hint was found, by input kind (ELF kinds: "elf").
 _HINT_FROM = {"raw-btf": "running", "reference": "package", "deb": "package", "dwarf": "package",

@@ -13,10 +13,15 @@ of ``check`` (model vs kernel).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, NamedTuple
 
 from netmem_ffi.layout.types import EnumLayout, Field, LayoutSet, StructLayout
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import Any, NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple, dataclass
 
 
 class Change(NamedTuple):

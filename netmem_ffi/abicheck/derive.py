@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from typing import NamedTuple
 
 from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import data_model
@@ -38,6 +37,12 @@ from netmem_ffi.kernel.source import KernelSource
 from netmem_ffi.layout.btf.cdecl import kernel_declarations
 from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.layout.types import LayoutSet, StructLayout
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 __all__ = ["REFERENCE_PREFIX", "Derivation", "derive_generation", "derive_source", "read_kernel"]
 

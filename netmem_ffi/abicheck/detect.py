@@ -19,13 +19,18 @@ reported as the host's); :class:`ArchChoice` says which.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 from netmem_ffi.abi import arches, registry
 from netmem_ffi.abicheck.compare import Change, compare
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.layout.types import LayoutSet
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 PRE_NET_IOV = "before 6.12 (no net_iov)"
 

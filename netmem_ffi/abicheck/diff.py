@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
 
 from netmem_ffi.abi import registry
 from netmem_ffi.abicheck import verdict
@@ -39,6 +37,13 @@ from netmem_ffi.abicheck.snapshot import Snapshot, key, load, read_kernel
 from netmem_ffi.errors import KernelInputError, NetmemError, NetmemValueError
 from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.layout.types import Field, LayoutSet, StructLayout
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+    from typing import Any, NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple, dataclass, field
 
 
 class InputError(NamedTuple):

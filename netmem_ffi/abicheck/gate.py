@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import ARCHES, normalize_arch
@@ -39,6 +38,12 @@ from netmem_ffi.abicheck.diff import (
 )
 from netmem_ffi.errors import NetmemError, NetmemValueError, SnapshotError
 from netmem_ffi.layout.types import LayoutSet
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    from netmem_ffi.abi.record import dataclass
 
 #: The ``new`` label of a gate of the model.
 MODEL_LABEL = "current model"

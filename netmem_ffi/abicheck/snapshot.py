@@ -25,8 +25,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 
 from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import ARCHES, normalize_arch
@@ -34,6 +32,13 @@ from netmem_ffi.abicheck.check import check_source
 from netmem_ffi.errors import SnapshotError
 from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.layout.types import LayoutSet
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import Any
+else:
+    from netmem_ffi.abi.record import dataclass
 
 #: Schema version this module writes and the newest it reads.
 SCHEMA = 1

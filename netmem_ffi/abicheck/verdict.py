@@ -17,8 +17,8 @@ a missing file (1) exits 5; a moved member (12) and an unreadable input exit 13.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # nothing imported at run time: the CLI reads these bits before anything else
     from netmem_ffi.abicheck.compare import Change
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
 
 from netmem_ffi.cli.output import EXIT_INPUT, EXIT_TABLE, EXIT_USAGE, fail, print_json, use_rich
 
 from netmem_ffi.abi.arches import RUNNING_KERNEL_BTF as DEFAULT_SOURCE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 #: How a shipped reference kernel is named among the sources (and in the results).
 REFERENCE_PREFIX = "reference:"
 

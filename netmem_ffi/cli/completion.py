@@ -11,10 +11,9 @@ completion zsh)``.
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from netmem_ffi.cli.reference import Argument, Command
 
@@ -39,6 +38,8 @@ def _function(program: Command) -> str:
 
 
 def _words(words: tuple[str, ...] | list[str]) -> str:
+    import shlex  # here, not at the top: every command builds this parser
+
     return shlex.quote(" ".join(words))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
 
 from netmem_ffi.cli.output import (
     EXIT_TABLE,
@@ -17,6 +16,10 @@ from netmem_ffi.cli.output import (
     resolve_profile,
     stdin_args,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def add_parser(subparsers: Any) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from netmem_ffi.cli import output
 from netmem_ffi.cli.diff import add_policy_args, policy
 from netmem_ffi.cli.snapshot import split_names
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def add_parser(subparsers: Any) -> None:

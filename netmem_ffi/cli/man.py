@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from netmem_ffi.abi.version import __version__
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from netmem_ffi.cli.reference import Argument, Command
 

@@ -12,7 +12,6 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
 from netmem_ffi.abicheck.verdict import CHANGE as EXIT_DIFF
 from netmem_ffi.abicheck.verdict import ERROR as EXIT_INPUT
@@ -20,6 +19,10 @@ from netmem_ffi.abicheck.verdict import INCOMPATIBLE as EXIT_INCOMPATIBLE
 from netmem_ffi.abicheck.verdict import SAME as EXIT_OK
 from netmem_ffi.abicheck.verdict import TABLE as EXIT_TABLE
 from netmem_ffi.abicheck.verdict import USAGE as EXIT_USAGE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "COLOR_HELP",

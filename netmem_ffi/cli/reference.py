@@ -11,12 +11,17 @@ in each of them without being written down again.
 from __future__ import annotations
 
 import argparse
-from typing import NamedTuple
 
 from netmem_ffi.abi.arches import ARCHES
 from netmem_ffi.abi.registry import STRUCTS, names
 from netmem_ffi.cli import build_parser
 from netmem_ffi.kernel.references import names as reference_names
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 #: Metavars whose values are paths: completed as file names.
 FILE_METAVARS = frozenset({"FILE", "SOURCE", "OLD", "NEW", "BASELINE", "DIR", "PATH"})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from netmem_ffi.cli.output import (
     EXIT_INPUT,
@@ -17,6 +16,10 @@ from netmem_ffi.cli.output import (
     relabel,
     stdin_args,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def split_names(values: list[str] | None) -> list[str] | None:

@@ -24,11 +24,16 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, NamedTuple
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.kernel.codecs import ChunkReader, Read, stream_chunks
 from netmem_ffi.layout.budget import Budget
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 __all__ = [
     "TAR_CODECS",

@@ -12,7 +12,6 @@ offset of the compressed stream (or of its end, when it is truncated).
 from __future__ import annotations
 
 import bz2
-import heapq
 import importlib
 import io
 import lzma
@@ -20,11 +19,17 @@ import re
 import struct
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Protocol
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.budget import Budget
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import Protocol
+else:
+    from netmem_ffi.abi.record import dataclass
+    Protocol = object  # a typing-only base: nothing at run time
 
 #: Input fed to a decompressor per call, and output asked of it per call.
 _IN_CHUNK = 1 << 16
@@ -86,6 +91,8 @@ def find_streams(buf: Buffer, hits: Callable[[int], None]) -> Iterator[tuple[int
     the engine finds at memory speed), merged by position.  *hits* is called
     with each position before it is yielded (it charges a budget and may raise).
     """
+    import heapq  # only when an image is scanned
+
     names = list(CODECS)
     for pos, which in heapq.merge(*(_positions(_EACH[name], buf, i) for i, name in enumerate(names))):
         hits(pos)

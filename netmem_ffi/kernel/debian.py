@@ -27,12 +27,17 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from netmem_ffi.errors import ArchiveError
 from netmem_ffi.kernel.archive import MemberStream, open_member
 from netmem_ffi.kernel.inputs import DEB_ARCHES, KernelBlob, read_btf_bytes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    from netmem_ffi.abi.record import dataclass
 
 __all__ = [
     "Apt",

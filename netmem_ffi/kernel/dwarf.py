@@ -29,7 +29,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import BinaryIO
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.kernel.archive import open_input, open_member
@@ -39,6 +38,10 @@ from netmem_ffi.kernel.xzseek import spool_tail_member
 from netmem_ffi.layout.budget import Budget
 from netmem_ffi.layout.dwarf import is_elf, read_dwarf_btf
 from netmem_ffi.layout.dwarf.elf import section_names
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 __all__ = ["DBG_VMLINUX", "dwarf_source", "is_dbg_package"]
 

@@ -8,12 +8,16 @@ section's bytes are read besides, so a ``vmlinux`` of a gigabyte on disk (a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.budget import Budget
 from netmem_ffi.layout.elf import ELF_MACHINES, SHT_NOBITS, elf_arch, read_elf
 from netmem_ffi.layout.elf import Reader as Blob
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    from netmem_ffi.abi.record import dataclass
 
 __all__ = ["ELF_MACHINES", "Blob", "ElfBtf", "elf_arch", "elf_btf"]
 

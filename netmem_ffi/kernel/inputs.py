@@ -29,12 +29,8 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 import struct
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import BinaryIO
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.kernel import codecs as kernel_codecs
@@ -44,6 +40,13 @@ from netmem_ffi.kernel.elf import ELF_MACHINES, Blob, elf_btf
 from netmem_ffi.layout.btf.reader import MAGIC_PREFIX, byte_order, unpack_header
 from netmem_ffi.layout.btf.uapi import BTF_HEADER_LEN
 from netmem_ffi.layout.budget import Budget
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import BinaryIO
+else:
+    from netmem_ffi.abi.record import dataclass
 
 __all__ = ["DEB_ARCHES", "ELF_MACHINES", "KernelBlob", "btf_from_bytes", "btf_span", "read_btf_bytes"]
 
@@ -423,6 +426,9 @@ def _deb(fh: BinaryIO, source: str, depth: int, budget: Budget) -> _Found:
 
 def _spooled_elf(body: Limited, size: int, source: str, depth: int, budget: Budget) -> _Found:
     """A member too large to hold (a -dbg vmlinux): spooled to a temporary file, read as ELF by its headers."""
+    import shutil
+    import tempfile  # here, not at the top: tempfile (random) costs every command ~5 ms of start-up
+
     budget.check("depth", depth, f"containers nested more than {budget.depth} deep", source, 0)
     budget.check("spool", size, f"package member of {size:,} bytes", source)
     with tempfile.TemporaryFile(prefix="netmem-member-") as tmp:

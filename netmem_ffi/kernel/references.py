@@ -22,15 +22,20 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, fields
 from functools import cache
-from importlib import resources
-from pathlib import Path
-from typing import Any
 
 from netmem_ffi.errors import NetmemError, UnknownReferenceError
 from netmem_ffi.kernel.source import DEFAULT_SOURCE, KernelSource, read_source
 from netmem_ffi.layout.btf.reader import BTF
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from dataclasses import dataclass, fields
+    from typing import Any
+else:
+    from netmem_ffi.abi.record import dataclass, fields
 
 __all__ = ["DATA_DIR", "INDEX", "REFERENCE_PREFIX", "SCHEMA", "Reference", "names", "read_kernel", "reference",
            "references"]
@@ -72,6 +77,9 @@ class Reference:
     @property
     def path(self) -> Path:
         """The extract's file (raw BTF) inside the installed package."""
+        from importlib import resources  # importlib.resources imports typing: only when a reference is read
+        from pathlib import Path
+
         return Path(str(resources.files("netmem_ffi.kernel").joinpath(DATA_DIR, self.file)))
 
     def read(self) -> bytes:
@@ -96,6 +104,8 @@ class Reference:
 
 @cache
 def _load() -> tuple[Reference, ...]:
+    from importlib import resources
+
     index = resources.files("netmem_ffi.kernel").joinpath(DATA_DIR, INDEX)
     if not index.is_file():
         return ()

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import NamedTuple
 
 from netmem_ffi.abi.arches import RUNNING_KERNEL_BTF, host_arch
 from netmem_ffi.kernel.inputs import read_btf_bytes
 from netmem_ffi.layout.btf.reader import BTF
 from netmem_ffi.layout.budget import Budget
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 __all__ = ["DEFAULT_SOURCE", "KernelSource", "read_source"]
 

@@ -24,10 +24,15 @@ import re
 import struct
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import BinaryIO, NamedTuple
 
 from netmem_ffi.kernel.archive import ar_members
 from netmem_ffi.layout.budget import Budget
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 __all__ = ["Block", "TailMember", "spool_tail_member", "xz_blocks"]
 

@@ -18,9 +18,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
 
 from netmem_ffi.errors import BudgetExceededError, NetmemValueError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 __all__ = ["LIMITS", "Budget"]
 
@@ -28,8 +33,7 @@ _GiB = 1 << 30
 _MiB = 1 << 20
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(NamedTuple):
     """One budget: its name, environment variable, default and what it bounds."""
 
     name: str
@@ -60,27 +64,54 @@ LIMITS: Mapping[str, Limit] = {
 }
 
 
-@dataclass
 class Budget:
     """The limits of one input and what it has spent so far (see the module doc).
 
     ``Budget()`` has the defaults; ``Budget.from_env()`` applies the
     ``NETMEM_FFI_MAX_*`` variables; ``Budget(inflate=1 << 20)`` sets one.
+    Two budgets are equal when their limits are (what they spent does not count).
     """
 
-    inflate: int = LIMITS["inflate"].default
-    held: int = LIMITS["held"].default
-    spool: int = LIMITS["spool"].default
-    depth: int = LIMITS["depth"].default
-    candidates: int = LIMITS["candidates"].default
-    scan_hits: int = LIMITS["scan_hits"].default
-    members: int = LIMITS["members"].default
-    header: int = LIMITS["header"].default
-    sections: int = LIMITS["sections"].default
-    fields: int = LIMITS["fields"].default
-    type_text: int = LIMITS["type_text"].default
+    __slots__ = (*LIMITS, "spent")
+
+    inflate: int
+    held: int
+    spool: int
+    depth: int
+    candidates: int
+    scan_hits: int
+    members: int
+    header: int
+    sections: int
+    fields: int
+    type_text: int
     #: What has been spent, by budget name (cumulative ones only).
-    spent: dict[str, int] = field(default_factory=dict, compare=False)
+    spent: dict[str, int]
+
+    def __init__(self, *, inflate: int = LIMITS["inflate"].default, held: int = LIMITS["held"].default,
+                 spool: int = LIMITS["spool"].default, depth: int = LIMITS["depth"].default,
+                 candidates: int = LIMITS["candidates"].default, scan_hits: int = LIMITS["scan_hits"].default,
+                 members: int = LIMITS["members"].default, header: int = LIMITS["header"].default,
+                 sections: int = LIMITS["sections"].default, fields: int = LIMITS["fields"].default,
+                 type_text: int = LIMITS["type_text"].default) -> None:
+        self.inflate, self.held, self.spool, self.depth = inflate, held, spool, depth
+        self.candidates, self.scan_hits, self.members, self.header = candidates, scan_hits, members, header
+        self.sections, self.fields, self.type_text = sections, fields, type_text
+        self.spent = {}
+
+    def limits(self) -> dict[str, int]:
+        """Every limit by name, in :data:`LIMITS` order."""
+        return {name: getattr(self, name) for name in LIMITS}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Budget) or type(other) is not type(self):
+            return NotImplemented
+        return self.limits() == other.limits()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: not hashable
+
+    def __repr__(self) -> str:
+        return f"Budget({', '.join(f'{k}={v!r}' for k, v in self.limits().items())}, spent={self.spent!r})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: int) -> Budget:
@@ -116,7 +147,7 @@ class Budget:
 
     def fresh(self) -> Budget:
         """The same limits with nothing spent (one per input)."""
-        return replace(self, spent={})
+        return type(self)(**self.limits())
 
     def limit(self, name: str) -> int:
         """The value of budget *name*."""
@@ -168,4 +199,4 @@ def _parse(where: str, text: str) -> int:
     return value
 
 
-assert {f.name for f in fields(Budget)} == {*LIMITS, "spent"}
+assert Budget.__init__.__kwdefaults__ == {lim.name: lim.default for lim in LIMITS.values()}

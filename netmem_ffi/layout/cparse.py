@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from netmem_ffi.errors import NetmemValueError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+    from typing import Any
+else:
+    from netmem_ffi.abi.record import dataclass, field
 
 #: Typedef names cffi knows natively and keeps in type text, with the
 #: primitive each one is on every Linux target (same size and alignment).

@@ -20,10 +20,15 @@ from __future__ import annotations
 import mmap
 import os
 import struct
-from typing import BinaryIO, NamedTuple
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.budget import Budget
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 __all__ = ["ELF_MACHINES", "MAX_NAME", "SHT_NOBITS", "Buffer", "Elf", "Reader", "Section", "elf_arch", "is_elf",
            "read_elf"]

@@ -41,13 +41,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import MODELS, DataModel, data_model, normalize_arch
 from netmem_ffi.layout.cparse import Array, CType, Declarations, Enum, MemberDecl, Pointer, Prim, Record, evaluate, parse
 from netmem_ffi.errors import NetmemValueError
 from netmem_ffi.layout.types import EnumLayout, LayoutSet, Member, StructLayout, flatten, limit_page
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    from netmem_ffi.abi.record import dataclass
 
 
 @dataclass(frozen=True)

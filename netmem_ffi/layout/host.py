@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import host_arch
 from netmem_ffi.layout.types import EnumLayout, LayoutSet, Member, StructLayout, flatten, limit_page
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 def _members(ffi: Any, ctype: Any) -> Iterator[Member]:
     # cffi already lists members of anonymous structs/unions with their own

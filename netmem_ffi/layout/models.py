@@ -18,11 +18,14 @@ from __future__ import annotations
 import json
 import os
 from functools import cache
-from typing import Any
 
 from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import ARCHES, host_arch, normalize_arch
 from netmem_ffi.layout.types import LayoutSet
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["model_layouts", "engine_layouts", "table", "write_table", "TABLE", "ARCHES"]
 

@@ -22,10 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
 
 from netmem_ffi.abi import registry
 from netmem_ffi.layout.budget import Budget
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 #: Struct-typed members that are listed as one member and not expanded.
 LEAF_TYPES = frozenset(

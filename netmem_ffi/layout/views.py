@@ -26,11 +26,16 @@ import re
 import struct
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from netmem_ffi.errors import NetmemValueError
 from netmem_ffi.layout.types import LEAF_TYPES, Field, LayoutSet
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import Any
+else:
+    from netmem_ffi.abi.record import dataclass
 
 _CODES = {1: "b", 2: "h", 4: "i", 8: "q"}
 _UNSIGNED_NAMES = {"_Bool", "size_t", "uintptr_t", "memdesc_flags_t"}

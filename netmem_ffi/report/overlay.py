@@ -12,12 +12,17 @@ static asserts pin) or something else that happens to share the bytes
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
 
 from netmem_ffi.abi import registry
 from netmem_ffi.layout.types import Field, StructLayout
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import Any
+else:
+    from netmem_ffi.abi.record import dataclass
 
 #: The structs of the overlay, left to right.
 COLUMNS = ("page", "netmem_desc", "net_iov")

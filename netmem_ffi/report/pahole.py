@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from netmem_ffi.layout.types import Field, StructLayout
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:
+    from netmem_ffi.abi.record import dataclass, field
 
 _ARRAY_DIMS = re.compile(r"((\[\d*\])+)$")
 #: Column where the offset/size comment starts, and the width of top-level

@@ -11,11 +11,14 @@ an error ``toolExecutionNotification`` and makes the invocation unsuccessful.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from netmem_ffi.abi.version import __version__
 from netmem_ffi.abicheck.compare import Change
 from netmem_ffi.abicheck.diff import DiffResult
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 VERSION = "2.1.0"

@@ -15,8 +15,6 @@ SVG, C header) reads a :class:`Subject` and never knows which it is.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import DataModel, data_model
@@ -28,6 +26,13 @@ from netmem_ffi.layout import engine
 from netmem_ffi.layout.btf.layouts import struct_layout
 from netmem_ffi.layout.btf.uapi import Kind
 from netmem_ffi.layout.types import LayoutSet, StructLayout
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+    from typing import Any
+else:
+    from netmem_ffi.abi.record import dataclass, field
 
 __all__ = ["REFERENCE_PREFIX", "Subject", "kernel_subject", "model_subject", "read_kernel"]
 

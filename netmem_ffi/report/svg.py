@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import colorsys
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
 from html import escape
 
 from netmem_ffi.layout.types import Field, StructLayout
@@ -36,6 +35,12 @@ from netmem_ffi.report.overlay import (
     leaves,
     overlay,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass, replace
+else:
+    from netmem_ffi.abi.record import dataclass, replace
 
 __all__ = ["ADVANCE", "FONT_FAMILY", "Box", "overlay_boxes", "overlay_svg", "text_width"]
 

@@ -11,17 +11,22 @@ helpers, profiles) reaches C only through a Runtime.
 
 from __future__ import annotations
 
+import _thread  # threading's own locks, without importing threading (start-up time, issue 18)
 import array
-import importlib
 import os
-import threading
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any, TypeVar
 
 from netmem_ffi import errors
 from netmem_ffi.abi import registry
 from netmem_ffi.runtime import validate
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from importlib.machinery import ExtensionFileLoader
+    from typing import Any, TypeVar
+
+    _T = TypeVar("_T")
 
 __all__ = ["Runtime", "runtime", "loaded", "once", "RefOp"]
 
@@ -38,7 +43,8 @@ class Runtime:
     def __init__(self, spec: registry.ProfileSpec, module: ModuleType | None = None) -> None:
         self.spec = spec
         self.name = spec.name
-        self.module = module = module or importlib.import_module(f"netmem_ffi.{spec.module}")
+        # __import__, not importlib.import_module: importing importlib (and warnings) costs the first call ~1 ms
+        self.module = module = module or __import__(f"netmem_ffi.{spec.module}", fromlist=("ffi",))
         self.ffi: Any = module.ffi
         self.lib: Any = module.lib
         self.module_file = str(module.__file__)
@@ -107,13 +113,19 @@ class Runtime:
         return self.error(self.lib.NM_E_INVAL, value)
 
     def _fast_entry_points(self) -> dict[str, RefOp]:
-        """The METH_O builtins of ``cdefs/netmem_py.c``, bound to this runtime's error mapping."""
-        import ctypes  # here, not at the top: ``import netmem_ffi`` stays cheap (no ctypes)
+        """The METH_O builtins of ``cdefs/netmem_py.c``, bound to this runtime's error mapping.
 
-        bind = ctypes.PyDLL(self.module_file).nm_py_bind
-        bind.argtypes = [ctypes.py_object, ctypes.py_object]
-        bind.restype = ctypes.py_object
-        return dict(bind(self.argument_error, self.module))
+        They come from the second extension module the compiled file carries
+        (``PyInit_entry_points``), loaded from that file without ctypes, by the
+        classes that loaded the compiled module (``importlib.machinery``'s
+        ExtensionFileLoader and ModuleSpec, reached without importing importlib).
+        """
+        name = f"{self.module.__name__}.entry_points"
+        compiled: Any = self.module.__spec__
+        loader: ExtensionFileLoader = type(compiled.loader)(name, self.module_file)
+        entry = loader.create_module(type(compiled)(name, loader, origin=self.module_file))
+        loader.exec_module(entry)
+        return dict(entry.bind(self.argument_error, self.module))
 
     def check(self, code: int, value: object, what: str = "netmem_ref") -> None:
         """Raise the exception of C error ``code`` (0: success) about ``value``."""
@@ -192,14 +204,13 @@ class Runtime:
         return copy, n
 
 
-_T = TypeVar("_T")
-_LOCK = threading.RLock()  # re-entered: a profile loads its runtime inside once()
+_LOCK = _thread.RLock()  # re-entered: a profile loads its runtime inside once()
 
 
 def _fresh_lock_in_child() -> None:
     """After fork() the child's only thread starts with a free load lock (as the C runtime's lock)."""
     global _LOCK
-    _LOCK = threading.RLock()
+    _LOCK = _thread.RLock()
 
 
 os.register_at_fork(after_in_child=_fresh_lock_in_child)

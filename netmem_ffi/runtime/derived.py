@@ -20,7 +20,6 @@ import sysconfig
 import tempfile
 import threading
 from types import ModuleType
-from typing import Any
 
 from netmem_ffi.abi import registry
 from netmem_ffi.abi.arches import data_model, host_arch
@@ -28,6 +27,10 @@ from netmem_ffi.errors import BuildError, UnsupportedArchError
 from netmem_ffi.runtime import builder
 from netmem_ffi.runtime.core import Runtime
 from netmem_ffi.runtime.profiles import Profile
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["DerivedProfile", "cache_dir", "check_host", "load_derived"]
 

@@ -20,15 +20,16 @@ WARN and return NULL, the helper returns ``None`` and warns with
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
-
 from netmem_ffi import errors
 from netmem_ffi.abi.constants import LP64, LP64_NO_DMA_INDEX, NET_IOV, NET_IOV_DMABUF, NODES_MASK, PAGE_SHIFT
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.core import Runtime
 from netmem_ffi.runtime.memory import POOLS
 from netmem_ffi.runtime.refcount import RefcountPath
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Helpers"]
 
@@ -38,6 +39,8 @@ _C = LP64
 
 
 def _warn(message: str) -> None:
+    import warnings  # here, not at the top: only a WARN_ON_ONCE path warns (start-up time, issue 18)
+
     warnings.warn(message, errors.NetmemWarning, stacklevel=3)
 
 

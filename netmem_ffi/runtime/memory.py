@@ -11,16 +11,18 @@ reference goes), so nothing a caller still holds (a frame view, a niov's
 
 from __future__ import annotations
 
+import _weakref  # the weakref module's C half: the module itself costs every first call ~1.5 ms
 import array
-import warnings
-import weakref
 from collections.abc import Iterator
-from typing import Any, ClassVar, NoReturn, Self
 
 from netmem_ffi import errors
 from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, PAGE_SHIFT, NetIovType
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.core import Runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, NoReturn, Self
 
 __all__ = ["NetIov", "NetIovArea", "PageMap", "DmaDevice", "bind_memory"]
 
@@ -32,9 +34,28 @@ __all__ = ["NetIov", "NetIovArea", "PageMap", "DmaDevice", "bind_memory"]
 _HELD: dict[int, Any] = {}
 
 
+class _LivePools:
+    """Live objects by address, held weakly: one that becomes garbage drops out (a WeakValueDictionary's part we use)."""
+
+    __slots__ = ("_refs",)
+
+    def __init__(self) -> None:
+        self._refs: dict[int, _weakref.ReferenceType[Any]] = {}
+
+    def __setitem__(self, addr: int, value: object) -> None:
+        refs = self._refs
+        # the callback removes the entry only while it still holds that dead reference (atomically, in C)
+        refs[addr] = _weakref.ref(value, lambda _dead: _weakref._remove_dead_weakref(refs, addr))  # type: ignore[attr-defined]
+
+    def get(self, addr: int) -> Any:
+        """The live object at *addr*, or None."""
+        ref = self._refs.get(addr)
+        return None if ref is None else ref()
+
+
 #: Live page_pools by the address their netmems store in ``pp`` (runtime/page_pool.py
 #: registers them): what a ``pp`` word points at, when it is the package's own.
-POOLS: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+POOLS = _LivePools()
 
 
 def _handle_key(rt: Runtime, handle: Any) -> int:
@@ -109,6 +130,8 @@ class _CMemory:
         try:
             self.close()
         except errors.NetmemError as failed:
+            import warnings  # only here: a failed close while an exception propagates
+
             warnings.warn(f"{failed} (while {exc_type.__name__ if exc_type else 'an exception'} "
                           "propagated; the memory stays allocated)", errors.NetmemWarning, stacklevel=2)
 

@@ -10,14 +10,17 @@ One lock guards the cache and ring (the kernel's NAPI-local cache and ``ptr_ring
 
 from __future__ import annotations
 
-import threading
+import _thread  # threading's own locks, without importing threading (start-up time, issue 18)
 from collections import deque
-from typing import ClassVar
 
 from netmem_ffi import errors
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.helpers import Helpers
 from netmem_ffi.runtime.memory import POOLS, NetIovArea, PageMap
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 __all__ = ["NUMA_NO_NODE", "PP_ALLOC_CACHE_REFILL", "PP_ALLOC_CACHE_SIZE", "PagePool", "PagePoolAPI"]
 
@@ -57,7 +60,7 @@ class PagePool:
         self.pages_state_release_cnt = 0
         self.destroying = False
         self.destroyed = False
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     @property
     def inflight(self) -> int:

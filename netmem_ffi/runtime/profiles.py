@@ -9,20 +9,22 @@ typed method (inherited from :class:`~netmem_ffi.runtime.helpers.Helpers`),
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
 from netmem_ffi import errors
 from netmem_ffi.abi import registry
-from netmem_ffi.layout.host import layout_set
-from netmem_ffi.layout.types import LayoutSet
 from netmem_ffi.runtime import core
 from netmem_ffi.runtime.helpers import Helpers
 from netmem_ffi.runtime.memory import DmaDevice, NetIov, NetIovArea, PageMap, bind_memory
 from netmem_ffi.runtime.page_pool import PagePool, PagePoolAPI
 from netmem_ffi.runtime.refcount import RefcountPath
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from netmem_ffi.layout.types import LayoutSet
 
 __all__ = ["API", "DEFAULT_PROFILE", "Profile", "profile", "profiles", "loaded"]
 
@@ -93,6 +95,8 @@ class Profile(Helpers, PagePoolAPI):
     @cached_property
     def layouts(self) -> LayoutSet:
         """The host layouts of this generation, as the C compiler laid them out."""
+        from netmem_ffi.layout.host import layout_set  # not at the top: the first runtime call needs no layout
+
         return layout_set(self.ffi, self.spec)
 
     @property
@@ -114,7 +118,7 @@ def _unavailable(spec: registry.ProfileSpec, name: str, real: Callable[..., Any]
 
     unavailable.__name__ = unavailable.__qualname__ = name
     unavailable.__doc__ = message
-    unavailable.__signature__ = inspect.signature(real)  # type: ignore[attr-defined]
+    unavailable.__wrapped__ = real  # type: ignore[attr-defined]  # inspect.signature() reads real's, when asked
     return unavailable
 
 

@@ -9,10 +9,12 @@ argument and error checks in C); the rest are methods over
 
 from __future__ import annotations
 
-from typing import Any
-
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.core import RefOp, Runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["RefcountPath"]
 

@@ -14,12 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import NamedTuple
 
 from netmem_ffi.abi.arches import DataModel
 from netmem_ffi.errors import NetmemValueError
 from netmem_ffi.layout.btf.reader import BTF, BTFMember, BTFType
 from netmem_ffi.layout.btf.uapi import Kind, int_bits
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 __all__ = ["kernel_declarations"]
 

@@ -25,12 +25,17 @@ import struct
 import sys
 from array import array
 from collections.abc import Iterator, Mapping
-from typing import NamedTuple
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.btf import uapi
 from netmem_ffi.layout.btf.uapi import Kind
 from netmem_ffi.layout.budget import Budget
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 #: Bound on typedef/modifier/array chains (the kernel verifier's limit is 32).
 MAX_CHAIN = 64

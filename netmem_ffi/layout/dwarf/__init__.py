@@ -9,11 +9,13 @@ DIEs on demand (:mod:`.units`), the closure as BTF (:mod:`.tobtf`).
 
 from __future__ import annotations
 
-from typing import BinaryIO
-
 from netmem_ffi.layout.dwarf.elf import Buffer, ElfDwarf, elf_dwarf, is_elf
 from netmem_ffi.layout.dwarf.tobtf import ROOTS, dwarf_btf, find_roots
 from netmem_ffi.layout.dwarf.units import MAX_DIES, DebugInfo
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 __all__ = [
     "MAX_DIES",

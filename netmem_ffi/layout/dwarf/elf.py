@@ -12,11 +12,16 @@ sections are read, from bytes or an open file (a vmlinux is never read whole).
 from __future__ import annotations
 
 import struct
-from typing import BinaryIO, NamedTuple
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.budget import Budget
 from netmem_ffi.layout.elf import Buffer, Elf, Reader, is_elf, read_elf
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, NamedTuple
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 __all__ = ["DWARF_SECTIONS", "Buffer", "ElfDwarf", "elf_dwarf", "is_elf", "section_names"]
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
-from typing import Literal, NamedTuple
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.dwarf.constants import (
@@ -27,8 +26,14 @@ from netmem_ffi.layout.dwarf.constants import (
     Form,
 )
 
-#: A byte order as ``int.from_bytes`` takes it.
-ByteOrder = Literal["little", "big"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal, NamedTuple
+
+    #: A byte order as ``int.from_bytes`` takes it.
+    ByteOrder = Literal["little", "big"]
+else:
+    from netmem_ffi.abi.record import NamedTuple
 
 __all__ = ["DIE", "MAX_DEPTH", "MAX_DIES", "Abbrev", "DebugInfo", "Unit"]
 
