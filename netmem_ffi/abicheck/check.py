@@ -35,7 +35,7 @@ from netmem_ffi.abicheck.detect import (
 )
 from netmem_ffi.kernel.source import DEFAULT_SOURCE, KernelSource, read_source
 from netmem_ffi.layout.archid import identify_btf
-from netmem_ffi.layout.btf.layouts import layout_set
+from netmem_ffi.layout.btf.layouts import NETMEM_TYPES, layout_set
 from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.layout.types import LayoutSet
 
@@ -59,6 +59,7 @@ def kernel_arch(kernel: KernelSource, user: str | None = None) -> ArchChoice:
 
 
 def _layouts(kernel: KernelSource, user: str | None = None) -> tuple[LayoutSet, ArchChoice]:
+    kernel.btf.find_types(NETMEM_TYPES)  # first, so that one walk finds them all (the pointer size's too)
     arch = kernel_arch(kernel, user)
     return layout_set(kernel.btf, arch=arch.model, source=kernel.source), arch
 
