@@ -25,12 +25,15 @@ import struct
 import sys
 from array import array
 from collections.abc import Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.btf import uapi
 from netmem_ffi.layout.btf.uapi import Kind
 from netmem_ffi.layout.budget import Budget
+
+if TYPE_CHECKING:
+    from mmap import mmap
 
 #: Bound on typedef/modifier/array chains (the kernel verifier's limit is 32).
 MAX_CHAIN = 64
@@ -165,9 +168,9 @@ class BTF:
     everything.
     """
 
-    def __init__(self, data: bytes, path: object = "<bytes>", base_offset: int = 0,
+    def __init__(self, data: bytes | mmap, path: object = "<bytes>", base_offset: int = 0,
                  budget: Budget | None = None) -> None:
-        self.data = data if isinstance(data, bytes) else bytes(data)
+        self.data = _kept(data)
         self.path = path
         self.base_offset = base_offset
         #: Bounds the work of turning this BTF into layouts (flattening, type spelling).
@@ -292,8 +295,8 @@ class BTF:
         from netmem_ffi._btfscan import ffi, lib
 
         n = len(self._words)
-        cap = min(n // 2 + 1, uapi.BTF_MAX_TYPE + 1)
-        offsets = ffi.new("uint32_t[]", cap)
+        cap = min(n // 3 + 1, uapi.BTF_MAX_TYPE + 1)  # a record has 3 words at least (a truncated last one: +1)
+        offsets = _uncleared(ffi)("uint32_t[]", cap)  # the walk writes what is read back
         count = ffi.new("size_t *")
         names, by_kind, found = _name_args(ffi, chunk or [])
         strs = ffi.from_buffer(self.data)  # alive for the call: the pointer below does not hold it
@@ -500,6 +503,20 @@ class BTF:
                 raise self.error(f"cannot tell the pointer size: long integer types of sizes {sorted(sizes)}")
             self._pointer_size = sizes.pop()
         return self._pointer_size
+
+
+def _kept(data: bytes | mmap) -> bytes | mmap:
+    """*data* as the reader keeps it: bytes or a read-only mapping as given, any other buffer copied to bytes."""
+    mapping = sys.modules.get("mmap")  # loaded whenever *data* is a mapping: the reader need not import it
+    if isinstance(data, bytes) or (mapping is not None and isinstance(data, mapping.mmap)):
+        return data
+    return bytes(data)
+
+
+@functools.cache
+def _uncleared(ffi: Any) -> Any:
+    """*ffi*'s allocator that does not zero the memory (the walk writes its offsets, up to 4 MiB, before any is read)."""
+    return ffi.new_allocator(should_clear_after_alloc=False)
 
 
 def _name_args(ffi: Any, chunk: list[tuple[bytes, frozenset[int]]]) -> tuple[Any, Any, Any]:
