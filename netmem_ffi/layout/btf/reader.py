@@ -515,7 +515,7 @@ def _kept(data: bytes | mmap) -> bytes | mmap:
 
 @functools.cache
 def _uncleared(ffi: Any) -> Any:
-    """*ffi*'s allocator that does not zero the memory (the walk writes its offsets, up to 4 MiB, before any is read)."""
+    """*ffi*'s allocator that does not zero memory (the walk writes its offsets, up to 4 MiB, before any is read)."""
     return ffi.new_allocator(should_clear_after_alloc=False)
 
 
