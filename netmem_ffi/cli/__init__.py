@@ -30,6 +30,8 @@ from netmem_ffi.cli.output import (
 )
 
 COMMANDS = ("check", "layout", "profiles", "snapshot", "diff", "gate", "derive", "bench")
+#: Commands that render the whole parser (shell completion, the man page).
+RENDERERS = ("completion", "man")
 
 
 def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
@@ -45,7 +47,10 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"netmem-ffi {__version__}")
     parser.add_argument("--color", choices=COLOR_MODES, default=None, help=COLOR_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in (*commands, "completion", "man"):  # and the commands that render this parser
+    # the commands that render this parser (completion, man) come with the whole of it: a command named
+    # on the command line is built alone (startup)
+    renderers = RENDERERS if set(commands) >= set(COMMANDS) else ()
+    for name in (*commands, *renderers):
         module = importlib.import_module(f"{__name__}.{name}")
         module.add_parser(sub)
         # also after the command (`netmem-ffi check --color never`); SUPPRESS keeps a global one given before it
