@@ -12,7 +12,6 @@ import stat
 from typing import TYPE_CHECKING, NamedTuple
 
 from netmem_ffi.abi.arches import RUNNING_KERNEL_BTF, host_arch
-from netmem_ffi.kernel.inputs import read_btf_bytes
 from netmem_ffi.layout.btf.reader import BTF, byte_order
 from netmem_ffi.layout.budget import Budget
 
@@ -52,6 +51,9 @@ def read_source(source: str | os.PathLike[str] = DEFAULT_SOURCE, budget: Budget 
     dwarf = _dwarf_source(name)
     if dwarf is not None:
         return dwarf
+    # the container readers (and their codecs) only where the input is not the mapped running kernel
+    from netmem_ffi.kernel.inputs import read_btf_bytes
+
     blob = read_btf_bytes(name, budget)
     if blob.kind == "raw-btf":
         release, arch = None, None

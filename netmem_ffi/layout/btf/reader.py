@@ -35,6 +35,9 @@ from netmem_ffi.layout.budget import Budget
 if TYPE_CHECKING:
     from mmap import mmap
 
+    #: What the header helpers read: any buffer, a mapped file included.
+    Readable = bytes | bytearray | memoryview | mmap
+
 #: Bound on typedef/modifier/array chains (the kernel verifier's limit is 32).
 MAX_CHAIN = 64
 
@@ -111,13 +114,13 @@ _HEADER = {"little": struct.Struct("<HBBIIIII"), "big": struct.Struct(">HBBIIIII
 MAGIC_PREFIX = {"little": b"\x9f\xeb\x01", "big": b"\xeb\x9f\x01"}
 
 
-def byte_order(buf: bytes | bytearray | memoryview, pos: int = 0) -> str | None:
+def byte_order(buf: Readable, pos: int = 0) -> str | None:
     """"little" or "big" when the BTF magic starts at *pos* of *buf*, else None."""
     magic = bytes(buf[pos:pos + 2])
     return "little" if magic == b"\x9f\xeb" else "big" if magic == b"\xeb\x9f" else None
 
 
-def unpack_header(buf: bytes | bytearray | memoryview, pos: int = 0) -> tuple[Header, str] | None:
+def unpack_header(buf: Readable, pos: int = 0) -> tuple[Header, str] | None:
     """The 24-byte ``struct btf_header`` at *pos* and its byte order; None without a magic or 24 bytes.
 
     The one header decoder: :class:`BTF` validates what it returns, the kernel-input
