@@ -13,7 +13,6 @@ of ``check`` (model vs kernel).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from netmem_ffi.layout.types import EnumLayout, Field, LayoutSet, StructLayout
@@ -73,8 +72,7 @@ class Change(NamedTuple):
         return self.kind, self.container, self.member, self.old, self.new, self.breaking
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     """The one answer to "does this change break the ABI?", for every command and report.
 
     A change arrives with abidiff's default classification in ``breaking`` (set

@@ -472,7 +472,7 @@ class BTF:
         for _ in range(MAX_CHAIN):
             if tid == 0:
                 return 0
-            t = self.type(tid, self.where(referrer))
+            t = self._cache.get(tid) or self.type(tid, self.where(referrer))  # where: only for a miss
             if t.kind not in uapi.MODIFIER_KINDS or (keep_typedefs and t.kind == Kind.TYPEDEF):
                 return tid
             referrer, tid = tid, t.size_type
