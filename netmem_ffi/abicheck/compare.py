@@ -13,6 +13,7 @@ of ``check`` (model vs kernel).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from netmem_ffi.layout.types import EnumLayout, Field, LayoutSet, StructLayout
@@ -72,7 +73,8 @@ class Change(NamedTuple):
         return self.kind, self.container, self.member, self.old, self.new, self.breaking
 
 
-class Policy(NamedTuple):
+@dataclass(frozen=True)
+class Policy:
     """The one answer to "does this change break the ABI?", for every command and report.
 
     A change arrives with abidiff's default classification in ``breaking`` (set

@@ -19,7 +19,6 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from netmem_ffi.cli import output
 from netmem_ffi.cli.output import (
@@ -30,6 +29,10 @@ from netmem_ffi.cli.output import (
     EXIT_USAGE,
     fail,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 COMMANDS = ("check", "layout", "profiles", "snapshot", "diff", "gate", "derive", "bench")
 #: Commands that render the whole parser (shell completion, the man page).

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from netmem_ffi.abi.arches import RUNNING_KERNEL_BTF, host_arch
 from netmem_ffi.layout.btf.reader import BTF, byte_order
 from netmem_ffi.layout.budget import Budget
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mmap import mmap
 

@@ -35,7 +35,7 @@ def key(profile: str, arch: str) -> str:
     return f"{profile}@{arch}"
 
 
-class Table(Mapping[str, Any]):
+class Table(Mapping["str", "Any"]):  # quoted: typing is not imported at run time
     """The generated table as read: the text whole, each entry decoded when first asked for.
 
     ``json.load`` of all of it costs ~2.5 ms at every start, and ``check`` needs a

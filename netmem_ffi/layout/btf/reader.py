@@ -25,15 +25,17 @@ import struct
 import sys
 from array import array
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import NamedTuple
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.btf import uapi
 from netmem_ffi.layout.btf.uapi import Kind
 from netmem_ffi.layout.budget import Budget
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mmap import mmap
+    from typing import Any
 
     #: What the header helpers read: any buffer, a mapped file included.
     Readable = bytes | bytearray | memoryview | mmap
