@@ -45,14 +45,18 @@ static void wanted_init(struct wanted *w, const char *strs, size_t slen, const c
 	w->pending = k;
 }
 
-/* Record @id (name_off @name_off, info @info): the first of its name and kind? */
-static inline void wanted_match(struct wanted *w, uint32_t id, uint32_t name_off, uint32_t info, uint32_t *found)
+/*
+ * Record @id (name_off @name_off, info @info), of a kind some unfound name may
+ * have: the first of its name and kind?  Out of line: most records are of no
+ * wanted kind, and the walk's loop keeps its registers.
+ */
+static __attribute__((noinline)) void wanted_match(struct wanted *w, uint32_t id, uint32_t name_off,
+						  uint32_t info, uint32_t *found)
 {
-	uint32_t kind = (info >> 24) & 0x7f;
-	uint64_t left = w->by_kind[kind];
+	uint64_t left = w->by_kind[(info >> 24) & 0x7f];
 	size_t room;
 
-	if (!left || !name_off || name_off >= w->slen)
+	if (!name_off || name_off >= w->slen)
 		return;
 	room = w->slen - name_off;
 	while (left) {
@@ -77,6 +81,7 @@ long btf_scan(const void *words, size_t n, const uint32_t *base, const uint32_t 
 {
 	struct wanted w;
 	size_t i = 0, c = 0;
+	long rc = 0;
 
 	wanted_init(&w, strs, slen, names, k, by_kind, found);
 	while (i < n) {
@@ -84,25 +89,31 @@ long btf_scan(const void *words, size_t n, const uint32_t *base, const uint32_t 
 		uint64_t step;
 
 		if (c == max) {
-			*count = c;
-			return BTF_SCAN_TOO_MANY;
+			rc = BTF_SCAN_TOO_MANY;
+			break;
 		}
 		offsets[c++] = (uint32_t)i;
-		*count = c;
-		if (i + 1 >= n)
-			return BTF_SCAN_TRUNCATED;
+		if (i + 1 >= n) {
+			rc = BTF_SCAN_TRUNCATED;
+			break;
+		}
 		info = word_at(words, i + 1);
 		top = info >> 24;
-		if (!base[top])
-			return BTF_SCAN_UNKNOWN_KIND;
+		if (!base[top]) {
+			rc = BTF_SCAN_UNKNOWN_KIND;
+			break;
+		}
 		step = (uint64_t)base[top] + (uint64_t)(info & 0xffffffu) * per[top];
-		if (step > n - i)
-			return BTF_SCAN_PAST_END;
-		wanted_match(&w, (uint32_t)c, word_at(words, i), info, found);
+		if (step > n - i) {
+			rc = BTF_SCAN_PAST_END;
+			break;
+		}
+		if (w.by_kind[top & 0x7f])
+			wanted_match(&w, (uint32_t)c, word_at(words, i), info, found);
 		i += (size_t)step;
 	}
 	*count = c;
-	return (long)c;
+	return rc ? rc : (long)c;
 }
 
 void btf_find_names(const void *words, const uint32_t *offsets, size_t count, const char *strs, size_t slen,
@@ -112,6 +123,10 @@ void btf_find_names(const void *words, const uint32_t *offsets, size_t count, co
 	size_t id;
 
 	wanted_init(&w, strs, slen, names, k, by_kind, found);
-	for (id = 0; id < count && w.pending; id++)
-		wanted_match(&w, (uint32_t)(id + 1), word_at(words, offsets[id]), word_at(words, offsets[id] + 1), found);
+	for (id = 0; id < count && w.pending; id++) {
+		uint32_t info = word_at(words, offsets[id] + 1);
+
+		if (w.by_kind[(info >> 24) & 0x7f])
+			wanted_match(&w, (uint32_t)(id + 1), word_at(words, offsets[id]), info, found);
+	}
 }
