@@ -147,7 +147,7 @@ def kernel_spelled(model: LayoutSet, spec: registry.ProfileSpec) -> LayoutSet:
 def check_kernel(kernel: KernelSource, arch: str | None = None) -> CheckResult:
     """Detect, compare and evaluate the asserts for a kernel already read (*arch*: see :func:`check_source`)."""
     layouts, choice = _layouts(kernel, arch)
-    detection = detect_profile(layouts, choice)
+    detection = detect_profile(layouts, choice, release=kernel.release)
     name = detection.profile or detection.nearest
     if detection.status == PRE_6_12 or name is None:
         return CheckResult(kernel.source, kernel.release, kernel.kind, choice, layouts, detection, None)
