@@ -144,18 +144,15 @@ def _step_tables(described: tuple[tuple[int, tuple[int, int]], ...]) -> tuple[li
     layout = dict(described)
     base = [0] * 256
     per = [0] * 256
-    for top in range(256):
-        kind = top & 0x7F
-        if kind == Kind.UNKN:
-            continue
+    for kind in range(1, 128):  # the same for both values of the kind_flag bit (top = kind | 0x80)
         if kind in layout:
             info_sz, elem_sz = layout[kind]
         elif kind <= uapi.MAX_KIND:
-            info_sz, elem_sz = uapi.KIND_EXTRA.get(Kind(kind), (0, 0))
+            info_sz, elem_sz = uapi.KIND_EXTRA.get(kind, (0, 0))  # type: ignore[call-overload]
         else:
             continue
-        base[top] = (uapi.BTF_TYPE_LEN + info_sz) // 4
-        per[top] = elem_sz // 4
+        base[kind] = base[kind | 0x80] = (uapi.BTF_TYPE_LEN + info_sz) // 4
+        per[kind] = per[kind | 0x80] = elem_sz // 4
     return base, per
 
 
