@@ -9,6 +9,7 @@ that strings can be duplicated or left unterminated the way hostile input is.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 
 import pytest
 
@@ -22,7 +23,7 @@ STRUCT = frozenset({Kind.STRUCT})
 TYPEDEF = frozenset({Kind.TYPEDEF})
 
 
-def raw_btf(records: list[tuple[int, int, int, int]], strings: bytes, byteorder: str = "<") -> bytes:
+def raw_btf(records: Sequence[tuple[int, int, int, int]], strings: bytes, byteorder: str = "<") -> bytes:
     """Raw BTF of *records* (name_off, kind, size_or_type, vlen 0; an INT gets its encoding word) and *strings*."""
     types = b""
     for name_off, kind, size_type, _ in records:

@@ -7,6 +7,7 @@ read otherwise, with the same layouts and the same budget; the container readers
 
 from __future__ import annotations
 
+import argparse
 import json
 import mmap
 import os
@@ -84,8 +85,10 @@ def test_check_of_the_running_kernel_loads_no_container_reader_nor_shutil() -> N
     assert [m for m in mods if m.startswith(unwanted)] == []
 
 
-def _commands(parser: object) -> set[str]:
-    return {name for action in parser._subparsers._group_actions for name in action.choices}  # type: ignore[attr-defined]
+def _commands(parser: argparse.ArgumentParser) -> set[str]:
+    """The subcommands *parser* was built with."""
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return {name for action in actions for name in action.choices}
 
 
 def test_a_named_command_is_built_alone() -> None:
