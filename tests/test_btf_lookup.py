@@ -12,8 +12,8 @@ import struct
 from collections.abc import Sequence
 
 import pytest
-
 from btf_support import need_vmlinux
+
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.btf.layouts import NETMEM_TYPES
 from netmem_ffi.layout.btf.reader import BTF, load_btf

@@ -77,7 +77,8 @@ main(sys.argv[1:])
 @needs_running
 def test_check_of_the_running_kernel_loads_no_container_reader_nor_shutil() -> None:
     out = subprocess.run([sys.executable, "-c", PROBE, "check", "--json", RUNNING_KERNEL_BTF], capture_output=True,
-                         text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"}, stdin=subprocess.DEVNULL)
+                         text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"}, stdin=subprocess.DEVNULL,
+                         check=False)  # any verdict: what matters is what was imported
     mods = json.loads(out.stderr.strip().splitlines()[-1])
     assert json.loads(out.stdout)["source"] == RUNNING_KERNEL_BTF
     unwanted = ("netmem_ffi.kernel.inputs", "netmem_ffi.kernel.codecs", "netmem_ffi.kernel.archive", "shutil",
