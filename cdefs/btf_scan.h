@@ -8,6 +8,8 @@
 #define BTF_SCAN_UNKNOWN_KIND -2
 #define BTF_SCAN_PAST_END -3
 #define BTF_SCAN_TOO_MANY -4
+/* At most this many names are looked for in one pass. */
+#define BTF_SCAN_MAX_NAMES 64
 
 /*
  * Walk the records of a type section of @n host-order words at @words
@@ -17,22 +19,24 @@
  * each record is stored in @offsets (room for @max).  Returns the number of
  * records, or a BTF_SCAN_* error with *@count records walked so far (the
  * last one is the culprit).
+ *
+ * The same pass looks for names (see btf_find_names for @strs ... @found;
+ * @k may be 0): on an error, @found holds what the records before the
+ * culprit gave.
  */
 long btf_scan(const void *words, size_t n, const uint32_t *base, const uint32_t *per, uint32_t *offsets,
-	      size_t max, size_t *count);
+	      size_t max, size_t *count, const char *strs, size_t slen, const char *names, size_t k,
+	      const uint64_t *by_kind, uint32_t *found);
 
 /*
- * Records (ids, in order) whose name_off is one of the @k values of @names:
- * for each, out_ids[j] = type id and out_which[j] = index into @names.
- * Returns how many were stored (at most @cap; the caller asks again with
- * more room when the return equals @cap).
+ * The first record (lowest type id) of each of @k (at most
+ * BTF_SCAN_MAX_NAMES) wanted names whose kind it may have, among the
+ * @count records at @offsets (word indexes into @words, as btf_scan stores
+ * them).  @names holds the names NUL-terminated, back to back; @by_kind (128
+ * entries, indexed by kind) has bit j set when name j may have that kind.
+ * A record's name is the NUL-terminated string at its name_off in the
+ * string section @strs of @slen bytes (one running off its end matches
+ * nothing).  found[j] = the type id, or 0 when no record matches.
  */
-size_t btf_match_names(const void *words, const uint32_t *offsets, size_t count, const uint32_t *names,
-		       size_t k, uint32_t *out_ids, uint32_t *out_which, size_t cap);
-
-/*
- * One pass over a string section of @len bytes: for each of the @k wanted
- * names (NUL-terminated, back to back in @wanted), the offset of the first
- * whole string equal to it, or UINT32_MAX (0xffffffff) when none is.
- */
-void btf_find_strings(const char *strs, size_t len, const char *wanted, size_t k, uint32_t *out);
+void btf_find_names(const void *words, const uint32_t *offsets, size_t count, const char *strs, size_t slen,
+		    const char *names, size_t k, const uint64_t *by_kind, uint32_t *found);

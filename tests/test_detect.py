@@ -79,3 +79,26 @@ def test_choose_arch() -> None:
         choose_arch(4, "big")
     with pytest.raises(UnsupportedArchError):
         choose_arch(8, "little", hint="vax")
+
+
+@pytest.mark.parametrize("profile", registry.names())
+def test_a_release_hint_saves_reading_models_never_changes_the_answer(profile: str) -> None:
+    kernel, choice = as_kernel(model_layouts(profile, "i386"))
+    asked: list[str] = []
+
+    def counting(name: str, arch: str) -> LayoutSet:
+        asked.append(name)
+        return model_layouts(name, arch)
+
+    plain = detect_profile(kernel, choice, counting)
+    release = registry.spec(profile).kernels[0]
+    asked.clear()
+    assert detect_profile(kernel, choice, counting, release=release + ".7-amd64") == plain
+    assert asked == [profile]  # the release's generation, first and only
+    others = [p for p in registry.names() if p != profile]
+    wrong = registry.spec(others[0]).kernels[0]
+    for hint in (wrong, "5.10.0", "not a release", None):
+        assert detect_profile(kernel, choice, counting, release=hint) == plain
+    unknown, unknown_choice = as_kernel(transient_layouts(next(iter(TRANSIENTS.values())), "i386"))
+    hinted = detect_profile(unknown, unknown_choice, release=release)
+    assert hinted.status == UNKNOWN and hinted == detect_profile(unknown, unknown_choice)  # the same nearest

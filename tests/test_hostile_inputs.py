@@ -180,17 +180,25 @@ _UBSAN_DRIVER = r"""
 
 int main(void)
 {
-	/* two records (INT: 4 words, STRUCT with one member: 6 words), one byte into the buffer */
+	/* two records (INT "int": 4 words, STRUCT "s" with one member: 6 words), one byte into the buffer */
 	uint32_t words[10] = {1, 1u << 24, 4, 32, 5, (4u << 24) | 1, 4, 7, 1, 0};
+	const char strs[] = "\0int\0s\0tail";  /* "tail" runs off the end: its NUL is not in the section */
 	unsigned char buf[1 + sizeof(words)];
-	uint32_t base[256] = {0}, per[256] = {0}, offsets[8], names[1] = {5}, ids[4], which[4];
+	uint32_t base[256] = {0}, per[256] = {0}, offsets[8], found[2];
+	uint64_t by_kind[128] = {0};
 	size_t count = 0;
 
 	memcpy(buf + 1, words, sizeof(words));
 	base[1] = 4; base[4] = 3; per[4] = 3;
-	if (btf_scan(buf + 1, 10, base, per, offsets, 8, &count) != 2 || count != 2)
+	by_kind[4] = 1;		/* "s" as a STRUCT */
+	by_kind[1] = 2;		/* "int" as an INT */
+	if (btf_scan(buf + 1, 10, base, per, offsets, 8, &count, strs, sizeof(strs) - 1, "s\0int", 2, by_kind,
+		     found) != 2 || count != 2 || found[0] != 2 || found[1] != 1)
 		return 1;
-	if (btf_match_names(buf + 1, offsets, count, names, 1, ids, which, 4) != 1 || ids[0] != 2)
+	by_kind[4] = 3;		/* "tail" and "int", both as STRUCTs only: neither is one */
+	by_kind[1] = 0;
+	btf_find_names(buf + 1, offsets, count, strs, sizeof(strs) - 1, "tail\0int", 2, by_kind, found);
+	if (found[0] != 0 || found[1] != 0)
 		return 2;
 	puts("ok");
 	return 0;

@@ -43,3 +43,15 @@ def test_write_table_round_trips(tmp_path) -> None:
     finally:
         models.table.cache_clear()
         models._SETS.clear()
+
+
+def test_table_decodes_each_entry_as_the_whole_file_does() -> None:
+    import json
+
+    with open(models.TABLE, encoding="utf-8") as fh:
+        whole = json.load(fh)
+    lazy = models.Table(json.dumps(whole, indent=1, sort_keys=True))
+    assert lazy.get("v6.17@x86_64") == whole["v6.17@x86_64"] and len(lazy) == len(whole)
+    assert dict(lazy) == whole
+    assert lazy.get("v6.17@nowhere") is None and lazy.get('v6.17"@x86_64') is None
+    assert models.Table("").get("v6.17@x86_64") is None and len(models.Table("")) == 0

@@ -34,7 +34,7 @@ from netmem_ffi.abicheck.detect import (
 )
 from netmem_ffi.kernel.source import DEFAULT_SOURCE, KernelSource, read_source
 from netmem_ffi.layout.archid import identify_btf
-from netmem_ffi.layout.btf.layouts import layout_set
+from netmem_ffi.layout.btf.layouts import NETMEM_TYPES, layout_set
 from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.layout.types import LayoutSet
 
@@ -62,6 +62,7 @@ def kernel_arch(kernel: KernelSource, user: str | None = None) -> ArchChoice:
 
 
 def _layouts(kernel: KernelSource, user: str | None = None) -> tuple[LayoutSet, ArchChoice]:
+    kernel.btf.find_types(NETMEM_TYPES)  # first, so that one walk finds them all (the pointer size's too)
     arch = kernel_arch(kernel, user)
     return layout_set(kernel.btf, arch=arch.model, source=kernel.source), arch
 
@@ -149,7 +150,7 @@ def kernel_spelled(model: LayoutSet, spec: registry.ProfileSpec) -> LayoutSet:
 def check_kernel(kernel: KernelSource, arch: str | None = None) -> CheckResult:
     """Detect, compare and evaluate the asserts for a kernel already read (*arch*: see :func:`check_source`)."""
     layouts, choice = _layouts(kernel, arch)
-    detection = detect_profile(layouts, choice)
+    detection = detect_profile(layouts, choice, release=kernel.release)
     name = detection.profile or detection.nearest
     if detection.status == PRE_6_12 or name is None:
         return CheckResult(kernel.source, kernel.release, kernel.kind, choice, layouts, detection, None)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from netmem_ffi.abi import arches, registry
 from netmem_ffi.abicheck.compare import Change, compare
-from netmem_ffi.errors import KernelInputError
+from netmem_ffi.errors import KernelInputError, UnknownProfileError
 from netmem_ffi.layout.models import model_layouts
 from netmem_ffi.layout.types import LayoutSet
 
@@ -127,12 +127,30 @@ class Detection(NamedTuple):
                 f"{len(self.differences)} difference{'s' * (len(self.differences) != 1)})")
 
 
-def detect_profile(kernel: LayoutSet, arch: ArchChoice,
-                   models: Callable[[str, str], LayoutSet] = model_layouts) -> Detection:
-    """Match *kernel*'s net_iov shape against every profile's model on *arch* (newest first)."""
+def _generation(release: str | None) -> str | None:
+    """The profile kernel *release* belongs to (``6.18.3-amd64`` -> ``v6.17``); None when unknown or not listed."""
+    if not release:
+        return None
+    try:
+        return registry.profile_name(release)
+    except UnknownProfileError:
+        return None
+
+
+def detect_profile(kernel: LayoutSet, arch: ArchChoice, models: Callable[[str, str], LayoutSet] = model_layouts,
+                   *, release: str | None = None) -> Detection:
+    """Match *kernel*'s net_iov shape against every profile's model on *arch* (newest first).
+
+    *release* (the kernel's version, when the input names it) only saves work: the
+    generation it belongs to is tried first.  No two profiles have one shape on an
+    architecture (``tests/test_detect.py``), so the answer is the same.
+    """
     found = shape(kernel)
     if found is None:
         return Detection(PRE_6_12, None, arch)
+    likely = _generation(release)
+    if likely is not None and shape(models(likely, arch.model)) == found:
+        return Detection(MATCH, likely, arch)
     scored: list[tuple[str, list[Change]]] = []
     for spec in reversed(registry.PROFILES):
         model = models(spec.name, arch.model)

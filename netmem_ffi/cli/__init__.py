@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -29,12 +30,54 @@ from netmem_ffi.cli.output import (
     fail,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 COMMANDS = ("check", "layout", "profiles", "snapshot", "diff", "gate", "derive", "bench")
+#: Commands that render the whole parser (shell completion, the man page).
+RENDERERS = ("completion", "man")
+
+
+def terminal_columns() -> int:
+    """The width help is formatted to, as ``shutil.get_terminal_size`` documents it: ``COLUMNS`` when it is
+    a positive number, else the width of the terminal on standard output, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        columns = 0
+    return columns or 80
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, told its width (:func:`terminal_columns` less 2, as argparse takes it).
+
+    Left to itself, argparse imports ``shutil`` (and with it ``bz2``, ``lzma``,
+    ``fnmatch``: ~2.5 ms) for the width at the first ``add_argument`` of every start.
+    """
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, terminal_columns() - 2 if width is None else width)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An ``argparse.ArgumentParser`` with :class:`HelpFormatter`; its subcommands' parsers are of this class too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
 
 def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
     """The parser, with the subcommands *commands* (all of them for help and usage errors)."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="netmem-ffi",
         description="Cross-check, model and gate the Linux kernel's netmem ABI "
         "(struct netmem_desc, net_iov, net_iov_area, netmem_ref).",
@@ -45,7 +88,10 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"netmem-ffi {__version__}")
     parser.add_argument("--color", choices=COLOR_MODES, default=None, help=COLOR_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in (*commands, "completion", "man"):  # and the commands that render this parser
+    # the commands that render this parser (completion, man) come with the whole of it: a command named
+    # on the command line is built alone (startup)
+    renderers = RENDERERS if set(commands) >= set(COMMANDS) else ()
+    for name in (*commands, *renderers):
         module = importlib.import_module(f"{__name__}.{name}")
         module.add_parser(sub)
         # also after the command (`netmem-ffi check --color never`); SUPPRESS keeps a global one given before it

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator, Mapping
 from functools import cache
 
 from netmem_ffi.abi import registry
@@ -37,14 +38,54 @@ def key(profile: str, arch: str) -> str:
     return f"{profile}@{arch}"
 
 
+class Table(Mapping["str", "Any"]):  # quoted: typing is not imported at run time
+    """The generated table as read: the text whole, each entry decoded when first asked for.
+
+    ``json.load`` of all of it costs ~2.5 ms at every start, and ``check`` needs a
+    few entries.  :func:`write_table` is the one writer: every top-level key starts
+    a line after one space of indentation (``indent=1``), nothing deeper does, so
+    ``\\n "KEY": `` finds an entry; ``tests/test_models.py`` reads every entry back.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._decoded: dict[str, Any] = {}
+        self._keys: list[str] | None = None
+
+    def _start(self, k: str) -> int:
+        """Where entry *k*'s value starts in the text; -1 when the table has no such key."""
+        mark = f'\n "{k}": '
+        at = self._text.find(mark) if '"' not in k and "\\" not in k else -1
+        return at + len(mark) if at >= 0 else -1
+
+    def __getitem__(self, k: str) -> Any:
+        if k not in self._decoded:
+            at = self._start(k)
+            if at < 0:
+                raise KeyError(k)
+            self._decoded[k] = _DECODER.raw_decode(self._text, at)[0]
+        return self._decoded[k]
+
+    def __iter__(self) -> Iterator[str]:
+        if self._keys is None:
+            self._keys = list(json.loads(self._text)) if self._text else []
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+_DECODER = json.JSONDecoder()
+
+
 @cache
-def table() -> dict[str, Any]:
-    """The generated table (``{"profile@arch": LayoutSet dict}``); empty when absent."""
+def table() -> Table:
+    """The generated table (``{"profile@arch": LayoutSet dict}``, decoded per entry); empty when absent."""
     try:
         with open(TABLE, encoding="utf-8") as fh:
-            return dict(json.load(fh))
+            return Table(fh.read())
     except FileNotFoundError:
-        return {}
+        return Table("")
 
 
 def engine_layouts(profile: str, arch: str) -> LayoutSet:

@@ -41,6 +41,9 @@ CFFI_PRIMITIVE_TYPEDEFS = frozenset(
 STRUCT_KINDS = frozenset({Kind.STRUCT})
 ENUM_KINDS = frozenset({Kind.ENUM, Kind.ENUM64})
 WANTED = {**{name: STRUCT_KINDS for name in registry.STRUCTS}, **{name: ENUM_KINDS for name in registry.ENUMS}}
+#: Every type :func:`layout_set` looks up, the ``long`` types of the pointer size included: asked for
+#: together, they are found in one walk of the type section.
+NETMEM_TYPES = {**WANTED, **LONG_TYPES}
 
 
 def int_spelling(name: str) -> str:
@@ -168,7 +171,7 @@ def enum_layout(btf: BTF, tid: int) -> EnumLayout:
 
 def layout_set(btf: BTF, *, arch: str, source: str = "") -> LayoutSet:
     """The netmem structs (``page`` limited to :data:`registry.PAGE_MEMBERS`) and enums found in *btf*."""
-    found = btf.find_types({**WANTED, **LONG_TYPES})  # one string pass, pointer_size included
+    found = btf.find_types(NETMEM_TYPES)  # one walk, pointer_size included
     structs = {n: struct_layout(btf, found[n]) for n in registry.STRUCTS if n in found}
     enums = {n: enum_layout(btf, found[n]) for n in registry.ENUMS if n in found}
     return LayoutSet(

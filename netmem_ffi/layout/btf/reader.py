@@ -33,7 +33,11 @@ from netmem_ffi.layout.budget import Budget
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import NamedTuple
+    from mmap import mmap
+    from typing import Any, NamedTuple
+
+    #: What the header helpers read: any buffer, a mapped file included.
+    Readable = bytes | bytearray | memoryview | mmap
 else:
     from netmem_ffi.abi.record import NamedTuple
 
@@ -113,13 +117,13 @@ _HEADER = {"little": struct.Struct("<HBBIIIII"), "big": struct.Struct(">HBBIIIII
 MAGIC_PREFIX = {"little": b"\x9f\xeb\x01", "big": b"\xeb\x9f\x01"}
 
 
-def byte_order(buf: bytes | bytearray | memoryview, pos: int = 0) -> str | None:
+def byte_order(buf: Readable, pos: int = 0) -> str | None:
     """"little" or "big" when the BTF magic starts at *pos* of *buf*, else None."""
     magic = bytes(buf[pos:pos + 2])
     return "little" if magic == b"\x9f\xeb" else "big" if magic == b"\xeb\x9f" else None
 
 
-def unpack_header(buf: bytes | bytearray | memoryview, pos: int = 0) -> tuple[Header, str] | None:
+def unpack_header(buf: Readable, pos: int = 0) -> tuple[Header, str] | None:
     """The 24-byte ``struct btf_header`` at *pos* and its byte order; None without a magic or 24 bytes.
 
     The one header decoder: :class:`BTF` validates what it returns, the kernel-input
@@ -141,18 +145,15 @@ def _step_tables(described: tuple[tuple[int, tuple[int, int]], ...]) -> tuple[li
     layout = dict(described)
     base = [0] * 256
     per = [0] * 256
-    for top in range(256):
-        kind = top & 0x7F
-        if kind == Kind.UNKN:
-            continue
+    for kind in range(1, 128):  # the same for both values of the kind_flag bit (top = kind | 0x80)
         if kind in layout:
             info_sz, elem_sz = layout[kind]
         elif kind <= uapi.MAX_KIND:
-            info_sz, elem_sz = uapi.KIND_EXTRA.get(Kind(kind), (0, 0))
+            info_sz, elem_sz = uapi.KIND_EXTRA.get(kind, (0, 0))  # type: ignore[call-overload]
         else:
             continue
-        base[top] = (uapi.BTF_TYPE_LEN + info_sz) // 4
-        per[top] = elem_sz // 4
+        base[kind] = base[kind | 0x80] = (uapi.BTF_TYPE_LEN + info_sz) // 4
+        per[kind] = per[kind | 0x80] = elem_sz // 4
     return base, per
 
 
@@ -170,9 +171,9 @@ class BTF:
     everything.
     """
 
-    def __init__(self, data: bytes, path: object = "<bytes>", base_offset: int = 0,
+    def __init__(self, data: bytes | mmap, path: object = "<bytes>", base_offset: int = 0,
                  budget: Budget | None = None) -> None:
-        self.data = data if isinstance(data, bytes) else bytes(data)
+        self.data = _kept(data)
         self.path = path
         self.base_offset = base_offset
         #: Bounds the work of turning this BTF into layouts (flattening, type spelling).
@@ -197,7 +198,8 @@ class BTF:
         self._offsets: array[int] = array("I")  # word index of each scanned record; id = index + 1
         self._done = h.type_len == 0
         self._cache: dict[int, BTFType] = {}
-        self._strings: dict[str, int | None] = {}  # name -> string offset, or None when absent
+        #: (name, kinds) -> the first type id of that name and one of those kinds, 0 when none.
+        self._found: dict[tuple[str, frozenset[int]], int] = {}
         self._pointer_size: int | None = None
         #: C spellings by type id, filled by :mod:`netmem_ffi.layout.btf.layouts` (memoized).
         self.spellings: dict[int, str] = {}
@@ -286,26 +288,30 @@ class BTF:
             raise self.error(f"string at offset {name_off} is not NUL-terminated", where)
         return self.data[start:end].decode("utf-8", "replace")
 
-    def _scan(self) -> None:
+    def _scan(self, chunk: list[tuple[bytes, frozenset[int]]] | None = None) -> list[int]:
         """Walk every record once (in C, :mod:`netmem_ffi._btfscan`), recording where each starts.
 
+        The same pass finds the names of *chunk* (see :meth:`_look_up`) and returns their type ids.
         Raises :class:`KernelInputError` at the first record that is truncated,
         of an unknown kind, runs past the section, or passes ``BTF_MAX_TYPE``.
         """
         from netmem_ffi._btfscan import ffi, lib
 
         n = len(self._words)
-        cap = min(n // 2 + 1, uapi.BTF_MAX_TYPE + 1)
-        offsets = ffi.new("uint32_t[]", cap)
+        cap = min(n // 3 + 1, uapi.BTF_MAX_TYPE + 1)  # a record has 3 words at least (a truncated last one: +1)
+        offsets = _uncleared(ffi)("uint32_t[]", cap)  # the walk writes what is read back
         count = ffi.new("size_t *")
+        names, by_kind, found = _name_args(ffi, chunk or [])
+        strs = ffi.from_buffer(self.data)  # alive for the call: the pointer below does not hold it
         rc = lib.btf_scan(ffi.from_buffer("uint32_t[]", self._words), n, ffi.new("uint32_t[256]", self._base),
-                          ffi.new("uint32_t[256]", self._per), offsets, cap, count)
+                          ffi.new("uint32_t[256]", self._per), offsets, cap, count, strs + self._strs_at,
+                          self.header.str_len, names, len(chunk or ()), by_kind, found)
         walked = array("I")
         walked.frombytes(ffi.buffer(offsets, 4 * int(count[0])))
         self._offsets = walked
         self._done = True
         if rc >= 0:
-            return
+            return list(found)
         self._failed = self._scan_error(rc, walked, n)
         raise self._failed
 
@@ -351,60 +357,44 @@ class BTF:
         self._walked()
         return len(self._offsets)
 
-    def _name_offsets(self, names: list[str]) -> dict[str, int]:
-        """Offsets of the whole strings *names* in the string section; absent names are left out.
-
-        Each name is searched once per blob (remembered, found or not); the ones not
-        yet searched go through one C pass per 64.  A name holding a NUL matches no
-        BTF string.
-        """
-        from netmem_ffi._btfscan import ffi, lib
-
-        todo = [n for n in dict.fromkeys(names) if n not in self._strings]
-        strs = ffi.from_buffer(self.data) + self._strs_at
-        for at in range(0, len(todo), 64):
-            chunk = todo[at:at + 64]
-            out = ffi.new("uint32_t[]", len(chunk))
-            searchable = [n for n in chunk if "\0" not in n]
-            lib.btf_find_strings(strs, self.header.str_len, b"".join(n.encode() + b"\0" for n in searchable),
-                                 len(searchable), out)
-            found = {n: out[i] for i, n in enumerate(searchable) if out[i] != 0xFFFFFFFF}
-            self._strings.update((n, found.get(n)) for n in chunk)
-        return {n: off for n in names if (off := self._strings[n]) is not None}
-
     def find_types(self, wanted: Mapping[str, frozenset[int]]) -> dict[str, int]:
-        """The first type id of each name whose kind is one of the kinds given; absent names are left out."""
-        by_off = {off: name for name, off in self._name_offsets(list(wanted)).items()}
-        found: dict[str, int] = {}
-        if not by_off:
-            return found
-        self._walked()
-        for tid, off in self._named(list(by_off)):
-            self._match(by_off, found, wanted, tid, off)
-        return found
+        """The first type id of each name whose kind is one of the kinds given; absent names are left out.
 
-    def _named(self, name_offs: list[int]) -> list[tuple[int, int]]:
-        """(type id, name_off) of every record, in id order, whose name_off is one of *name_offs*."""
+        A record's name is compared as bytes with the UTF-8 of the wanted name (libbpf's
+        ``btf__find_by_name_kind``); each (name, kinds) is looked up once per blob, in C: with the
+        walk of the type section when that is still to come, else in one pass over the records.
+        """
+        todo = [item for item in wanted.items() if item not in self._found]
+        if todo:
+            self._look_up(todo)
+        return {name: tid for name, kinds in wanted.items() if (tid := self._found[name, kinds])}
+
+    def _look_up(self, todo: list[tuple[str, frozenset[int]]]) -> None:
+        """Fill :attr:`_found` for every (name, kinds) of *todo*, :data:`BTF_SCAN_MAX_NAMES` per C pass."""
         from netmem_ffi._btfscan import ffi, lib
 
-        names = ffi.new("uint32_t[]", name_offs)
-        cap = 64
-        while True:
-            ids, which = ffi.new("uint32_t[]", cap), ffi.new("uint32_t[]", cap)
-            n = lib.btf_match_names(ffi.from_buffer("uint32_t[]", self._words),
-                                    ffi.from_buffer("uint32_t[]", self._offsets), len(self._offsets),
-                                    names, len(name_offs), ids, which, cap)
-            if n < cap:
-                return [(ids[i], name_offs[which[i]]) for i in range(n)]
-            cap *= 4
-
-    def _match(self, by_off: Mapping[int, str], found: dict[str, int], wanted: Mapping[str, frozenset[int]],
-               tid: int, name_off: int) -> None:
-        name = by_off.get(name_off)
-        if name is not None and name not in found:
-            kind = uapi.info_kind(self._words[self._offsets[tid - 1] + 1])
-            if kind in wanted[name]:
-                found[name] = tid
+        searchable: list[tuple[str, frozenset[int]]] = []
+        encoded: list[tuple[bytes, frozenset[int]]] = []
+        for name, kinds in todo:
+            raw = name.encode("utf-8", "surrogatepass")
+            if b"\0" in raw:  # no BTF name holds a NUL
+                self._found[name, kinds] = 0
+            else:
+                searchable.append((name, kinds))
+                encoded.append((raw, kinds))
+        for at in range(0, len(encoded), lib.BTF_SCAN_MAX_NAMES):
+            chunk = encoded[at:at + lib.BTF_SCAN_MAX_NAMES]
+            if not self._done and self._failed is None:
+                ids = self._scan(chunk)
+            else:
+                self._walked()
+                names, by_kind, found = _name_args(ffi, chunk)
+                strs = ffi.from_buffer(self.data)
+                lib.btf_find_names(ffi.from_buffer("uint32_t[]", self._words),
+                                   ffi.from_buffer("uint32_t[]", self._offsets), len(self._offsets),
+                                   strs + self._strs_at, self.header.str_len, names, len(chunk), by_kind, found)
+                ids = list(found)
+            self._found.update(zip(searchable[at:at + lib.BTF_SCAN_MAX_NAMES], ids))
 
     def find(self, name: str, kinds: frozenset[int]) -> int | None:
         """The first type id called *name* whose kind is in *kinds* (libbpf's find_by_name_kind)."""
@@ -482,7 +472,7 @@ class BTF:
         for _ in range(MAX_CHAIN):
             if tid == 0:
                 return 0
-            t = self.type(tid, self.where(referrer))
+            t = self._cache.get(tid) or self.type(tid, self.where(referrer))  # where: only for a miss
             if t.kind not in uapi.MODIFIER_KINDS or (keep_typedefs and t.kind == Kind.TYPEDEF):
                 return tid
             referrer, tid = tid, t.size_type
@@ -516,6 +506,30 @@ class BTF:
                 raise self.error(f"cannot tell the pointer size: long integer types of sizes {sorted(sizes)}")
             self._pointer_size = sizes.pop()
         return self._pointer_size
+
+
+def _kept(data: bytes | mmap) -> bytes | mmap:
+    """*data* as the reader keeps it: bytes or a read-only mapping as given, any other buffer copied to bytes."""
+    mapping = sys.modules.get("mmap")  # loaded whenever *data* is a mapping: the reader need not import it
+    if isinstance(data, bytes) or (mapping is not None and isinstance(data, mapping.mmap)):
+        return data
+    return bytes(data)
+
+
+@functools.cache
+def _uncleared(ffi: Any) -> Any:
+    """*ffi*'s allocator that does not zero memory (the walk writes its offsets, up to 4 MiB, before any is read)."""
+    return ffi.new_allocator(should_clear_after_alloc=False)
+
+
+def _name_args(ffi: Any, chunk: list[tuple[bytes, frozenset[int]]]) -> tuple[Any, Any, Any]:
+    """The C arguments naming *chunk* (UTF-8 names and their kinds): names, ``by_kind`` and the ``found`` out-array."""
+    by_kind = [0] * 128
+    for j, (_, kinds) in enumerate(chunk):
+        for kind in kinds:
+            by_kind[kind & 0x7F] |= 1 << j
+    return (ffi.new("char[]", b"".join(name + b"\0" for name, _ in chunk)), ffi.new("uint64_t[128]", by_kind),
+            ffi.new("uint32_t[]", max(len(chunk), 1)))
 
 
 def _s32(v: int) -> int:
