@@ -167,13 +167,15 @@ def render_json(result: DiffResult) -> str:
     return json.dumps(result.to_dict(), indent=2) + "\n"
 
 
-#: Characters XML 1.0 cannot carry (C0 controls but tab, CR, LF; surrogates; U+FFFE/U+FFFF).
-_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: Characters XML 1.0 cannot carry (C0 controls but tab, CR, LF; surrogates; U+FFFE/U+FFFF), compiled on
+#: first use by re's cache: the class spans all of Unicode, and compiling it at import cost every diff
+#: and gate start ~10 ms.
+_XML_INVALID = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 
 
 def _xml_safe(text: str) -> str:
     """*text* with every character XML cannot carry written as ``\\xNN`` (so any member name is valid XML)."""
-    return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return re.sub(_XML_INVALID, lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _classname(label: str) -> str:
