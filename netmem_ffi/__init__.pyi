@@ -9,9 +9,9 @@ import os
 
 from netmem_ffi import errors as errors
 from netmem_ffi.abi.constants import NET_IOV as NET_IOV
-from netmem_ffi.abi.constants import NET_IOV_DMABUF as NET_IOV_DMABUF
-from netmem_ffi.abi.constants import NET_IOV_IOURING as NET_IOV_IOURING
-from netmem_ffi.abi.constants import NetIovType as NetIovType
+from netmem_ffi.abi.providers import NET_IOV_DMABUF as NET_IOV_DMABUF
+from netmem_ffi.abi.providers import NET_IOV_IOURING as NET_IOV_IOURING
+from netmem_ffi.abi.providers import NetIovType as NetIovType
 from netmem_ffi.abi.version import __version__ as __version__
 from netmem_ffi.errors import *
 from netmem_ffi.runtime.memory import DmaDevice as DmaDevice

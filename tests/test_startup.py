@@ -78,7 +78,7 @@ HEAVY_FOR_TOOLS = ("netmem_ffi.runtime", "netmem_ffi._abi_", "construct", "rich"
 #: only where a command needs them (spooling a -dbg vmlinux, JUnit output, completion scripts).
 SLOW_STDLIB = ("typing", "inspect", "dataclasses", "tempfile", "random", "xml", "shlex")
 #: Never imported by ``import netmem_ffi`` and the first get_netmem/put_netmem, by anyone.
-HEAVY_FOR_FIRST_CALL = (*SLOW_STDLIB, "re", "ctypes")
+HEAVY_FOR_FIRST_CALL = (*SLOW_STDLIB, "re", "ctypes", "enum")
 
 
 def probe(code: str, *argv: str) -> tuple[dict[str, list[str]], str]:
@@ -142,6 +142,14 @@ def test_import_and_first_call_load_one_runtime_extension_and_no_tooling() -> No
                         "netmem_ffi.report", "pycparser", "construct", "rich", "threading", "weakref", "importlib",
                         "warnings")) == []
     assert heavy(mods, HEAVY_FOR_FIRST_CALL) == []
+
+
+def test_the_enum_comes_with_its_first_use() -> None:
+    """NetIovType (and the enum module) load when a script names it or reads a niov's type, not before."""
+    code = ("import netmem_ffi as nm\na = nm.NetIovArea(1)\nbefore = 'enum' in sys.modules\n"
+            "t = a[0].type\nprint(before, type(t).__name__, t is nm.NET_IOV_DMABUF)")
+    _, out = probe(code)
+    assert out.strip().splitlines()[-1] == "False NetIovType True"
 
 
 @pytest.mark.parametrize(("code", "blamed"), [

@@ -8,8 +8,6 @@ include/net/netmem.h (docs/netmem-abi.md section 5.3): LP64 with
 
 from __future__ import annotations
 
-from enum import IntEnum
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import NamedTuple
@@ -17,21 +15,11 @@ else:
     from netmem_ffi.abi.record import NamedTuple
 
 NET_IOV = 0x1
-
-
-class NetIovType(IntEnum):
-    """``enum net_iov_type`` (include/net/netmem.h): the memory provider a net_iov belongs to.
-
-    6.16-6.18 also declare ``NET_IOV_MAX = ULONG_MAX``, a sentinel that only widens
-    the enum to a word; it names no provider, so it is not a member.
-    """
-
-    NET_IOV_DMABUF = 0
-    NET_IOV_IOURING = 1
-
-
-NET_IOV_DMABUF = NetIovType.NET_IOV_DMABUF
-NET_IOV_IOURING = NetIovType.NET_IOV_IOURING
+#: ``enum net_iov_type`` (include/net/netmem.h) as numbers; :mod:`netmem_ffi.abi.providers` gives them
+#: their public face, the ``NetIovType`` IntEnum (apart: ``enum`` costs ~4 ms, a script's first
+#: get_netmem does not need it, and neither do the tools).
+NET_IOV_DMABUF = 0
+NET_IOV_IOURING = 1
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 #: CONFIG_NODES_SHIFT=10 (both Debian amd64 configs); nid sits at the top of page->flags.

@@ -16,13 +16,15 @@ import array
 from collections.abc import Iterator
 
 from netmem_ffi import errors
-from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, PAGE_SHIFT, NetIovType
+from netmem_ffi.abi.constants import NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, PAGE_SHIFT
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.core import Runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, ClassVar, NoReturn, Self
+
+    from netmem_ffi.abi.providers import NetIovType
 
 __all__ = ["NetIov", "NetIovArea", "PageMap", "DmaDevice", "bind_memory"]
 
@@ -182,6 +184,8 @@ class NetIov:
     @property
     def type(self) -> NetIovType | int:
         """``niov->type`` as stored: a :class:`NetIovType`, or the raw int when it names no provider."""
+        from netmem_ffi.abi.providers import NetIovType  # on first read: the enum module is not a first call's
+
         value = self._load("TYPE")
         return NetIovType(value) if value in validate.PROVIDER_NAMES else value
 

@@ -11,7 +11,7 @@ module's.
 from __future__ import annotations
 
 from netmem_ffi import errors
-from netmem_ffi.abi.constants import LP64, NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING, NetIovType
+from netmem_ffi.abi.constants import LP64, NET_IOV, NET_IOV_DMABUF, NET_IOV_IOURING
 
 __all__ = ["WORD_MASK", "COUNT_MAX", "shown", "word", "count", "niov_ref", "provider", "PROVIDER_NAMES"]
 
@@ -78,12 +78,12 @@ def niov_ref(niov: object) -> int:
     return ref
 
 
-def provider(value: object) -> NetIovType:
-    """An ``enum net_iov_type`` value: ``NET_IOV_DMABUF`` or ``NET_IOV_IOURING``.
+def provider(value: object) -> int:
+    """An ``enum net_iov_type`` value, as a plain int: ``NET_IOV_DMABUF`` or ``NET_IOV_IOURING``.
 
     Raises :class:`NetmemValueError` for anything else (``True`` included).
     """
     if isinstance(value, int) and not isinstance(value, bool) and value in PROVIDER_NAMES:
-        return NetIovType(value)
+        return int(value)
     raise errors.NetmemValueError(
         f"type {value!r} is not NET_IOV_DMABUF ({NET_IOV_DMABUF}) or NET_IOV_IOURING ({NET_IOV_IOURING})", value)
