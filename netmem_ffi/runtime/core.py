@@ -174,13 +174,14 @@ class Runtime:
                     f"a buffer of refs must hold contiguous 8-byte unsigned ints (format 'Q'), got format "
                     f"{view.format!r} itemsize {view.itemsize}", refs)
             return self._copy_buffer(ffi.from_buffer(view), view.nbytes // 8)
-        try:
-            seq = list(refs)  # type: ignore[call-overload]
+        try:  # a list or tuple converts in one pass; another iterable is listed first
+            seq = refs if isinstance(refs, (list, tuple)) else list(refs)  # type: ignore[call-overload]
         except TypeError:
             raise errors.NetmemTypeError(
                 f"refs must be a sequence or buffer of netmem_ref ints, got {type(refs).__name__}", refs) from None
         try:
-            return ffi.new("netmem_ref[]", seq), len(seq)
+            copy = ffi.new("netmem_ref[]", seq)
+            return copy, len(copy)
         except (TypeError, OverflowError):
             for i, v in enumerate(seq):
                 validate.word(v, f"refs[{i}]")
