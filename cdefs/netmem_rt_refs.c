@@ -155,23 +155,24 @@ int nm_put_netmem(netmem_ref n)
 	return rc;
 }
 
-/* ---- bulk: one pass, consecutive refs on one counter moved at once ---- */
+/* ---- bulk: one pass; consecutive refs on one devmem binding move it once ---- */
 
 /*
- * Each ref is validated and its counter found as get/put_netmem do it; the
- * move is deferred while the next refs name the same counter (the niovs of
- * one area share their binding's), so a run of k refs costs one atomic of k.
- * The outcome is the one of doing the refs one by one: validation reads no
- * counter an earlier ref of the batch moves (counters are checked by the
- * move, pages freed only after the batch), and a run that cannot move as a
+ * Each ref is validated and its counter found as get/put_netmem do it, and
+ * a page's _refcount moves at once (the validation of a later page ref reads
+ * it, and the atomic overlaps that validation).  A binding's move is deferred
+ * while the next refs name the same binding (the niovs of one area share it),
+ * so a run of k niovs costs one atomic of k instead of k atomics on one
+ * contended line.  The outcome is the one of doing the refs one by one:
+ * validation never reads a binding's counter, and a run that cannot move as a
  * whole is redone ref by ref to name its first bad ref.  Runs are capped so
- * that k fits the counters' int.
+ * that k fits the counter's int.
  */
 #define NM_RUN_MAX 65536
 /* Descriptors are usually a cache miss each: ask for the one a few refs ahead. */
 #define NM_PREFETCH_AHEAD 8
 
-/* Consecutive refs of a batch, refs[start .. start + len), that share one op. */
+/* Consecutive refs of a batch, refs[start .. start + len), on one binding (one op). */
 struct nm_run {
 	struct nm_op op;
 	size_t start, len;
