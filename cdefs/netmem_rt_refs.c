@@ -197,7 +197,22 @@ NM_HOT int nm_flush(const struct nm_run *run, int sign, struct nm_pending *pendi
 }
 
 /* The forward pass of a batch; on failure *bad is the first ref that failed, and every ref before it moved. */
-static int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm_pending *pending, size_t *bad)
+/*
+ * Read refs[i] once (a caller's buffer may be rewritten by another thread
+ * meanwhile) and record it in log[i]; @log may be @refs itself when nothing
+ * else writes it.  The batch, its undo and its error report read only the log.
+ */
+NM_HOT netmem_ref nm_take(const netmem_ref *refs, netmem_ref *log, size_t i)
+{
+	netmem_ref r = __atomic_load_n(&refs[i], NM_RELAXED);
+
+	if (log != refs)
+		log[i] = r;
+	return r;
+}
+
+static int nm_bulk_forward(const netmem_ref *refs, netmem_ref *log, size_t n, int sign, struct nm_pending *pending,
+			   size_t *bad)
 {
 	struct nm_ctx cx = { NULL, 0, NULL };
 	struct nm_run run = { .len = 0 };
@@ -205,11 +220,13 @@ static int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm
 	size_t i;
 	int rc = 0, flushed;
 
+	for (i = 0; i < n && i < NM_PREFETCH_AHEAD; i++)
+		nm_take(refs, log, i);
 	for (i = 0; i < n; i++) {
-		/* a prefetch never faults, so an invalid ref (validated before use) costs nothing here */
+		/* take a ref ahead; a prefetch never faults, so an invalid ref (validated before use) costs nothing */
 		if (i + NM_PREFETCH_AHEAD < n)
-			__builtin_prefetch((const void *)(refs[i + NM_PREFETCH_AHEAD] & ~1UL), 1);
-		rc = nm_plan_one(refs[i], &cx, &op);
+			__builtin_prefetch((const void *)(nm_take(refs, log, i + NM_PREFETCH_AHEAD) & ~1UL), 1);
+		rc = nm_plan_one(log[i], &cx, &op);
 		if (rc)
 			break;
 		if (run.len && op.c == run.op.c && run.len < NM_RUN_MAX) {
@@ -259,54 +276,46 @@ static void nm_unput_one(netmem_ref n, struct nm_ctx *cx)
 		__atomic_add_fetch(op.c, 1, __ATOMIC_ACQ_REL);
 }
 
-/*
- * @refs must not change during the call (the Python side passes its own
- * copy): the undo of a failed batch reads the refs a second time.
- */
-static int nm_get_bulk_locked(const netmem_ref *refs, size_t n, size_t *bad)
-{
-	struct nm_ctx cx = { NULL, 0, NULL };
-	int rc = nm_bulk_forward(refs, n, 1, NULL, bad);
-	size_t i;
-
-	for (i = rc ? *bad : 0; i--;)
-		nm_ref_one(refs[i], &cx, -1);
-	return rc;
-}
-
-static int nm_put_bulk_locked(const netmem_ref *refs, size_t n, size_t *bad)
+/* A batch under nm_lock: forward, then either the undo (from the log) or the frees of pages put to zero. */
+static int nm_bulk_locked(const netmem_ref *refs, netmem_ref *log, size_t n, int sign, size_t *bad)
 {
 	struct nm_ctx cx = { NULL, 0, NULL };
 	struct nm_pending pending = { NULL, NULL, 0, 0 };
-	int rc = nm_bulk_forward(refs, n, -1, &pending, bad);
+	int rc = nm_bulk_forward(refs, log, n, sign, sign < 0 ? &pending : NULL, bad);
 	size_t i;
 
-	if (rc) {
-		for (i = *bad; i--;)
-			nm_unput_one(refs[i], &cx);
-	} else {
-		for (i = 0; i < pending.len; i++)
-			nm_page_free(pending.maps[i], pending.heads[i]);
+	for (i = rc ? *bad : 0; i--;) {
+		if (sign > 0)
+			nm_ref_one(log[i], &cx, -1);
+		else
+			nm_unput_one(log[i], &cx);
 	}
+	for (i = 0; !rc && i < pending.len; i++)
+		nm_page_free(pending.maps[i], pending.heads[i]);
 	free(pending.maps);
 	free(pending.heads);
 	return rc;
 }
 
-int nm_get_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
+int nm_netmem_bulk(const netmem_ref *refs, netmem_ref *log, size_t n, int sign, size_t *bad)
 {
 	int rc;
 
-	NM_READ_LOCKED(rc = nm_get_bulk_locked(refs, n, bad));
+	if ((sign != 1 && sign != -1) || (n && (!refs || !log)))
+		return NM_E_INVAL;
+	NM_READ_LOCKED(rc = nm_bulk_locked(refs, log, n, sign, bad));
 	return rc;
+}
+
+/* @refs is the caller's own (nothing writes it during the call): it is the batch's log as well. */
+int nm_get_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
+{
+	return nm_netmem_bulk(refs, (netmem_ref *)refs, n, 1, bad);
 }
 
 int nm_put_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
 {
-	int rc;
-
-	NM_READ_LOCKED(rc = nm_put_bulk_locked(refs, n, bad));
-	return rc;
+	return nm_netmem_bulk(refs, (netmem_ref *)refs, n, -1, bad);
 }
 
 /* ---- page_pool's pp_ref_count ---- */

@@ -72,16 +72,28 @@ def test_profiles_copy_and_pickle_as_themselves(v72: nm.Profile) -> None:
 # ---- bulk calls read the caller's refs once ---------------------------------------------------
 
 
-def test_bulk_works_from_a_private_copy(v72: nm.Profile) -> None:
+def test_bulk_reads_a_buffer_in_place_into_a_private_log(v72: nm.Profile) -> None:
+    """No copy before the call: C reads each ref of a buffer once, into a log it alone writes."""
     rt = v72.runtime
     source = array.array("Q", [1, 2, 3])
-    copied, n = rt.copy_refs(source)
+    src, log, n = rt.ref_batch(source)
     source[0] = 99
-    assert n == 3 and list(copied) == [1, 2, 3]
-    cdata = v72.ffi.new("netmem_ref[]", [4, 5])
-    copied, _ = rt.copy_refs(cdata)
-    cdata[0] = 0
-    assert list(copied) == [4, 5]
+    assert n == 3 and src[0] == 99 and log is not src
+    with pytest.raises(BufferError):
+        source.append(4)  # exported (unresizable) while the batch holds it
+    src, log, n = rt.ref_batch([4, 5])
+    assert src is log and list(log) == [4, 5]  # a converted sequence is private already
+    with v72.PageMap(4) as pm:
+        page = pm.alloc()
+        src = v72.ffi.new("netmem_ref[]", [page, page, 0x10])
+        log = v72.ffi.new("netmem_ref[]", [7, 7, 7])
+        bad = v72.ffi.new("size_t *")
+        assert v72.lib.nm_netmem_bulk(src, log, 3, 1, bad) == v72.lib.NM_E_NOT_OWNED and bad[0] == 2
+        assert list(log) == [page, page, 0x10] and v72.netmem_ref_count(page) == 1  # read once, undone
+        assert v72.lib.nm_netmem_bulk(src, log, 3, 2, bad) == v72.lib.NM_E_INVAL
+        assert v72.lib.nm_netmem_bulk(src, log, 2, 1, bad) == 0 and v72.netmem_ref_count(page) == 3
+        v72.put_netmem_bulk([page] * 3)
+        assert pm.allocated == 0
 
 
 def test_bulk_outcome_unchanged_by_a_thread_rewriting_the_buffer(v72: nm.Profile) -> None:

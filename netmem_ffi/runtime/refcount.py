@@ -9,8 +9,6 @@ argument and error checks in C); the rest are methods over
 
 from __future__ import annotations
 
-from typing import Any
-
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.core import RefOp, Runtime
 
@@ -32,32 +30,34 @@ class RefcountPath:
         self.get_netmem = rt.get_netmem
         self.put_netmem = rt.put_netmem
 
-    def _bulk(self, fn: Any, refs: object) -> int:
+    def _bulk(self, sign: int, refs: object) -> int:
         rt = self.runtime
-        buf, n = rt.copy_refs(refs)
+        source, log, n = rt.ref_batch(refs)
         bad = rt.ffi.new("size_t *")
-        rc = fn(buf, n, bad)
+        rc = rt.lib.nm_netmem_bulk(source, log, n, sign, bad)
         if rc:
             i = int(bad[0])
-            err = rt.error(rc, int(buf[i]), f"refs[{i}] =")
-            raise type(err)(f"{err} (whole batch of {n} undone)", int(buf[i]))
+            err = rt.error(rc, int(log[i]), f"refs[{i}] =")  # the ref as the batch read it
+            raise type(err)(f"{err} (whole batch of {n} undone)", int(log[i]))
         return n
 
     def get_netmem_bulk(self, refs: object) -> int:
         """get_netmem() on every ref in one C call; all or nothing.  Returns the count.
 
         ``refs``: a sequence of ints, a buffer of 8-byte unsigned ints (``array('Q')``)
-        or a ``netmem_ref[]`` cdata, read once (the batch works from a private copy).
-        On an error nothing is changed; the error names the first bad ref.
+        or a ``netmem_ref[]`` cdata, each ref read once (a buffer in place, with no
+        copy first; another thread rewriting it meanwhile cannot change the outcome).
+        Consecutive niovs of one devmem binding move it once.  On an error nothing
+        is changed; the error names the first bad ref.
         """
-        return self._bulk(self.runtime.lib.nm_get_netmem_bulk, refs)
+        return self._bulk(1, refs)
 
     def put_netmem_bulk(self, refs: object) -> int:
         """put_netmem() on every ref in one C call; all or nothing (pages freed only at the end).
 
         Same arguments and guarantees as :meth:`get_netmem_bulk`.
         """
-        return self._bulk(self.runtime.lib.nm_put_netmem_bulk, refs)
+        return self._bulk(-1, refs)
 
     def io_zcrx_get_niov_uref(self, niov: object) -> None:
         """``atomic_inc(&area->user_refs[net_iov_idx(niov)])`` of an io_uring zcrx niov.
