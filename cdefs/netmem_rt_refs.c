@@ -1,5 +1,5 @@
 /*
- * netmem_ffi C runtime, the refcount path: get/put_netmem, bulk, pp_ref_count, io_uring user refs.
+ * netmem_ffi C runtime, the refcount path: get/put_netmem, pp_ref_count, io_uring user refs.
  * Included after netmem_rt.c, in the order of registry.RUNTIME_SOURCES, into one
  * translation unit per ABI generation.
  */
@@ -53,7 +53,7 @@ NM_HOT int nm_plan_one(netmem_ref n, struct nm_ctx *cx, struct nm_op *op)
 		return rc;
 	if (r.kind == NM_KIND_PAGE)
 		return nm_page_op(&r, op);
-	op->c = NULL;
+	*op = (struct nm_op){ NULL, NULL, NULL, 0 };
 #if NM_HAS_TYPE
 	if (r.niov->type != NET_IOV_DMABUF)
 		return 0;
@@ -131,10 +131,10 @@ NM_HOT int nm_move(const struct nm_op *op, int delta, struct nm_pending *pending
 }
 
 /* get (@delta 1) or put (-1) one ref. */
-static int nm_ref_one(netmem_ref n, struct nm_ctx *cx, int delta)
+static int nm_ref_one(netmem_ref n, int delta)
 {
 	struct nm_op op;
-	int rc = nm_plan_one(n, cx, &op);
+	int rc = nm_plan_one(n, NULL, &op);
 
 	return rc ? rc : nm_move(&op, delta, NULL);
 }
@@ -143,7 +143,7 @@ int nm_get_netmem(netmem_ref n)
 {
 	int rc;
 
-	NM_READ_LOCKED(rc = nm_ref_one(n, NULL, 1));
+	NM_READ_LOCKED(rc = nm_ref_one(n, 1));
 	return rc;
 }
 
@@ -151,171 +151,8 @@ int nm_put_netmem(netmem_ref n)
 {
 	int rc;
 
-	NM_READ_LOCKED(rc = nm_ref_one(n, NULL, -1));
+	NM_READ_LOCKED(rc = nm_ref_one(n, -1));
 	return rc;
-}
-
-/* ---- bulk: one pass; consecutive refs on one devmem binding move it once ---- */
-
-/*
- * Each ref is validated and its counter found as get/put_netmem do it, and
- * a page's _refcount moves at once (the validation of a later page ref reads
- * it, and the atomic overlaps that validation).  A binding's move is deferred
- * while the next refs name the same binding (the niovs of one area share it),
- * so a run of k niovs costs one atomic of k instead of k atomics on one
- * contended line.  The outcome is the one of doing the refs one by one:
- * validation never reads a binding's counter, and a run that cannot move as a
- * whole is redone ref by ref to name its first bad ref.  Runs are capped so
- * that k fits the counter's int.
- */
-#define NM_RUN_MAX 65536
-/* Descriptors are usually a cache miss each: ask for the one a few refs ahead. */
-#define NM_PREFETCH_AHEAD 8
-
-/* Consecutive refs of a batch, refs[start .. start + len), on one binding (one op). */
-struct nm_run {
-	struct nm_op op;
-	size_t start, len;
-};
-
-/* Move @run's counter by @sign per ref: at once, or ref by ref to find the first that fails (*bad). */
-NM_HOT int nm_flush(const struct nm_run *run, int sign, struct nm_pending *pending, size_t *bad)
-{
-	size_t j;
-	int rc;
-
-	if (run->len > 1 && !nm_move(&run->op, sign * (int)run->len, pending))
-		return 0;
-	for (j = 0; j < run->len; j++) {
-		rc = nm_move(&run->op, sign, pending);
-		if (rc) {
-			*bad = run->start + j;
-			return rc;
-		}
-	}
-	return 0;
-}
-
-/* The forward pass of a batch; on failure *bad is the first ref that failed, and every ref before it moved. */
-/*
- * Read refs[i] once (a caller's buffer may be rewritten by another thread
- * meanwhile) and record it in log[i]; @log may be @refs itself when nothing
- * else writes it.  The batch, its undo and its error report read only the log.
- */
-NM_HOT netmem_ref nm_take(const netmem_ref *refs, netmem_ref *log, size_t i)
-{
-	netmem_ref r = __atomic_load_n(&refs[i], NM_RELAXED);
-
-	if (log != refs)
-		log[i] = r;
-	return r;
-}
-
-static int nm_bulk_forward(const netmem_ref *refs, netmem_ref *log, size_t n, int sign, struct nm_pending *pending,
-			   size_t *bad)
-{
-	struct nm_ctx cx = { NULL, 0, NULL };
-	struct nm_run run = { .len = 0 };
-	struct nm_op op;
-	size_t i;
-	int rc = 0, flushed;
-
-	for (i = 0; i < n && i < NM_PREFETCH_AHEAD; i++)
-		nm_take(refs, log, i);
-	for (i = 0; i < n; i++) {
-		/* take a ref ahead; a prefetch never faults, so an invalid ref (validated before use) costs nothing */
-		if (i + NM_PREFETCH_AHEAD < n)
-			__builtin_prefetch((const void *)(nm_take(refs, log, i + NM_PREFETCH_AHEAD) & ~1UL), 1);
-		rc = nm_plan_one(log[i], &cx, &op);
-		if (rc)
-			break;
-		if (run.len && op.c == run.op.c && run.len < NM_RUN_MAX) {
-			run.len++;
-			continue;
-		}
-		if (run.len && (flushed = nm_flush(&run, sign, pending, bad)))
-			return flushed;
-		run.len = 0;
-		if (op.unbound) { /* a binding: wait for the refs that follow on it */
-			run.op = op;
-			run.start = i;
-			run.len = 1;
-			continue;
-		}
-		rc = nm_move(&op, sign, pending);
-		if (rc)
-			break;
-	}
-	if (run.len && (flushed = nm_flush(&run, sign, pending, bad)))
-		return flushed;
-	if (rc)
-		*bad = i;
-	return rc;
-}
-
-/* Undo of one successful put of a batch (the page, if at zero, is not freed yet). */
-static void nm_unput_one(netmem_ref n, struct nm_ctx *cx)
-{
-	struct nm_op op;
-
-	if (n & 1UL) {
-		if (nm_plan_one(n, cx, &op))
-			return;
-	} else { /* a page at zero no longer resolves: find it by address */
-		const struct nm_region *reg = nm_find(n, NULL);
-		struct nm_ref r;
-
-		r.kind = NM_KIND_PAGE;
-		r.map = reg->obj;
-		r.page = (struct page *)n;
-		r.idx = (n - reg->start) / sizeof(struct page);
-		if (nm_page_op(&r, &op))
-			return;
-	}
-	if (op.c)
-		__atomic_add_fetch(op.c, 1, __ATOMIC_ACQ_REL);
-}
-
-/* A batch under nm_lock: forward, then either the undo (from the log) or the frees of pages put to zero. */
-static int nm_bulk_locked(const netmem_ref *refs, netmem_ref *log, size_t n, int sign, size_t *bad)
-{
-	struct nm_ctx cx = { NULL, 0, NULL };
-	struct nm_pending pending = { NULL, NULL, 0, 0 };
-	int rc = nm_bulk_forward(refs, log, n, sign, sign < 0 ? &pending : NULL, bad);
-	size_t i;
-
-	for (i = rc ? *bad : 0; i--;) {
-		if (sign > 0)
-			nm_ref_one(log[i], &cx, -1);
-		else
-			nm_unput_one(log[i], &cx);
-	}
-	for (i = 0; !rc && i < pending.len; i++)
-		nm_page_free(pending.maps[i], pending.heads[i]);
-	free(pending.maps);
-	free(pending.heads);
-	return rc;
-}
-
-int nm_netmem_bulk(const netmem_ref *refs, netmem_ref *log, size_t n, int sign, size_t *bad)
-{
-	int rc;
-
-	if ((sign != 1 && sign != -1) || (n && (!refs || !log)))
-		return NM_E_INVAL;
-	NM_READ_LOCKED(rc = nm_bulk_locked(refs, log, n, sign, bad));
-	return rc;
-}
-
-/* @refs is the caller's own (nothing writes it during the call): it is the batch's log as well. */
-int nm_get_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
-{
-	return nm_netmem_bulk(refs, (netmem_ref *)refs, n, 1, bad);
-}
-
-int nm_put_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
-{
-	return nm_netmem_bulk(refs, (netmem_ref *)refs, n, -1, bad);
 }
 
 /* ---- page_pool's pp_ref_count ---- */

@@ -153,35 +153,32 @@ class Runtime:
             raise self.error(-rc, netmem)
         return int(rc)
 
-    def ref_batch(self, refs: object) -> tuple[Any, Any, int]:
-        """What a bulk call reads and where it records what it read: ``(source, log, n)``.
+    def ref_batch(self, refs: object) -> Any:
+        """The ``netmem_ref[]`` a bulk call reads: ``refs`` itself when it is one, else a view or a conversion.
 
         ``refs`` is a sequence of ints, a buffer of 8-byte unsigned ints (format
         ``'Q'``) or a ``netmem_ref[]`` cdata.  A buffer or cdata is read in place
-        by ``nm_netmem_bulk``, each ref exactly once, into ``log`` (a private
-        array, not cleared: C writes each entry before reading it), so a caller
-        rewriting it while the C call runs cannot change the outcome; a sequence
-        is converted in one pass into a private array that is its own log.
-        Raises :class:`NetmemTypeError` / :class:`NetmemValueError` naming the bad item.
+        (no copy first): ``nm_netmem_bulk`` reads each ref exactly once and undoes
+        a failed batch from a log of its moves, so a caller rewriting the buffer
+        while the C call runs cannot change the outcome; the view keeps the
+        buffer exported (unresizable) meanwhile.  A sequence is converted in one
+        pass.  Raises :class:`NetmemTypeError` / :class:`NetmemValueError` naming
+        the bad item.
         """
         ffi = self.ffi
         if isinstance(refs, ffi.CData):
             ctype = ffi.typeof(refs)
             if ctype.kind != "array" or ctype.item is not ffi.typeof("netmem_ref"):
                 raise errors.NetmemTypeError(f"refs cdata must be a netmem_ref[] array, got {ctype.cname}", refs)
-            source = refs
-        elif isinstance(refs, (bytes, bytearray, memoryview, array.array)) or hasattr(refs, "__array_interface__"):
+            return refs
+        if isinstance(refs, (bytes, bytearray, memoryview, array.array)) or hasattr(refs, "__array_interface__"):
             view = memoryview(refs)  # type: ignore[arg-type]
             if view.itemsize != 8 or view.format not in _REF_FORMATS or not view.c_contiguous:
                 raise errors.NetmemTypeError(
                     f"a buffer of refs must hold contiguous 8-byte unsigned ints (format 'Q'), got format "
                     f"{view.format!r} itemsize {view.itemsize}", refs)
-            source = ffi.from_buffer("netmem_ref[]", view)  # keeps the buffer exported (unresizable) meanwhile
-        else:
-            copy = self._convert(refs)
-            return copy, copy, len(copy)
-        n = len(source)
-        return source, self.raw_allocator("netmem_ref[]", n), n
+            return ffi.from_buffer("netmem_ref[]", view)
+        return self._convert(refs)
 
     def _convert(self, refs: object) -> Any:
         """A private ``netmem_ref[]`` of a sequence of ints (a list or tuple in one pass)."""
@@ -191,7 +188,7 @@ class Runtime:
             raise errors.NetmemTypeError(
                 f"refs must be a sequence or buffer of netmem_ref ints, got {type(refs).__name__}", refs) from None
         try:
-            return self.ffi.new("netmem_ref[]", seq)
+            return self.raw_allocator("netmem_ref[]", seq)  # every item written: no clearing first
         except (TypeError, OverflowError):
             for i, v in enumerate(seq):
                 validate.word(v, f"refs[{i}]")

@@ -32,13 +32,14 @@ class RefcountPath:
 
     def _bulk(self, sign: int, refs: object) -> int:
         rt = self.runtime
-        source, log, n = rt.ref_batch(refs)
-        bad = rt.ffi.new("size_t *")
-        rc = rt.lib.nm_netmem_bulk(source, log, n, sign, bad)
+        batch = rt.ref_batch(refs)
+        n = len(batch)
+        bad, bad_ref = rt.ffi.new("size_t *"), rt.ffi.new("netmem_ref *")
+        rc = rt.lib.nm_netmem_bulk(batch, n, sign, bad, bad_ref)
         if rc:
-            i = int(bad[0])
-            err = rt.error(rc, int(log[i]), f"refs[{i}] =")  # the ref as the batch read it
-            raise type(err)(f"{err} (whole batch of {n} undone)", int(log[i]))
+            i, ref = int(bad[0]), int(bad_ref[0])  # the ref as the batch read it
+            err = rt.error(rc, ref, f"refs[{i}] =")
+            raise type(err)(f"{err} (whole batch of {n} undone)", ref)
         return n
 
     def get_netmem_bulk(self, refs: object) -> int:
@@ -46,7 +47,8 @@ class RefcountPath:
 
         ``refs``: a sequence of ints, a buffer of 8-byte unsigned ints (``array('Q')``)
         or a ``netmem_ref[]`` cdata, each ref read once (a buffer in place, with no
-        copy first; another thread rewriting it meanwhile cannot change the outcome).
+        copy first; another thread rewriting it meanwhile cannot change the outcome:
+        a failed batch is undone from a log of its moves).
         Consecutive niovs of one devmem binding move it once.  On an error nothing
         is changed; the error names the first bad ref.
         """
