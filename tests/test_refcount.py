@@ -128,16 +128,18 @@ def _binding(v72, area):
 def test_bulk_run_on_one_binding_names_its_first_bad_ref(v72) -> None:
     """Consecutive niovs of one area move the binding once; a run that cannot move whole is redone ref by ref.
 
-    65,545 puts span two runs (the first capped at 65,536 refs); the binding
-    holds 65,540 of them, so ref 65,540 is the first that would drop the
-    area's own reference, and the whole batch is undone.
+    65,545 puts span many runs (each capped at 64 refs); the binding holds
+    65,540 of them, so ref 65,540 is the first that would drop the area's own
+    reference, and the whole batch is undone.  The error names that ref as the
+    batch read it (the batch keeps only the current run's refs, not a copy).
     """
     with v72.NetIovArea(8) as area:
         refs = area.refs()
         held = [refs[i % 8] for i in range(65_540)]
         assert v72.get_netmem_bulk(held) == 65_540 and area.binding_refcount == 65_541
-        with pytest.raises(netmem_ffi.RefcountUnderflowError, match=r"refs\[65540\] .*\(whole batch of 65545 undone\)"):
-            v72.put_netmem_bulk(held + list(refs[:5]))
+        with pytest.raises(netmem_ffi.RefcountUnderflowError,
+                           match=rf"refs\[65540\] = {refs[5]:#x} .*\(whole batch of 65545 undone\)"):
+            v72.put_netmem_bulk(held + list(refs[5:]) + list(refs[:2]))  # neighbours refs[3], refs[6]
         assert area.binding_refcount == 65_541
         assert v72.put_netmem_bulk(held) == 65_540 and area.binding_refcount == 1
 
