@@ -33,14 +33,36 @@ _Static_assert(NM_RUN_MAX + NM_PREFETCH_AHEAD < NM_RING, "the ring holds the cur
  */
 #define NM_LOG_ONE 1
 #define NM_LOG_RUN 3
+/*
+ * Log words are staged in the batch (always in cache) and written out 64 at
+ * a time: a store that misses would otherwise hold up the next atomic, which
+ * waits for every earlier store.
+ */
+#define NM_STAGE 64
 
 struct nm_batch {
 	int sign; /* 1: get, -1: put */
 	struct nm_pending pending;
 	uintptr_t *log;
 	size_t logged;
+	unsigned int staged;
+	uintptr_t stage[NM_STAGE];
 	netmem_ref ring[NM_RING];
 };
+
+static void nm_log_spill(struct nm_batch *b)
+{
+	memcpy(b->log + b->logged, b->stage, b->staged * sizeof(b->stage[0]));
+	b->logged += b->staged;
+	b->staged = 0;
+}
+
+NM_HOT void nm_log_push(struct nm_batch *b, uintptr_t w)
+{
+	b->stage[b->staged++] = w;
+	if (b->staged == NM_STAGE)
+		nm_log_spill(b);
+}
 
 /* Consecutive refs of a batch, refs[start .. start + len), on one binding (one op). */
 struct nm_run {
@@ -48,37 +70,37 @@ struct nm_run {
 	size_t start, len;
 };
 
-/* Move @op's counter for @k refs and log the move. */
-NM_HOT int nm_move_logged(const struct nm_op *op, int k, struct nm_batch *b)
+/* Move @op's counter for @k refs (@sign: 1 get, -1 put) and log the move. */
+NM_HOT int nm_move_logged(const struct nm_op *op, int sign, int k, struct nm_batch *b)
 {
 	int rc;
 
 	if (!op->c)
 		return 0;
-	rc = nm_move(op, b->sign * k, b->sign < 0 ? &b->pending : NULL);
+	rc = nm_move(op, sign * k, sign < 0 ? &b->pending : NULL);
 	if (rc)
 		return rc;
 	if (!op->unbound) { /* pages move one ref at a time */
-		b->log[b->logged++] = (uintptr_t)op->c;
+		nm_log_push(b, (uintptr_t)op->c);
 	} else if (k == 1) {
-		b->log[b->logged++] = (uintptr_t)op->c | NM_LOG_ONE;
+		nm_log_push(b, (uintptr_t)op->c | NM_LOG_ONE);
 	} else {
-		b->log[b->logged++] = (uintptr_t)op->c | NM_LOG_RUN;
-		b->log[b->logged++] = (uintptr_t)k;
+		nm_log_push(b, (uintptr_t)op->c | NM_LOG_RUN);
+		nm_log_push(b, (uintptr_t)k);
 	}
 	return 0;
 }
 
 /* Move @run's counter: at once, or ref by ref to find the first that fails (*bad). */
-NM_HOT int nm_flush(const struct nm_run *run, struct nm_batch *b, size_t *bad)
+NM_HOT int nm_flush(const struct nm_run *run, int sign, struct nm_batch *b, size_t *bad)
 {
 	size_t j;
 	int rc;
 
-	if (run->len > 1 && !nm_move_logged(&run->op, (int)run->len, b))
+	if (run->len > 1 && !nm_move_logged(&run->op, sign, (int)run->len, b))
 		return 0;
 	for (j = 0; j < run->len; j++) {
-		rc = nm_move_logged(&run->op, 1, b);
+		rc = nm_move_logged(&run->op, sign, 1, b);
 		if (rc) {
 			*bad = run->start + j;
 			return rc;
@@ -93,8 +115,11 @@ NM_HOT netmem_ref nm_take(const netmem_ref *refs, size_t i, struct nm_batch *b)
 	return b->ring[i % NM_RING] = __atomic_load_n(&refs[i], NM_RELAXED);
 }
 
-/* The forward pass of a batch; on failure *bad is the first ref that failed, and every ref before it moved. */
-static int nm_bulk_forward(const netmem_ref *refs, size_t n, struct nm_batch *b, size_t *bad)
+/*
+ * The forward pass of a batch (@sign a constant where it is inlined); on
+ * failure *bad is the first ref that failed, and every ref before it moved.
+ */
+NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm_batch *b, size_t *bad)
 {
 	struct nm_ctx cx = { NULL, 0, NULL };
 	struct nm_run run = { .len = 0 };
@@ -115,7 +140,7 @@ static int nm_bulk_forward(const netmem_ref *refs, size_t n, struct nm_batch *b,
 			run.len++;
 			continue;
 		}
-		if (run.len && (flushed = nm_flush(&run, b, bad)))
+		if (run.len && (flushed = nm_flush(&run, sign, b, bad)))
 			return flushed;
 		run.len = 0;
 		if (op.unbound) { /* a binding: wait for the refs that follow on it */
@@ -124,11 +149,11 @@ static int nm_bulk_forward(const netmem_ref *refs, size_t n, struct nm_batch *b,
 			run.len = 1;
 			continue;
 		}
-		rc = nm_move_logged(&op, 1, b);
+		rc = nm_move_logged(&op, sign, 1, b);
 		if (rc)
 			break;
 	}
-	if (run.len && (flushed = nm_flush(&run, b, bad)))
+	if (run.len && (flushed = nm_flush(&run, sign, b, bad)))
 		return flushed;
 	if (rc)
 		*bad = i;
@@ -154,10 +179,11 @@ static void nm_unmove_page(int *c, int sign)
 }
 
 /* Reverse every move of the batch's log. */
-static void nm_undo(const struct nm_batch *b)
+static void nm_undo(struct nm_batch *b)
 {
 	size_t i;
 
+	nm_log_spill(b);
 	for (i = 0; i < b->logged; i++) {
 		uintptr_t w = b->log[i];
 		int k = (w & NM_LOG_RUN) == NM_LOG_RUN ? (int)b->log[++i] : 1;
@@ -180,13 +206,14 @@ static int nm_bulk_locked(const netmem_ref *refs, size_t n, int sign, size_t *ba
 	b.pending = (struct nm_pending){ NULL, NULL, 0, 0 };
 	b.log = n <= SIZE_MAX / sizeof(*b.log) ? malloc((n ? n : 1) * sizeof(*b.log)) : NULL;
 	b.logged = 0;
+	b.staged = 0;
 	if (!b.log) {
 		*bad = 0;
 		if (bad_ref)
 			*bad_ref = n ? __atomic_load_n(&refs[0], NM_RELAXED) : 0;
 		return NM_E_NOMEM;
 	}
-	rc = nm_bulk_forward(refs, n, &b, bad);
+	rc = sign > 0 ? nm_bulk_forward(refs, n, 1, &b, bad) : nm_bulk_forward(refs, n, -1, &b, bad);
 	if (rc && bad_ref)
 		*bad_ref = b.ring[*bad % NM_RING];
 	if (rc)
