@@ -35,8 +35,8 @@ _Static_assert(NM_RUN_MAX + NM_PREFETCH_AHEAD < NM_RING, "the ring holds the cur
 #define NM_LOG_RUN 3
 /*
  * Log words are staged in the batch (always in cache) and written out 64 at
- * a time: a store that misses would otherwise hold up the next atomic, which
- * waits for every earlier store.
+ * a time to lines asked for four spills earlier: a store that misses would
+ * otherwise hold up the next atomic, which waits for every earlier store.
  */
 #define NM_STAGE 64
 
@@ -52,9 +52,13 @@ struct nm_batch {
 
 static void nm_log_spill(struct nm_batch *b)
 {
+	size_t i;
+
 	memcpy(b->log + b->logged, b->stage, b->staged * sizeof(b->stage[0]));
 	b->logged += b->staged;
 	b->staged = 0;
+	for (i = 0; i < NM_STAGE; i += 8) /* may lie past the log's end: a prefetch never faults */
+		__builtin_prefetch((const void *)((uintptr_t)(b->log + b->logged) + (4 * NM_STAGE + i) * sizeof(uintptr_t)), 1);
 }
 
 NM_HOT void nm_log_push(struct nm_batch *b, uintptr_t w)
