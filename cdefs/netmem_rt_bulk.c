@@ -10,10 +10,11 @@
  * Each ref is read once from the caller's array (another thread may be
  * rewriting it), validated, and its counter found as get/put_netmem do it.
  * A page's _refcount moves at once (the validation of a later page ref reads
- * it, and the atomic overlaps that validation).  A binding's move is deferred
- * while the next refs name the same binding (the niovs of one area share it),
- * so a run of k niovs costs one atomic of k instead of k on one contended
- * line.  The outcome is the one of doing the refs one by one: validation
+ * it, and the atomic overlaps that validation).  A binding moves at once too,
+ * unless the ref before moved the same binding: then its move is deferred
+ * while the next refs name it (the niovs of one area share it), so a run of k
+ * niovs costs one atomic of k instead of k on one contended line, and refs
+ * alternating between bindings never wait for the next validation.  The outcome is the one of doing the refs one by one: validation
  * never reads a binding's counter, and a run that cannot move as a whole is
  * redone ref by ref to name its first bad ref.  Every move is logged; the
  * undo of a failed batch reverses the log and never reads the caller's array
@@ -95,8 +96,8 @@ NM_HOT int nm_move_logged(const struct nm_op *op, int sign, int k, struct nm_bat
 	return 0;
 }
 
-/* Move @run's counter: at once, or ref by ref to find the first that fails (*bad). */
-NM_HOT int nm_flush(const struct nm_run *run, int sign, struct nm_batch *b, size_t *bad)
+/* Move @run's counter: at once, or ref by ref to find the first that fails (*bad).  Out of line: the loop stays small. */
+static __attribute__((noinline)) int nm_flush(const struct nm_run *run, int sign, struct nm_batch *b, size_t *bad)
 {
 	size_t j;
 	int rc;
@@ -128,6 +129,7 @@ NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm
 	struct nm_ctx cx = { NULL, 0, NULL };
 	struct nm_run run = { .len = 0 };
 	struct nm_op op;
+	const int *last = NULL; /* the counter the ref before moved at once */
 	size_t i;
 	int rc = 0, flushed;
 
@@ -140,14 +142,16 @@ NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm
 		rc = nm_plan_one(b->ring[i % NM_RING], &cx, &op);
 		if (rc)
 			break;
-		if (run.len && op.c == run.op.c && run.len < NM_RUN_MAX) {
-			run.len++;
-			continue;
+		if (run.len) {
+			if (op.c == run.op.c && run.len < NM_RUN_MAX) {
+				run.len++;
+				continue;
+			}
+			if ((flushed = nm_flush(&run, sign, b, bad)))
+				return flushed;
+			run.len = 0;
 		}
-		if (run.len && (flushed = nm_flush(&run, sign, b, bad)))
-			return flushed;
-		run.len = 0;
-		if (op.unbound) { /* a binding: wait for the refs that follow on it */
+		if (op.unbound && op.c == last) { /* the ref before was on this binding too: expect more */
 			run.op = op;
 			run.start = i;
 			run.len = 1;
@@ -156,6 +160,7 @@ NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm
 		rc = nm_move_logged(&op, sign, 1, b);
 		if (rc)
 			break;
+		last = op.c;
 	}
 	if (run.len && (flushed = nm_flush(&run, sign, b, bad)))
 		return flushed;
