@@ -226,8 +226,15 @@ static void nm_unregister(void *obj)
 
 /* ---- resolving refs (callers hold nm_lock for reading) ---- */
 
+/*
+ * What a batch has validated so far (valid while nm_lock is held): the last
+ * region a ref fell in, and the last foreign owner word found to be an area's
+ * owner, so consecutive refs of one area or map cost one compare each.
+ */
 struct nm_ctx {
 	const struct nm_region *hint;
+	uintptr_t owner;
+	struct nm_area *owner_area;
 };
 
 NM_HOT int nm_resolve_niov(netmem_ref n, struct nm_ctx *cx, struct net_iov **niov, struct nm_area **area,
@@ -318,30 +325,50 @@ NM_HOT int nm_resolve(netmem_ref n, struct nm_ctx *cx, struct nm_ref *r)
 
 /*
  * Follow niov->owner as the kernel does (container_of(owner, ..., area)): r->area
- * becomes the area the stored owner word points at, r->idx the kernel's
- * net_iov_idx() = (unsigned int)(niov - owner->niovs), read from that owner's
- * memory.  The region table only says whether the owner is ours: NULL is
- * NM_E_NULL_OWNER, any other address the package does not own NM_E_FOREIGN_OWNER
- * (the kernel would dereference either).  The common case is a single compare.
+ * becomes the area the stored owner word points at.  The region table only says
+ * whether the owner is ours: NULL is NM_E_NULL_OWNER, any other address the
+ * package does not own NM_E_FOREIGN_OWNER (the kernel would dereference either).
+ * The common case is a single compare; with @cx, an owner word found once in
+ * the table is not looked up again in the same batch.
+ */
+NM_HOT int nm_owner_area(struct nm_ref *r, struct nm_ctx *cx)
+{
+	uintptr_t owner = (uintptr_t)__atomic_load_n(&r->niov->owner, NM_RELAXED);
+	struct nm_area *a = NULL;
+	size_t i;
+
+	if (owner == (uintptr_t)&r->area->owner)
+		return 0;
+	if (!owner)
+		return NM_E_NULL_OWNER;
+	if (cx && owner == cx->owner) {
+		r->area = cx->owner_area;
+		return 0;
+	}
+	for (i = 0; i < nm_nregions && !a; i++)
+		if (nm_regions[i].kind == NM_R_AREA && owner == (uintptr_t)&((struct nm_area *)nm_regions[i].obj)->owner)
+			a = nm_regions[i].obj;
+	if (!a)
+		return NM_E_FOREIGN_OWNER;
+	if (cx) {
+		cx->owner = owner;
+		cx->owner_area = a;
+	}
+	r->area = a;
+	return 0;
+}
+
+/*
+ * nm_owner_area(), then r->idx becomes the kernel's net_iov_idx() =
+ * (unsigned int)(niov - owner->niovs), read from that owner's memory.
  */
 NM_HOT int nm_follow_owner(struct nm_ref *r)
 {
-	uintptr_t owner = (uintptr_t)__atomic_load_n(&r->niov->owner, NM_RELAXED);
-	struct nm_area *a = r->area;
 	intptr_t diff;
-	size_t i;
+	int rc = nm_owner_area(r, NULL);
 
-	if (owner != (uintptr_t)&a->owner) {
-		if (!owner)
-			return NM_E_NULL_OWNER;
-		for (i = 0, a = NULL; i < nm_nregions && !a; i++)
-			if (nm_regions[i].kind == NM_R_AREA &&
-			    owner == (uintptr_t)&((struct nm_area *)nm_regions[i].obj)->owner)
-				a = nm_regions[i].obj;
-		if (!a)
-			return NM_E_FOREIGN_OWNER;
-		r->area = a;
-	}
+	if (rc)
+		return rc;
 	diff = (intptr_t)((uintptr_t)r->niov - (uintptr_t)__atomic_load_n(&r->niov->owner->niovs, NM_RELAXED));
 	r->idx = (unsigned int)(diff / (intptr_t)sizeof(struct net_iov));
 	return 0;
@@ -371,7 +398,7 @@ NM_HOT int nm_follow_head(const struct nm_ref *r, size_t *head)
 	return 0;
 }
 
-/* Address of descriptor word @field (NM_F_WORD0 .. NM_F_DMA_ADDR): the niov's desc or the page. */
+/* Address of descriptor word @field (NM_F_WORD0 .. NM_F_PP_REF_COUNT): the niov's desc or the page. */
 NM_HOT unsigned long *nm_word(const struct nm_ref *r, int field)
 {
 	void *base = r->kind == NM_KIND_NIOV ? (void *)NM_D(r->niov) : (void *)r->page;
@@ -394,52 +421,64 @@ _Static_assert(offsetof(struct page, flags) == NM_F_WORD0 * sizeof(unsigned long
 
 /* ---- counters: bounded CAS loops, nothing written on failure ---- */
 
-NM_HOT int nm_int_inc(int *c, int allow_zero)
+/*
+ * Add @k (1 .. INT_MAX) to a counter that must be live: NM_E_FREED if it is
+ * negative or (unless @allow_zero) zero, NM_E_OVERFLOW past INT_MAX.
+ */
+NM_HOT int nm_int_inc(int *c, int k, int allow_zero)
 {
 	int old = __atomic_load_n(c, NM_RELAXED);
 
 	do {
 		if (old < 0 || (old == 0 && !allow_zero))
 			return NM_E_FREED;
-		if (old == INT_MAX)
+		if (old > INT_MAX - k)
 			return NM_E_OVERFLOW;
-	} while (!NM_CAS(c, &old, old + 1));
+	} while (!NM_CAS(c, &old, old + k));
 	return 0;
 }
 
 /*
- * The devmem binding's counter, on the hot path: one locked add, then a
- * bounds check that undoes the add on failure (nothing changes net).  The
- * binding never legitimately leaves 1 .. INT_MAX while its area is bound (the
- * area holds the first reference; after unbind the last put takes it to 0 and
- * the binding is dead: a get fails as refcount_inc_not_zero() does), so the only callers that can observe the
+ * The devmem binding's counter, on the hot path: one locked add of @delta
+ * (+k for k gets, -k for k puts), then a bounds check that undoes the add on
+ * failure (nothing changes net).  The binding never legitimately leaves
+ * 1 .. INT_MAX while its area is bound (the area holds the first reference;
+ * after unbind the last put takes it to 0 and the binding is dead: a get fails
+ * as refcount_inc_not_zero() does), so the only callers that can observe the
  * transient value are themselves misusing it.  Pages keep the CAS loops:
  * their count reaching zero frees the page, so it must never be resurrected.
+ * A put may take the count to 0 only once the binding is unbound
+ * (refcount_dec_and_test); k refs at once succeed exactly when k single ones would.
  */
 NM_HOT int nm_binding_add(int *c, int delta, const int *unbound)
 {
 	int old = __atomic_fetch_add(c, delta, __ATOMIC_ACQ_REL);
 
-	/* a put may take the count to 0 only once the binding is unbound (refcount_dec_and_test) */
-	if (__builtin_expect(delta > 0 ? (old <= 0 || old == INT_MAX)
-				       : old <= 0 || (old == 1 && !__atomic_load_n(unbound, NM_ACQ)), 0)) {
+	if (__builtin_expect(old <= 0 || (delta > 0 ? old > INT_MAX - delta
+						    : old + delta < !__atomic_load_n(unbound, NM_ACQ)), 0)) {
 		__atomic_fetch_sub(c, delta, __ATOMIC_ACQ_REL);
-		if (delta < 0)
-			return old <= 0 ? NM_E_BINDING_DEAD : NM_E_UNDERFLOW;
-		return old == INT_MAX ? NM_E_OVERFLOW : NM_E_BINDING_DEAD;
+		if (old <= 0)
+			return NM_E_BINDING_DEAD;
+		return delta > 0 ? NM_E_OVERFLOW : NM_E_UNDERFLOW;
 	}
 	return 0;
 }
 
-/* Decrement unless that would go below @floor; *now gets the new value. */
-NM_HOT int nm_int_dec(int *c, int floor, int *now)
+/*
+ * Take @k (1 .. INT_MAX) from a counter without going below 0; *now gets the
+ * new value.  NM_E_FREED if it is already 0 or less (nothing left to drop),
+ * NM_E_UNDERFLOW if it holds fewer than @k.
+ */
+NM_HOT int nm_int_dec(int *c, int k, int *now)
 {
 	int old = __atomic_load_n(c, NM_RELAXED);
 
 	do {
-		if (old <= floor) /* old - 1 < floor, without overflow at INT_MIN */
+		if (old <= 0)
+			return NM_E_FREED;
+		if (old < k) /* old - k < 0, without overflow at INT_MIN */
 			return NM_E_UNDERFLOW;
-	} while (!NM_CAS(c, &old, old - 1));
-	*now = old - 1;
+	} while (!NM_CAS(c, &old, old - k));
+	*now = old - k;
 	return 0;
 }

@@ -98,6 +98,10 @@ int nm_net_iov_init(netmem_ref netmem, uintptr_t owner, int type);
 /* The refcount path. */
 int nm_get_netmem(netmem_ref netmem);
 int nm_put_netmem(netmem_ref netmem);
+/* get (@sign 1) or put (-1) every ref, all or nothing.  Each ref is read once (another thread may
+ * rewrite @refs meanwhile; a failed batch is undone from a log of its moves); on error *bad is the
+ * first bad ref's index and *bad_ref (unless NULL) that ref as read. */
+int nm_netmem_bulk(const netmem_ref *refs, size_t n, int sign, size_t *bad, netmem_ref *bad_ref);
 int nm_get_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad);
 int nm_put_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad);
 int nm_pp_fragment(netmem_ref netmem, long nr);

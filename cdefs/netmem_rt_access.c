@@ -29,15 +29,6 @@ static int nm_niov_load(struct nm_ref *r, int field, unsigned long *out)
 	int rc;
 
 	switch (field) {
-	case NM_F_WORD0:
-	case NM_F_PP_MAGIC:
-	case NM_F_PP:
-	case NM_F_DMA_ADDR:
-		*out = __atomic_load_n(nm_word(r, field), NM_RELAXED);
-		return 0;
-	case NM_F_PP_REF_COUNT:
-		*out = (unsigned long)__atomic_load_n(&NM_D(niov)->pp_ref_count.counter, NM_ACQ);
-		return 0;
 	case NM_F_TYPE:
 #if NM_HAS_TYPE
 		*out = (unsigned long)niov->type;
@@ -67,15 +58,6 @@ static int nm_page_load(const struct nm_ref *r, int field, unsigned long *out)
 	int rc;
 
 	switch (field) {
-	case NM_F_WORD0:
-	case NM_F_PP_MAGIC:
-	case NM_F_PP:
-	case NM_F_DMA_ADDR:
-		*out = __atomic_load_n(nm_word(r, field), NM_RELAXED);
-		return 0;
-	case NM_F_PP_REF_COUNT:
-		*out = (unsigned long)__atomic_load_n(&r->page->pp_ref_count.counter, NM_ACQ);
-		return 0;
 	case NM_F_REFCOUNT:
 		*out = (unsigned long)(long)__atomic_load_n(&r->page->_refcount.counter, NM_ACQ);
 		return 0;
@@ -103,7 +85,17 @@ static int nm_load_locked(netmem_ref n, int field, unsigned long *out)
 
 	if (rc)
 		return rc;
-	return r.kind == NM_KIND_NIOV ? nm_niov_load(&r, field, out) : nm_page_load(&r, field, out);
+	switch (field) {
+	case NM_F_WORD0: /* the descriptor words both kinds share (nm_word() is pinned to them) */
+	case NM_F_PP_MAGIC:
+	case NM_F_PP:
+	case NM_F_DMA_ADDR:
+	case NM_F_PP_REF_COUNT:
+		*out = __atomic_load_n(nm_word(&r, field), NM_ACQ);
+		return 0;
+	default:
+		return r.kind == NM_KIND_NIOV ? nm_niov_load(&r, field, out) : nm_page_load(&r, field, out);
+	}
 }
 
 int nm_load(netmem_ref n, int field, unsigned long *out)

@@ -1,5 +1,5 @@
 /*
- * netmem_ffi C runtime, the refcount path: get/put_netmem, bulk, pp_ref_count, io_uring user refs.
+ * netmem_ffi C runtime, the refcount path: get/put_netmem, pp_ref_count, io_uring user refs.
  * Included after netmem_rt.c, in the order of registry.RUNTIME_SOURCES, into one
  * translation unit per ABI generation.
  */
@@ -18,54 +18,59 @@ NM_HOT int nm_niov_is_devmem(const struct net_iov *niov, const struct nm_area *a
 }
 
 /*
- * The counter get/put_netmem move for a resolved ref, found the way the kernel
- * finds it: the _refcount of the head page named by the stored compound_head
- * word (r->idx becomes the head's index), or the devmem binding of the area
- * niov->owner points at; *c = NULL for an io_uring niov (get/put_netmem leave
- * those alone, and never read their owner).
+ * One ref of a batch, validated: the counter get/put_netmem move for it, found
+ * the way the kernel finds it (the _refcount of the head page named by the
+ * stored compound_head word, or the devmem binding of the area niov->owner
+ * points at), and the head page a put that reaches zero frees.
  */
-NM_HOT int nm_ref_counter(struct nm_ref *r, int **c)
-{
+struct nm_op {
+	int *c;		    /* NULL: nothing to move (io_uring niovs are left alone, their owner never read) */
+	const int *unbound; /* a binding's: its area's flag; NULL for a page's _refcount */
+	struct nm_pagemap *map;
 	size_t head;
-	int rc;
+};
 
-	if (r->kind == NM_KIND_PAGE) {
-		rc = nm_follow_head(r, &head);
-		if (rc)
-			return rc;
-		r->idx = head;
-		*c = &r->map->pages[head]._refcount.counter;
-		return 0;
-	}
-#if NM_HAS_TYPE
-	if (r->niov->type != NET_IOV_DMABUF) {
-		*c = NULL;
-		return 0;
-	}
-#endif
-	rc = nm_follow_owner(r);
+/* The op of a page whose struct page is known to be r->page of r->map (resolved or found by address). */
+NM_HOT int nm_page_op(const struct nm_ref *r, struct nm_op *op)
+{
+	int rc = nm_follow_head(r, &op->head);
+
 	if (rc)
 		return rc;
-	*c = nm_niov_is_devmem(r->niov, r->area) ? &r->area->binding.ref.counter : NULL;
+	op->c = &r->map->pages[op->head]._refcount.counter;
+	op->unbound = NULL;
+	op->map = r->map;
 	return 0;
 }
 
-NM_HOT int nm_get_one(netmem_ref n, struct nm_ctx *cx)
+/* Validate @n and find its counter; reads no counter it will move (@cx: the batch so far, or NULL). */
+NM_HOT int nm_plan_one(netmem_ref n, struct nm_ctx *cx, struct nm_op *op)
 {
 	struct nm_ref r;
-	int *c, rc = nm_resolve(n, cx, &r);
+	int rc = nm_resolve(n, cx, &r);
 
-	if (!rc)
-		rc = nm_ref_counter(&r, &c);
-	if (rc || !c)
+	if (rc)
 		return rc;
-	return r.kind == NM_KIND_NIOV ? nm_binding_add(c, 1, &r.area->unbound) : nm_int_inc(c, 0);
+	if (r.kind == NM_KIND_PAGE)
+		return nm_page_op(&r, op);
+	*op = (struct nm_op){ NULL, NULL, NULL, 0 };
+#if NM_HAS_TYPE
+	if (r.niov->type != NET_IOV_DMABUF)
+		return 0;
+#endif
+	rc = nm_owner_area(&r, cx);
+	if (rc)
+		return rc;
+	if (nm_niov_is_devmem(r.niov, r.area)) {
+		op->c = &r.area->binding.ref.counter;
+		op->unbound = &r.area->unbound;
+	}
+	return 0;
 }
 
 /*
- * put one reference.  A page whose count reaches zero is freed at once, or,
- * with @pending, its head index is recorded there for the caller to free
- * once the whole batch is known to be valid.
+ * Head pages that reached zero during a batch of puts, freed only once the
+ * whole batch is known to be valid.
  */
 struct nm_pending {
 	struct nm_pagemap **maps;
@@ -93,60 +98,52 @@ NM_HOT int nm_pending_reserve(struct nm_pending *p)
 	return 0;
 }
 
-NM_HOT int nm_put_one(netmem_ref n, struct nm_ctx *cx, struct nm_pending *pending)
+/*
+ * Move @op's counter by @delta: +k for k gets, -k for k puts of the same
+ * counter at once (all k succeed or nothing changes).  A page whose count
+ * reaches zero is freed at once, or, with @pending, recorded there.
+ */
+NM_HOT int nm_move(const struct nm_op *op, int delta, struct nm_pending *pending)
 {
-	struct nm_ref r;
-	int *c, now, rc = nm_resolve(n, cx, &r);
+	int now, rc;
 
-	if (!rc)
-		rc = nm_ref_counter(&r, &c);
-	if (rc || !c)
-		return rc;
+	if (!op->c)
+		return 0;
 	/* The area holds the binding's first reference until area.unbind(); put_netmem cannot drop it. */
-	if (r.kind == NM_KIND_NIOV)
-		return nm_binding_add(c, -1, &r.area->unbound);
+	if (op->unbound)
+		return nm_binding_add(op->c, delta, op->unbound);
+	if (delta > 0)
+		return nm_int_inc(op->c, delta, 0);
 	if (pending) {
 		rc = nm_pending_reserve(pending);
 		if (rc)
 			return rc;
 	}
-	rc = nm_int_dec(c, 0, &now);
+	rc = nm_int_dec(op->c, -delta, &now);
 	if (rc || now)
 		return rc;
 	if (pending) {
-		pending->maps[pending->len] = r.map;
-		pending->heads[pending->len++] = r.idx;
+		pending->maps[pending->len] = op->map;
+		pending->heads[pending->len++] = op->head;
 	} else
-		nm_page_free(r.map, r.idx);
+		nm_page_free(op->map, op->head);
 	return 0;
 }
 
-/* Undo of one successful put of a batch (the page, if at zero, is not freed yet). */
-static void nm_unput_one(netmem_ref n, struct nm_ctx *cx)
+/* get (@delta 1) or put (-1) one ref. */
+static int nm_ref_one(netmem_ref n, int delta)
 {
-	struct nm_ref r;
-	int *c;
+	struct nm_op op;
+	int rc = nm_plan_one(n, NULL, &op);
 
-	if (n & 1UL) {
-		if (nm_resolve(n, cx, &r))
-			return;
-	} else { /* a page at zero no longer resolves: find it by address */
-		const struct nm_region *reg = nm_find(n, NULL);
-
-		r.kind = NM_KIND_PAGE;
-		r.map = reg->obj;
-		r.page = (struct page *)n;
-		r.idx = (n - reg->start) / sizeof(struct page);
-	}
-	if (!nm_ref_counter(&r, &c) && c)
-		__atomic_add_fetch(c, 1, __ATOMIC_ACQ_REL);
+	return rc ? rc : nm_move(&op, delta, NULL);
 }
 
 int nm_get_netmem(netmem_ref n)
 {
 	int rc;
 
-	NM_READ_LOCKED(rc = nm_get_one(n, NULL));
+	NM_READ_LOCKED(rc = nm_ref_one(n, 1));
 	return rc;
 }
 
@@ -154,86 +151,7 @@ int nm_put_netmem(netmem_ref n)
 {
 	int rc;
 
-	NM_READ_LOCKED(rc = nm_put_one(n, NULL, NULL));
-	return rc;
-}
-
-/*
- * Bulk loops touch one descriptor per ref, usually a cache miss each: ask for
- * the descriptor a few refs ahead.  A prefetch never faults, so an invalid
- * ref (still validated before use) costs nothing here.
- */
-#define NM_PREFETCH_AHEAD 8
-
-static inline void nm_prefetch(const netmem_ref *refs, size_t i, size_t n)
-{
-	if (i + NM_PREFETCH_AHEAD < n)
-		__builtin_prefetch((const void *)(refs[i + NM_PREFETCH_AHEAD] & ~1UL), 1);
-}
-
-/*
- * @refs must not change during the call (the Python side passes its own
- * copy): the undo of a failed batch reads the refs a second time.
- */
-static int nm_get_bulk_locked(const netmem_ref *refs, size_t n, size_t *bad)
-{
-	struct nm_ctx cx = { NULL };
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; i < n; i++) {
-		nm_prefetch(refs, i, n);
-		rc = nm_get_one(refs[i], &cx);
-		if (rc)
-			break;
-	}
-	if (rc) {
-		*bad = i;
-		while (i--)
-			nm_put_one(refs[i], &cx, NULL);
-	}
-	return rc;
-}
-
-static int nm_put_bulk_locked(const netmem_ref *refs, size_t n, size_t *bad)
-{
-	struct nm_ctx cx = { NULL };
-	struct nm_pending pending = { NULL, NULL, 0, 0 };
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; i < n; i++) {
-		nm_prefetch(refs, i, n);
-		rc = nm_put_one(refs[i], &cx, &pending);
-		if (rc)
-			break;
-	}
-	if (rc) {
-		*bad = i;
-		while (i--)
-			nm_unput_one(refs[i], &cx);
-	} else {
-		for (i = 0; i < pending.len; i++)
-			nm_page_free(pending.maps[i], pending.heads[i]);
-	}
-	free(pending.maps);
-	free(pending.heads);
-	return rc;
-}
-
-int nm_get_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
-{
-	int rc;
-
-	NM_READ_LOCKED(rc = nm_get_bulk_locked(refs, n, bad));
-	return rc;
-}
-
-int nm_put_netmem_bulk(const netmem_ref *refs, size_t n, size_t *bad)
-{
-	int rc;
-
-	NM_READ_LOCKED(rc = nm_put_bulk_locked(refs, n, bad));
+	NM_READ_LOCKED(rc = nm_ref_one(n, -1));
 	return rc;
 }
 
@@ -353,8 +271,8 @@ static int nm_uref_locked(netmem_ref n, int delta, int *dropped)
 	if (rc)
 		return rc;
 	if (delta > 0)
-		return nm_int_inc(c, 1);
-	*dropped = nm_int_dec(c, 0, &now) == 0;
+		return nm_int_inc(c, 1, 1);
+	*dropped = nm_int_dec(c, 1, &now) == 0;
 	return 0;
 }
 

@@ -238,6 +238,11 @@ class Memory:
                     assert lib.nm_get_netmem_bulk(arr, len(refs), bad) != 0 and bad[0] == pos
                     assert lib.nm_put_netmem_bulk(arr, len(refs), bad) != 0 and bad[0] == pos
                     assert [prof.netmem_ref_count(r) for r in good] == before
+            src, bad_ref = ffi.new("netmem_ref[]", good + [0]), ffi.new("netmem_ref *")
+            assert lib.nm_netmem_bulk(src, len(good) + 1, 1, bad, bad_ref) == lib.NM_E_NOT_OWNED
+            assert (bad[0], bad_ref[0]) == (len(good), 0)  # the batch undone from its log of moves
+            assert lib.nm_netmem_bulk(src, len(good), 1, bad, bad_ref) == 0
+            assert lib.nm_netmem_bulk(src, len(good), -1, bad, ffi.NULL) == 0
             prof.model.put_netmem_bulk(good)
             arr = ffi.new("netmem_ref[]", pages * 300)  # pending-free list grows past its first block
             assert lib.nm_get_netmem_bulk(arr, len(pages) * 300, bad) == 0

@@ -119,6 +119,84 @@ def test_bulk_is_all_or_nothing(prof, area, pages) -> None:
     prof.model.put_netmem(area[0].netmem)
 
 
+def _binding(v72, area):
+    """The devmem binding's refcount_t of a v7.2 area, writable (its first member)."""
+    owner = v72.ffi.cast("struct dmabuf_genpool_chunk_owner *", area.owner)
+    return v72.ffi.cast("int *", owner.binding)
+
+
+def test_bulk_run_on_one_binding_names_its_first_bad_ref(v72) -> None:
+    """Consecutive niovs of one area move the binding once; a run that cannot move whole is redone ref by ref.
+
+    65,545 puts span many runs (each capped at 64 refs); the binding holds
+    65,540 of them, so ref 65,540 is the first that would drop the area's own
+    reference, and the whole batch is undone.  The error names that ref as the
+    batch read it (the batch keeps only the current run's refs, not a copy).
+    """
+    with v72.NetIovArea(8) as area:
+        refs = area.refs()
+        held = [refs[i % 8] for i in range(65_540)]
+        assert v72.get_netmem_bulk(held) == 65_540 and area.binding_refcount == 65_541
+        with pytest.raises(netmem_ffi.RefcountUnderflowError,
+                           match=rf"refs\[65540\] = {refs[5]:#x} .*\(whole batch of 65545 undone\)"):
+            v72.put_netmem_bulk(held + list(refs[5:]) + list(refs[:2]))  # neighbours refs[3], refs[6]
+        assert area.binding_refcount == 65_541
+        assert v72.put_netmem_bulk(held) == 65_540 and area.binding_refcount == 1
+
+
+def test_bulk_run_overflow_at_the_exact_ref(v72) -> None:
+    with v72.NetIovArea(8) as area:
+        counter = _binding(v72, area)
+        counter[0] = 2**31 - 3  # two more references fit
+        try:
+            with pytest.raises(netmem_ffi.RefcountOverflowError, match=r"refs\[2\]"):
+                v72.get_netmem_bulk(area.refs()[:4])
+            assert counter[0] == 2**31 - 3
+            assert v72.get_netmem_bulk(area.refs()[:2]) == 2 and counter[0] == 2**31 - 1
+        finally:
+            counter[0] = 1
+
+
+def test_bulk_mixed_runs_count_exactly(v72, uring_area) -> None:
+    """Runs broken by pages, io_uring niovs and another area's niovs: every counter moves by its own refs."""
+    with v72.NetIovArea(8) as a, v72.NetIovArea(8) as b, v72.PageMap(8) as pages:
+        p = pages.alloc()
+        batch = [a[0].netmem, a[1].netmem, p, a[2].netmem, uring_area[0].netmem, a[3].netmem, b[0].netmem,
+                 a[4].netmem, p, p]
+        assert v72.get_netmem_bulk(batch) == 10
+        assert (a.binding_refcount, b.binding_refcount, v72.netmem_ref_count(p)) == (6, 2, 4)
+        assert uring_area.user_refs(0) == 0
+        with pytest.raises(netmem_ffi.UseAfterFreeError, match=r"refs\[11\]"):
+            v72.put_netmem_bulk(batch + [p, p])  # p reaches zero at refs[10]
+        assert (a.binding_refcount, b.binding_refcount, v72.netmem_ref_count(p)) == (6, 2, 4)
+        assert v72.put_netmem_bulk(batch) == 10
+        assert (a.binding_refcount, b.binding_refcount, v72.netmem_ref_count(p)) == (1, 1, 1)
+        v72.put_netmem(p)
+
+
+def test_bulk_follows_each_niovs_owner_word(v72) -> None:
+    """Owner words re-pointed at other areas: each ref moves the binding its own word names, never a cached one."""
+    with v72.NetIovArea(8) as a, v72.NetIovArea(4) as b, v72.NetIovArea(4) as c:
+        def point(i: int, owner: int) -> None:
+            a[i].cdata.owner = v72.ffi.cast("struct net_iov_area *", owner)
+
+        for i, target in ((0, b), (1, c), (2, b), (3, c)):
+            point(i, target.owner)
+        try:
+            batch = [a[i].netmem for i in (0, 1, 2, 3, 4, 0)]
+            assert v72.get_netmem_bulk(batch) == 6
+            assert (a.binding_refcount, b.binding_refcount, c.binding_refcount) == (2, 4, 3)
+            point(5, 0x1000)  # no area's owner: the kernel would follow it
+            with pytest.raises(netmem_ffi.ForeignOwnerError, match=r"refs\[6\]"):
+                v72.put_netmem_bulk(batch + [a[5].netmem])
+            assert (a.binding_refcount, b.binding_refcount, c.binding_refcount) == (2, 4, 3)
+            assert v72.put_netmem_bulk(batch) == 6
+            assert (a.binding_refcount, b.binding_refcount, c.binding_refcount) == (1, 1, 1)
+        finally:
+            for i in range(6):
+                point(i, a.owner)
+
+
 def test_bulk_rejects_bad_buffers(prof) -> None:
     with pytest.raises(netmem_ffi.NetmemTypeError):
         prof.model.get_netmem_bulk(array.array("I", [1, 2]))

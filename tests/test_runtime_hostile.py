@@ -72,16 +72,27 @@ def test_profiles_copy_and_pickle_as_themselves(v72: nm.Profile) -> None:
 # ---- bulk calls read the caller's refs once ---------------------------------------------------
 
 
-def test_bulk_works_from_a_private_copy(v72: nm.Profile) -> None:
+def test_bulk_reads_a_buffer_in_place(v72: nm.Profile) -> None:
+    """No copy before the call: the C batch reads the caller's buffer (each ref once) and names the bad ref as read."""
     rt = v72.runtime
     source = array.array("Q", [1, 2, 3])
-    copied, n = rt.copy_refs(source)
+    batch = rt.ref_batch(source)
     source[0] = 99
-    assert n == 3 and list(copied) == [1, 2, 3]
-    cdata = v72.ffi.new("netmem_ref[]", [4, 5])
-    copied, _ = rt.copy_refs(cdata)
-    cdata[0] = 0
-    assert list(copied) == [4, 5]
+    assert len(batch) == 3 and batch[0] == 99
+    with pytest.raises(BufferError):
+        source.append(4)  # exported (unresizable) while the batch holds it
+    del batch
+    assert list(rt.ref_batch([4, 5])) == [4, 5]  # a sequence is converted once
+    with v72.PageMap(4) as pm:
+        page = pm.alloc()
+        src = v72.ffi.new("netmem_ref[]", [page, page, 0x10])
+        bad, bad_ref = v72.ffi.new("size_t *"), v72.ffi.new("netmem_ref *")
+        assert v72.lib.nm_netmem_bulk(src, 3, 1, bad, bad_ref) == v72.lib.NM_E_NOT_OWNED
+        assert (bad[0], bad_ref[0], v72.netmem_ref_count(page)) == (2, 0x10, 1)  # undone
+        assert v72.lib.nm_netmem_bulk(src, 3, 2, bad, bad_ref) == v72.lib.NM_E_INVAL
+        assert v72.lib.nm_netmem_bulk(src, 2, 1, bad, v72.ffi.NULL) == 0 and v72.netmem_ref_count(page) == 3
+        v72.put_netmem_bulk([page] * 3)
+        assert pm.allocated == 0
 
 
 def test_bulk_outcome_unchanged_by_a_thread_rewriting_the_buffer(v72: nm.Profile) -> None:

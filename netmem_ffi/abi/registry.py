@@ -36,11 +36,12 @@ COMMON_CDEFS = ("common.h",)
 RUNTIME_CDEFS = ("netmem_rt.h",)
 #: C sources of the runtime, compiled once per generation as one translation
 #: unit, in this order: core (regions, validation, counters), page maps, the
-#: refcount path, field access, areas, then the CPython entry points.
+#: refcount path and its bulk form, field access, areas, then the CPython entry points.
 RUNTIME_SOURCES = (
     "netmem_rt.c",
     "netmem_rt_pages.c",
     "netmem_rt_refs.c",
+    "netmem_rt_bulk.c",
     "netmem_rt_access.c",
     "netmem_rt_areas.c",
     "netmem_py.c",

@@ -165,43 +165,46 @@ class Runtime:
             raise self.error(-rc, netmem)
         return int(rc)
 
-    def copy_refs(self, refs: object) -> tuple[Any, int]:
-        """A private ``netmem_ref[]`` copy of a batch of refs, and its length.
+    def ref_batch(self, refs: object) -> Any:
+        """The ``netmem_ref[]`` a bulk call reads: ``refs`` itself when it is one, else a view or a conversion.
 
         ``refs`` is a sequence of ints, a buffer of 8-byte unsigned ints (format
-        ``'Q'``) or a ``netmem_ref[]`` cdata; it is read exactly once, so a caller
-        rewriting it while the C call runs cannot change the outcome.  Raises
-        :class:`NetmemTypeError` / :class:`NetmemValueError` naming the bad item.
+        ``'Q'``) or a ``netmem_ref[]`` cdata.  A buffer or cdata is read in place
+        (no copy first): ``nm_netmem_bulk`` reads each ref exactly once and undoes
+        a failed batch from a log of its moves, so a caller rewriting the buffer
+        while the C call runs cannot change the outcome; the view keeps the
+        buffer exported (unresizable) meanwhile.  A sequence is converted in one
+        pass.  Raises :class:`NetmemTypeError` / :class:`NetmemValueError` naming
+        the bad item.
         """
         ffi = self.ffi
         if isinstance(refs, ffi.CData):
             ctype = ffi.typeof(refs)
             if ctype.kind != "array" or ctype.item is not ffi.typeof("netmem_ref"):
                 raise errors.NetmemTypeError(f"refs cdata must be a netmem_ref[] array, got {ctype.cname}", refs)
-            return self._copy_buffer(refs, len(refs))
+            return refs
         if isinstance(refs, (bytes, bytearray, memoryview, array.array)) or hasattr(refs, "__array_interface__"):
             view = memoryview(refs)  # type: ignore[arg-type]
             if view.itemsize != 8 or view.format not in _REF_FORMATS or not view.c_contiguous:
                 raise errors.NetmemTypeError(
                     f"a buffer of refs must hold contiguous 8-byte unsigned ints (format 'Q'), got format "
                     f"{view.format!r} itemsize {view.itemsize}", refs)
-            return self._copy_buffer(ffi.from_buffer(view), view.nbytes // 8)
-        try:
-            seq = list(refs)  # type: ignore[call-overload]
+            return ffi.from_buffer("netmem_ref[]", view)
+        return self._convert(refs)
+
+    def _convert(self, refs: object) -> Any:
+        """A private ``netmem_ref[]`` of a sequence of ints (a list or tuple in one pass)."""
+        try:  # another iterable is listed first
+            seq = refs if isinstance(refs, (list, tuple)) else list(refs)  # type: ignore[call-overload]
         except TypeError:
             raise errors.NetmemTypeError(
                 f"refs must be a sequence or buffer of netmem_ref ints, got {type(refs).__name__}", refs) from None
         try:
-            return ffi.new("netmem_ref[]", seq), len(seq)
+            return self.raw_allocator("netmem_ref[]", seq)  # every item written: no clearing first
         except (TypeError, OverflowError):
             for i, v in enumerate(seq):
                 validate.word(v, f"refs[{i}]")
             raise
-
-    def _copy_buffer(self, source: Any, n: int) -> tuple[Any, int]:
-        copy = self.raw_allocator("netmem_ref[]", n)
-        self.ffi.memmove(copy, source, n * 8)
-        return copy, n
 
 
 _LOCK = _thread.RLock()  # re-entered: a profile loads its runtime inside once()

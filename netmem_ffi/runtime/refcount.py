@@ -34,32 +34,36 @@ class RefcountPath:
         self.get_netmem = rt.get_netmem
         self.put_netmem = rt.put_netmem
 
-    def _bulk(self, fn: Any, refs: object) -> int:
+    def _bulk(self, sign: int, refs: object) -> int:
         rt = self.runtime
-        buf, n = rt.copy_refs(refs)
-        bad = rt.ffi.new("size_t *")
-        rc = fn(buf, n, bad)
+        batch = rt.ref_batch(refs)
+        n = len(batch)
+        bad, bad_ref = rt.ffi.new("size_t *"), rt.ffi.new("netmem_ref *")
+        rc = rt.lib.nm_netmem_bulk(batch, n, sign, bad, bad_ref)
         if rc:
-            i = int(bad[0])
-            err = rt.error(rc, int(buf[i]), f"refs[{i}] =")
-            raise type(err)(f"{err} (whole batch of {n} undone)", int(buf[i]))
+            i, ref = int(bad[0]), int(bad_ref[0])  # the ref as the batch read it
+            err = rt.error(rc, ref, f"refs[{i}] =")
+            raise type(err)(f"{err} (whole batch of {n} undone)", ref)
         return n
 
     def get_netmem_bulk(self, refs: object) -> int:
         """get_netmem() on every ref in one C call; all or nothing.  Returns the count.
 
         ``refs``: a sequence of ints, a buffer of 8-byte unsigned ints (``array('Q')``)
-        or a ``netmem_ref[]`` cdata, read once (the batch works from a private copy).
-        On an error nothing is changed; the error names the first bad ref.
+        or a ``netmem_ref[]`` cdata, each ref read once (a buffer in place, with no
+        copy first; another thread rewriting it meanwhile cannot change the outcome:
+        a failed batch is undone from a log of its moves).
+        Consecutive niovs of one devmem binding move it once.  On an error nothing
+        is changed; the error names the first bad ref.
         """
-        return self._bulk(self.runtime.lib.nm_get_netmem_bulk, refs)
+        return self._bulk(1, refs)
 
     def put_netmem_bulk(self, refs: object) -> int:
         """put_netmem() on every ref in one C call; all or nothing (pages freed only at the end).
 
         Same arguments and guarantees as :meth:`get_netmem_bulk`.
         """
-        return self._bulk(self.runtime.lib.nm_put_netmem_bulk, refs)
+        return self._bulk(-1, refs)
 
     def io_zcrx_get_niov_uref(self, niov: object) -> None:
         """``atomic_inc(&area->user_refs[net_iov_idx(niov)])`` of an io_uring zcrx niov.
