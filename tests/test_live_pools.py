@@ -1,10 +1,10 @@
-"""runtime.memory.POOLS: page_pools by address, held weakly (without the weakref module, issue 18)."""
+"""runtime.pools.POOLS: page_pools by address, held weakly (without the weakref module, issue 18)."""
 
 from __future__ import annotations
 
 import gc
 
-from netmem_ffi.runtime.memory import _LivePools
+from netmem_ffi.runtime.pools import _LivePools
 
 
 class _Pool:

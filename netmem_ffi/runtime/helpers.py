@@ -24,7 +24,7 @@ from netmem_ffi import errors
 from netmem_ffi.abi.constants import LP64, LP64_NO_DMA_INDEX, NET_IOV, NET_IOV_DMABUF, NODES_MASK, PAGE_SHIFT
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.core import Runtime
-from netmem_ffi.runtime.memory import POOLS
+from netmem_ffi.runtime.pools import POOLS
 from netmem_ffi.runtime.refcount import RefcountPath
 
 TYPE_CHECKING = False

@@ -11,7 +11,6 @@ reference goes), so nothing a caller still holds (a frame view, a niov's
 
 from __future__ import annotations
 
-import _weakref  # the weakref module's C half: the module itself costs every first call ~1.5 ms
 import array
 from collections.abc import Iterator
 
@@ -34,30 +33,6 @@ __all__ = ["NetIov", "NetIovArea", "PageMap", "DmaDevice", "bind_memory"]
 #: object: a map or area collected with references outstanding stays open, and
 #: so does this.  (Single dict operations are atomic under the GIL.)
 _HELD: dict[int, Any] = {}
-
-
-class _LivePools:
-    """Live objects by address, held weakly: one that becomes garbage drops out (a WeakValueDictionary's part we use)."""
-
-    __slots__ = ("_refs",)
-
-    def __init__(self) -> None:
-        self._refs: dict[int, _weakref.ReferenceType[Any]] = {}
-
-    def __setitem__(self, addr: int, value: object) -> None:
-        refs = self._refs
-        # the callback removes the entry only while it still holds that dead reference (atomically, in C)
-        refs[addr] = _weakref.ref(value, lambda _dead: _weakref._remove_dead_weakref(refs, addr))  # type: ignore[attr-defined]
-
-    def get(self, addr: int) -> Any:
-        """The live object at *addr*, or None."""
-        ref = self._refs.get(addr)
-        return None if ref is None else ref()
-
-
-#: Live page_pools by the address their netmems store in ``pp`` (runtime/page_pool.py
-#: registers them): what a ``pp`` word points at, when it is the package's own.
-POOLS = _LivePools()
 
 
 def _handle_key(rt: Runtime, handle: Any) -> int:

@@ -16,7 +16,8 @@ from collections import deque
 from netmem_ffi import errors
 from netmem_ffi.runtime import validate
 from netmem_ffi.runtime.helpers import Helpers
-from netmem_ffi.runtime.memory import POOLS, NetIovArea, PageMap
+from netmem_ffi.runtime.memory import NetIovArea, PageMap
+from netmem_ffi.runtime.pools import POOLS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -4,8 +4,10 @@ The reader validates the header when built; the first question that needs
 type ids walks the whole type section once, in C (:mod:`netmem_ffi._btfscan`),
 recording where each record starts (its length comes from the kind:
 :data:`uapi.KIND_EXTRA`, or the header's layout section for kinds newer than
-this reader).  Names are found by one C pass over the string section, and full
-records are decoded only for the types asked for.  Finding the netmem types in
+this reader), and finds the names asked for in the same pass (compared by
+content, only for records of a wanted kind).  Full records are decoded only for
+the types asked for; the records and the header decoder live in
+:mod:`netmem_ffi.layout.btf.records`.  Finding the netmem types in
 a 120k-type vmlinux BTF takes a few milliseconds.  If the walk fails, every
 later question raises the same error.
 
@@ -28,112 +30,27 @@ from collections.abc import Iterator, Mapping
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.layout.btf import uapi
+from netmem_ffi.layout.btf.records import (
+    MAGIC_PREFIX,
+    MAX_CHAIN,
+    BTFMember,
+    BTFType,
+    Header,
+    byte_order,
+    unpack_header,
+)
 from netmem_ffi.layout.btf.uapi import Kind
 from netmem_ffi.layout.budget import Budget
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mmap import mmap
-    from typing import Any, NamedTuple
-
-    #: What the header helpers read: any buffer, a mapped file included.
-    Readable = bytes | bytearray | memoryview | mmap
-else:
-    from netmem_ffi.abi.record import NamedTuple
-
-#: Bound on typedef/modifier/array chains (the kernel verifier's limit is 32).
-MAX_CHAIN = 64
+    from typing import Any
 
 
-class Header(NamedTuple):
-    """``struct btf_header``; ``layout_off``/``layout_len`` are 0 in a 24-byte header."""
-
-    magic: int
-    version: int
-    flags: int
-    hdr_len: int
-    type_off: int
-    type_len: int
-    str_off: int
-    str_len: int
-    layout_off: int = 0
-    layout_len: int = 0
-
-
-class BTFMember(NamedTuple):
-    """``struct btf_member`` decoded: offsets in bits; ``bitfield_size`` 0 for plain members."""
-
-    name: str
-    type: int
-    bit_offset: int
-    bitfield_size: int = 0
-
-
-class BTFType(NamedTuple):
-    """One type record: ``struct btf_type`` plus its kind's trailing data.
-
-    ``size_type`` is the size (INT, STRUCT, UNION, ENUM, ENUM64, DATASEC, FLOAT)
-    or the referenced type id (the other kinds).  ``extra`` holds the single u32
-    of INT (encoding word), VAR (linkage) and DECL_TAG (component_idx, signed).
-    ``raw`` and ``vlen`` keep the trailing bytes of a kind this reader does not
-    know (for the others ``vlen`` is the length of their element tuple).
-    """
-
-    id: int
-    kind: int
-    name: str = ""
-    size_type: int = 0
-    kflag: bool = False
-    extra: int = 0
-    array: tuple[int, int, int] | None = None  # (type, index_type, nelems)
-    members: tuple[BTFMember, ...] = ()
-    enumerators: tuple[tuple[str, int], ...] = ()
-    params: tuple[tuple[str, int], ...] = ()  # FUNC_PROTO: (name, type)
-    secinfos: tuple[tuple[int, int, int], ...] = ()  # DATASEC: (type, offset, size)
-    raw: bytes = b""
-    vlen: int = 0
-
-    @property
-    def kind_name(self) -> str:
-        try:
-            return Kind(self.kind).name
-        except ValueError:
-            return f"KIND_{self.kind}"
-
-    def refs(self) -> Iterator[int]:
-        """Every type id this record refers to (0 = void excluded)."""
-        if self.kind not in uapi.SIZED_KINDS:
-            yield self.size_type
-        if self.array is not None:
-            yield self.array[0]
-            yield self.array[1]
-        yield from (m.type for m in self.members)
-        yield from (t for _, t in self.params)
-        yield from (t for t, _, _ in self.secinfos)
-
-
-_HEADER = {"little": struct.Struct("<HBBIIIII"), "big": struct.Struct(">HBBIIIII")}
-#: The first three header bytes (magic, version 1) in each byte order.
-MAGIC_PREFIX = {"little": b"\x9f\xeb\x01", "big": b"\xeb\x9f\x01"}
-
-
-def byte_order(buf: Readable, pos: int = 0) -> str | None:
-    """"little" or "big" when the BTF magic starts at *pos* of *buf*, else None."""
-    magic = bytes(buf[pos:pos + 2])
-    return "little" if magic == b"\x9f\xeb" else "big" if magic == b"\xeb\x9f" else None
-
-
-def unpack_header(buf: Readable, pos: int = 0) -> tuple[Header, str] | None:
-    """The 24-byte ``struct btf_header`` at *pos* and its byte order; None without a magic or 24 bytes.
-
-    The one header decoder: :class:`BTF` validates what it returns, the kernel-input
-    scanner (:func:`netmem_ffi.kernel.inputs.btf_span`) checks it for plausibility.
-    """
-    order = byte_order(buf, pos)
-    if order is None or len(buf) - pos < uapi.BTF_HEADER_LEN:
-        return None
-    return Header(*_HEADER[order].unpack_from(buf, pos)), order
-
+#: The reader's names, and the records it re-exports from :mod:`netmem_ffi.layout.btf.records`.
+__all__ = ["BTF", "LONG_TYPES", "MAGIC_PREFIX", "MAX_CHAIN", "BTFMember", "BTFType", "Header", "byte_order",
+           "load_btf", "unpack_header"]
 
 @functools.lru_cache(maxsize=16)
 def _step_tables(described: tuple[tuple[int, tuple[int, int]], ...]) -> tuple[list[int], list[int]]:
