@@ -11,7 +11,8 @@ no C parser, no construct and (piped) no rich; ``import netmem_ffi`` loads only 
 errors and abi, and the first call adds only the runtime (no layout, no threading, weakref,
 importlib or warnings module).  No path imports typing, inspect, dataclasses, tempfile, random, xml
 or shlex from our own code (a third-party library may: pycparser does, for the model's
-``layout``), and the first runtime call imports none of them, nor re or ctypes.
+``layout``), and the first runtime call imports none of them, nor re, ctypes, enum, collections,
+functools or array.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ HEAVY_FOR_TOOLS = ("netmem_ffi.runtime", "netmem_ffi._abi_", "construct", "rich"
 #: only where a command needs them (spooling a -dbg vmlinux, JUnit output, completion scripts).
 SLOW_STDLIB = ("typing", "inspect", "dataclasses", "tempfile", "random", "xml", "shlex")
 #: Never imported by ``import netmem_ffi`` and the first get_netmem/put_netmem, by anyone.
-HEAVY_FOR_FIRST_CALL = (*SLOW_STDLIB, "re", "ctypes", "enum")
+HEAVY_FOR_FIRST_CALL = (*SLOW_STDLIB, "re", "ctypes", "enum", "collections", "functools", "array")
 
 
 def probe(code: str, *argv: str) -> tuple[dict[str, list[str]], str]:

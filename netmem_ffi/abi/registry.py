@@ -19,13 +19,12 @@ Each :class:`ProfileSpec` names
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from functools import cache
 
 from netmem_ffi.errors import UnknownProfileError
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # collections.abc too: collections costs every first call ~2.5 ms
+    from collections.abc import Callable, Mapping
     from typing import NamedTuple
 else:
     from netmem_ffi.abi.record import NamedTuple
@@ -282,10 +281,17 @@ PROFILES: tuple[ProfileSpec, ...] = (
 DEFAULT_PROFILE = PROFILES[-1].name
 
 
-@cache  # a profile asks it ~100 times while binding its helper surface, always of the same few releases
+#: release_key's answers: a profile asks ~100 times while binding its helper surface, always of the same
+#: few releases (a dict, not functools.cache: functools and collections would cost every first call ~2 ms).
+_RELEASE_KEYS: dict[str, tuple[int, ...]] = {}
+
+
 def release_key(release: str) -> tuple[int, ...]:
     """``"6.14"`` -> ``(6, 14)``: kernel releases in numeric order."""
-    return tuple(int(part) for part in release.split("."))
+    key = _RELEASE_KEYS.get(release)
+    if key is None:
+        key = _RELEASE_KEYS[release] = tuple(int(part) for part in release.split("."))
+    return key
 
 
 class HelperName(NamedTuple):

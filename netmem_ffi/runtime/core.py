@@ -12,10 +12,7 @@ helpers, profiles) reaches C only through a Runtime.
 from __future__ import annotations
 
 import _thread  # threading's own locks, without importing threading (start-up time, issue 18)
-import array
 import os
-from collections.abc import Callable
-from types import ModuleType
 
 from netmem_ffi import errors
 from netmem_ffi.abi import registry
@@ -23,15 +20,18 @@ from netmem_ffi.runtime import validate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from importlib.machinery import ExtensionFileLoader
+    from types import ModuleType
     from typing import Any, TypeVar
 
     _T = TypeVar("_T")
 
-__all__ = ["Runtime", "runtime", "loaded", "once", "RefOp"]
+    #: ``get_netmem`` / ``put_netmem``: one ref in, nothing out (compiled, METH_O).
+    RefOp = Callable[[int], None]
 
-#: ``get_netmem`` / ``put_netmem``: one ref in, nothing out (compiled, METH_O).
-RefOp = Callable[[int], None]
+# (collections.abc and types are for the type checker only: collections costs every first call ~2.5 ms)
+__all__ = ["Runtime", "runtime", "loaded", "once"]
 
 #: The buffer formats whose items are 8-byte unsigned refs.
 _REF_FORMATS = ("Q", "<Q", "=Q", "@Q", "L", "<L", "=L", "@L")
@@ -183,6 +183,8 @@ class Runtime:
             if ctype.kind != "array" or ctype.item is not ffi.typeof("netmem_ref"):
                 raise errors.NetmemTypeError(f"refs cdata must be a netmem_ref[] array, got {ctype.cname}", refs)
             return refs
+        import array  # per batch, not at the top: array imports collections (~2.5 ms of every first call)
+
         if isinstance(refs, (bytes, bytearray, memoryview, array.array)) or hasattr(refs, "__array_interface__"):
             view = memoryview(refs)  # type: ignore[arg-type]
             if view.itemsize != 8 or view.format not in _REF_FORMATS or not view.c_contiguous:

@@ -9,9 +9,6 @@ typed method (inherited from :class:`~netmem_ffi.runtime.helpers.Helpers`),
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import cached_property
-
 from netmem_ffi import errors
 from netmem_ffi.abi import registry
 from netmem_ffi.runtime import core
@@ -22,6 +19,7 @@ from netmem_ffi.runtime.refcount import RefcountPath
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from netmem_ffi.layout.types import LayoutSet
@@ -92,12 +90,15 @@ class Profile(Helpers, PagePoolAPI):
         """Pickled (and copied) by name: a profile is one per process."""
         return (profile, (self.name,))
 
-    @cached_property
+    @property
     def layouts(self) -> LayoutSet:
-        """The host layouts of this generation, as the C compiler laid them out."""
-        from netmem_ffi.layout.host import layout_set  # not at the top: the first runtime call needs no layout
+        """The host layouts of this generation, as the C compiler laid them out (computed once)."""
+        known: LayoutSet | None = self.__dict__.get("_layouts")
+        if known is None:  # not functools.cached_property: functools costs every first call ~1 ms
+            from netmem_ffi.layout.host import layout_set  # not at the top: the first runtime call needs no layout
 
-        return layout_set(self.ffi, self.spec)
+            known = self.__dict__["_layouts"] = layout_set(self.ffi, self.spec)
+        return known
 
     @property
     def kernels(self) -> tuple[str, ...]:

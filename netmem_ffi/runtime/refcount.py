@@ -10,11 +10,13 @@ argument and error checks in C); the rest are methods over
 from __future__ import annotations
 
 from netmem_ffi.runtime import validate
-from netmem_ffi.runtime.core import RefOp, Runtime
+from netmem_ffi.runtime.core import Runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from netmem_ffi.runtime.core import RefOp
 
 __all__ = ["RefcountPath"]
 
