@@ -179,8 +179,7 @@ def _timed(target: Callable[[bytes], object], data: bytes, per_input: float,
     except NetmemError as exc:
         error = exc
     except InputTimeout:  # over the bound, whatever process_time says (the timer ticks coarser than it)
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        return None, float("inf")
+        return None, float("inf")  # (the finally below disarms the timer)
     except BaseException as exc:  # the finding: save the input and say what escaped
         signal.setitimer(signal.ITIMER_PROF, 0)
         _fail(data, crash_dir, "raised", exc)

@@ -11,6 +11,7 @@ target's architecture from the types.  The network tier reads Debian's real
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 from pathlib import Path
 
@@ -26,7 +27,9 @@ from netmem_ffi.kernel.source import read_source
 from netmem_ffi.layout import engine
 from netmem_ffi.layout.archid import identify_btf
 from netmem_ffi.layout.btf.reader import BTF
+from netmem_ffi.layout.budget import Budget
 from netmem_ffi.layout.dwarf import DebugInfo, elf_dwarf, read_dwarf_btf
+from netmem_ffi.layout.elf import Reader, read_elf
 
 DWARF_VERSIONS = (4, 5)
 
@@ -121,6 +124,21 @@ def test_relocations_are_applied(objects: tuple[str, dict[str, Path]]) -> None:
     assert root is not None
     names = {unit.string(d) for d in unit.children(root)}
     assert {"net_iov", "netmem_desc", "page", "pt_regs"} <= names
+
+
+def test_relocation_linking_a_missing_symbol_table_is_a_clear_error(objects: tuple[str, dict[str, Path]]) -> None:
+    """An object whose .debug_info relocations name a section past the table: KernelInputError, not IndexError."""
+    _, objs = objects
+    data = bytearray(objs["v7.2"].read_bytes())
+    elf = read_elf(Reader(data), "obj", Budget())
+    info = elf.find(".debug_info")
+    assert info is not None
+    rel = next(s for s in elf.sections if s.type in (4, 9) and s.info == info.number)  # SHT_RELA / SHT_REL
+    entsize = 64 if elf.is64 else 40
+    link_at = elf.shoff + rel.number * entsize + (40 if elf.is64 else 24)  # sh_link
+    struct.pack_into("<I" if elf.byteorder == "little" else ">I", data, link_at, 0xFFFF)
+    with pytest.raises(KernelInputError, match="links symbol table 65535, out of range"):
+        elf_dwarf(bytes(data), "obj")
 
 
 def test_bad_dwarf_is_a_clear_error(tmp_path: Path) -> None:
