@@ -314,7 +314,7 @@ def decompress(codec: str, buf: Buffer, source: str, offset: int = 0, limit: int
 class ChunkReader(io.RawIOBase):
     """A read-only file over an iterator of byte chunks (feeds ``tarfile`` in stream mode)."""
 
-    def __init__(self, source: Iterator[bytes]) -> None:
+    def __init__(self, source: Iterator[Buffer]) -> None:
         self._source = source
         self._pending = memoryview(b"")
 

@@ -26,7 +26,6 @@ and an ELF file on disk is read by its headers and ``.BTF`` section only.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import struct
@@ -36,7 +35,15 @@ from netmem_ffi.errors import KernelInputError
 from netmem_ffi.kernel import codecs as kernel_codecs
 from netmem_ffi.kernel.archive import AR_MAGIC, Limited, find_member, open_input
 from netmem_ffi.kernel.codecs import Buffer
-from netmem_ffi.kernel.elf import ELF_MACHINES, Blob, elf_btf
+from netmem_ffi.kernel.elf import ELF_MACHINES, Blob, ElfBtf, elf_btf
+from netmem_ffi.kernel.levels import (
+    BufferLevel,
+    FileLevel,
+    Level,
+    MemberLevel,
+    StreamLevel,
+    take,
+)
 from netmem_ffi.layout.btf.reader import MAGIC_PREFIX, byte_order, unpack_header
 from netmem_ffi.layout.btf.uapi import BTF_HEADER_LEN
 from netmem_ffi.layout.budget import Budget
@@ -122,15 +129,13 @@ def read_btf_bytes(path: str | os.PathLike[str], budget: Budget | None = None) -
         except OSError as exc:
             raise KernelInputError(f"cannot read: {exc.strerror or exc}", name) from None
         kind = _kind(head)
+        level = FileLevel(fh, name)
         try:
             if kind == "elf":
-                return _blob(_elf(Blob(fh=fh), name, 0, budget), name, kind)
+                return _blob(_elf_file(level, 0, budget), name, kind)
             if kind == "deb":
-                return _blob(_deb(fh, name, 0, budget), name, kind)
-            data = fh.read(budget.held + 1)
-            budget.check("held", len(data), "input file", name)
-            with budget.hold(len(data), "input file", name):
-                return _blob(_extract(data, name, 0, budget), name, kind)
+                return _blob(_deb(level, 0, budget), name, kind)
+            return _blob(_extract(level, 0, budget, "input file"), name, kind)
         except _NoBtf as exc:
             raise KernelInputError(exc.message, exc.source) from None
 
@@ -139,7 +144,7 @@ def btf_from_bytes(data: Buffer, source: str = "<bytes>", budget: Budget | None 
     """Like :func:`read_btf_bytes` for an input already in memory; *source* names it in errors."""
     budget = (budget or Budget.from_env()).fresh()
     try:
-        return _blob(_extract(data, source, 0, budget), source, _kind(data))
+        return _blob(_follow(_learn(data, BufferLevel(data, source), 0, budget), 0, budget), source, _kind(data))
     except _NoBtf as exc:
         raise KernelInputError(exc.message, exc.source) from None
 
@@ -182,22 +187,77 @@ def _kind(data: Buffer) -> str:
     return codec.name if codec else "image"
 
 
-def _extract(data: Buffer, source: str, depth: int, budget: Budget) -> _Found:
-    budget.check("depth", depth, f"containers nested more than {budget.depth} deep", source, 0)
+@dataclass
+class _Plan:
+    """Where a level holding no BTF of its own leads: the children to follow, and what it says of the kernel.
+
+    *scan*: the children are candidates found by scanning, tried in order, and
+    one that does not decompress is passed over.  *package*: the level is a
+    Debian package, walked by :func:`_deb`.
+    """
+
+    source: str
+    children: list[Level]
+    scan: bool = False
+    nobtf: str | None = None  # why there is no BTF when no candidate holds it (default: counts)
+    release: str | None = None
+    arch: str | None = None
+    package: Level | None = None
+
+
+def _extract(level: Level, depth: int, budget: Budget, what: str | None = None) -> _Found:
+    """Hold *level*'s bytes, learn what they tell, drop them, and only then follow into its children."""
+    what = what or level.what
+    budget.check("depth", depth, f"containers nested more than {budget.depth} deep", level.source, 0)
+    data = take(level, budget, what)
+    with budget.hold(len(data), what, level.source):
+        step = _learn(data, level, depth, budget)
+    del data  # the only reference: freed before any child is read
+    return _follow(step, depth, budget)
+
+
+def _learn(data: Buffer, level: Level, depth: int, budget: Budget) -> _Found | _Plan:
+    """:func:`_examine`, with the level's banner as the release when nothing closer names one."""
+    step = _examine(data, level, depth, budget)
+    if step.release is None:
+        step.release = _banner(data)
+    return step
+
+
+def _follow(step: _Found | _Plan, depth: int, budget: Budget) -> _Found:
+    """The BTF *step* leads to: itself when found, else its children's."""
+    if isinstance(step, _Found):
+        return step
+    if step.package is not None:
+        found = _deb(step.package, depth, budget)
+    elif step.scan:
+        found = _try_candidates(step, depth, budget)
+    else:
+        (child,) = step.children
+        found = _extract(child, depth + 1, budget)
+    found.release = found.release or step.release
+    found.arch = found.arch or step.arch
+    return found
+
+
+def _examine(data: Buffer, level: Level, depth: int, budget: Budget) -> _Found | _Plan:
+    """What the bytes of *level* (held as *data*) are: BTF found in them, or where to look next."""
+    source = level.source
     kind = _kind(data)
     if kind == "raw-btf":
         return _raw_btf(data, source)
     if kind == "elf":
-        return _elf(Blob(data), source, depth, budget, data)
+        return _elf_held(data, level, budget)
     if kind == "deb":
-        return _deb(io.BytesIO(data), source, depth, budget)
+        return _Plan(source, [], package=level)
     if kind == "zboot":
-        return _zboot(data, source, depth, budget)
+        return _zboot(data, level)
     if kind == "bzimage":
-        return _bzimage(data, source, depth, budget)
+        return _bzimage(data, level)
     if kind != "image":
-        return _payload(data, 0, len(data), kind, source, depth, budget)
-    return _scan_image(data, source, depth, budget)
+        return _Plan(source, [_stream(level, 0, len(data), kind)])
+    found = _scan_btf(data, source, budget)
+    return found if found is not None else _Plan(source, _candidates(data, level, budget), scan=True)
 
 
 def _raw_btf(data: Buffer, source: str) -> _Found:
@@ -235,65 +295,64 @@ def _windows(blob: Blob, off: int, size: int) -> Iterator[bytes]:
         yield blob.read(start, min(_BANNER_WINDOW + 256, off + size - start))
 
 
-# -- ELF ----------------------------------------------------------------------
-
-
-def _elf(blob: Blob, source: str, depth: int, budget: Budget, data: Buffer | None = None) -> _Found:
-    """The .BTF of an ELF file (*data* when it is in memory: a boot wrapper may hide a kernel in it)."""
-    found = elf_btf(blob, source, budget)
-    release = None
-    if found.release_range is not None:
-        release = next((r for w in _windows(blob, *found.release_range) if (r := _banner(w))), None)
-    if found.btf is not None:
-        if btf_span(found.btf, 0) is None:
-            raise KernelInputError(f".BTF section ({len(found.btf)} bytes) does not start with a BTF header whose "
-                                   "sections fit in it", source, found.btf_at)
-        if release is None and data is not None:
-            release = _banner(data)
-        return _Found(found.btf, release, found.arch)
-    hint = ("; it has DWARF (.debug_info): `pahole --btf_encode_detached=OUT.btf FILE` makes BTF from it"
-            if found.dwarf else " (kernel built without CONFIG_DEBUG_INFO_BTF?)")
-    why = f"ELF file has {found.why}{hint}"
-    if data is None and not found.dwarf and blob.size <= budget.held_left():
-        with budget.hold(blob.size, "ELF file", source):  # a boot wrapper on disk: small enough to scan
-            return _wrapped(blob.read(0, blob.size), found.arch, why, source, depth, budget)
-    if data is None:
-        raise _NoBtf(why, source)
-    return _wrapped(data, found.arch, why, source, depth, budget)
-
-
-def _wrapped(data: Buffer, arch: str | None, why: str, source: str, depth: int, budget: Budget) -> _Found:
-    """An ELF with no .BTF: a boot wrapper may still carry a compressed kernel."""
-    try:
-        inner = _scan_streams(data, source, depth, budget)
-    except _NoBtf:
-        raise _NoBtf(why, source) from None
-    inner.arch = inner.arch or arch
-    return inner
-
-
 def _check_range(data: Buffer, off: int, size: int, source: str, what: str) -> None:
     if off < 0 or size < 0 or off + size > len(data):
         raise KernelInputError(f"{what} ({size} bytes) runs past the end of the file ({len(data)} bytes)", source, off)
 
 
+def _stream(level: Level, off: int, size: int, codec: str) -> StreamLevel:
+    """The *codec* stream at *off* of *level*, as a level of its own."""
+    return StreamLevel(level, off, size, codec, f"{level.source} ({codec} payload at {off:#x})")
+
+
+# -- ELF ----------------------------------------------------------------------
+
+
+def _elf_btf(blob: Blob, source: str, budget: Budget) -> tuple[_Found | None, ElfBtf]:
+    """The BTF of the ELF in *blob* (None when it has none), and the ELF's facts."""
+    facts = elf_btf(blob, source, budget)
+    if facts.btf is None:
+        return None, facts
+    if btf_span(facts.btf, 0) is None:
+        raise KernelInputError(f".BTF section ({len(facts.btf)} bytes) does not start with a BTF header whose "
+                               "sections fit in it", source, facts.btf_at)
+    release = None
+    if facts.release_range is not None:
+        release = next((r for w in _windows(blob, *facts.release_range) if (r := _banner(w))), None)
+    return _Found(facts.btf, release, facts.arch), facts
+
+
+def _no_elf_btf(facts: ElfBtf) -> str:
+    hint = ("; it has DWARF (.debug_info): `pahole --btf_encode_detached=OUT.btf FILE` makes BTF from it"
+            if facts.dwarf else " (kernel built without CONFIG_DEBUG_INFO_BTF?)")
+    return f"ELF file has {facts.why}{hint}"
+
+
+def _elf_file(level: FileLevel, depth: int, budget: Budget) -> _Found:
+    """An ELF file on disk, read by its headers and .BTF; one without, small enough, is scanned as a boot wrapper."""
+    blob = Blob(fh=level.fh)
+    found, facts = _elf_btf(blob, level.source, budget)
+    if found is not None:
+        return found
+    if facts.dwarf or blob.size > budget.held_left():
+        raise _NoBtf(_no_elf_btf(facts), level.source)
+    return _extract(level, depth, budget, "ELF file")
+
+
+def _elf_held(data: Buffer, level: Level, budget: Budget) -> _Found | _Plan:
+    """An ELF in memory: its .BTF, else the compressed kernel a boot wrapper may carry."""
+    found, facts = _elf_btf(Blob(data), level.source, budget)
+    if found is not None:
+        return found
+    return _Plan(level.source, _candidates(data, level, budget), scan=True, nobtf=_no_elf_btf(facts), arch=facts.arch)
+
+
 # -- images ---------------------------------------------------------------------
 
 
-def _payload(data: Buffer, off: int, size: int, codec: str, source: str, depth: int, budget: Budget) -> _Found:
-    """Decompress the *codec* stream at data[off:off+size] and extract from what it holds."""
-    _check_range(data, off, size, source, f"{codec} payload")
-    budget.check("depth", depth + 1, f"containers nested more than {budget.depth} deep", source, off)
-    inner = kernel_codecs.decompress(codec, memoryview(data)[off : off + size], source, off,
-                                     budget.held_left(), budget)
-    with budget.hold(len(inner), f"{codec} payload", source, off):
-        found = _extract(inner, f"{source} ({codec} payload at {off:#x})", depth + 1, budget)
-        found.release = found.release or _banner(inner)
-    return found
-
-
-def _bzimage(data: Buffer, source: str, depth: int, budget: Budget) -> _Found:
+def _bzimage(data: Buffer, level: Level) -> _Plan:
     """x86 boot protocol: setup_sects@0x1f1, payload_offset/length@0x248 (from protocol 2.08)."""
+    source = level.source
     (setup_sects,) = _u("<B", data, 0x1F1, source, "bzImage setup header")
     (version,) = _u("<H", data, 0x206, source, "bzImage setup header")
     if version < 0x208:
@@ -305,10 +364,8 @@ def _bzimage(data: Buffer, source: str, depth: int, budget: Budget) -> _Found:
     codec = kernel_codecs.codec_at(data, start)
     if codec is None:
         raise KernelInputError("bzImage payload has no known compression magic", source, start)
-    found = _payload(data, start, payload_length, codec.name, source, depth, budget)
-    found.arch = found.arch or ("x86_64" if xloadflags & 1 else "i386")
-    found.release = found.release or _setup_version(data)
-    return found
+    return _Plan(source, [_stream(level, start, payload_length, codec.name)], release=_setup_version(data),
+                 arch="x86_64" if xloadflags & 1 else "i386")
 
 
 def _setup_version(data: Buffer) -> str | None:
@@ -320,22 +377,16 @@ def _setup_version(data: Buffer) -> str | None:
     return text.decode("ascii", "replace") if ptr and text and text[:1].isdigit() else None
 
 
-def _zboot(data: Buffer, source: str, depth: int, budget: Budget) -> _Found:
+def _zboot(data: Buffer, level: Level) -> _Plan:
     """EFI zboot: 'MZ', 'zimg', payload offset and size, then the codec name at 0x18."""
+    source = level.source
     payload_offset, payload_size = _u("<II", data, 8, source, "zboot header")
     name = bytes(data[0x18:0x38]).split(b"\x00")[0].decode("ascii", "replace")
     codec = {"gzip": "gzip", "zstd": "zstd", "lz4": "lz4", "lzma": "lzma", "xzkern": "xz", "xz": "xz", "bzip2": "bzip2"}
     if name not in codec:
         raise KernelInputError(f"zboot compression {name!r} is not supported", source, 0x18)
-    return _payload(data, payload_offset, payload_size, codec[name], source, depth, budget)
-
-
-def _scan_image(data: Buffer, source: str, depth: int, budget: Budget) -> _Found:
-    """A raw kernel image: BTF in the clear, else a compressed kernel inside."""
-    found = _scan_btf(data, source, budget)
-    if found is not None:
-        return found
-    return _scan_streams(data, source, depth, budget)
+    _check_range(data, payload_offset, payload_size, source, f"{codec[name]} payload")
+    return _Plan(source, [_stream(level, payload_offset, payload_size, codec[name])])
 
 
 def _scan_btf(data: Buffer, source: str, budget: Budget) -> _Found | None:
@@ -357,31 +408,46 @@ def _image_arch(data: bytes) -> str | None:
     return {b"ARM\x64": "arm64", b"RSC\x05": "riscv64"}.get(magic)
 
 
-def _scan_streams(data: Buffer, source: str, depth: int, budget: Budget) -> _Found:
-    """Try each embedded compressed stream, in file order, until one holds BTF."""
-    inflated = failed = 0
+def _candidates(data: Buffer, level: Level, budget: Budget) -> list[Level]:
+    """The compressed streams embedded in *level* (held as *data*), in file order, as many as may be tried."""
+    room = budget.candidates - budget.spent.get("candidates", 0) + 1  # one more: trying it names the budget
 
     def hit(pos: int) -> None:
-        budget.spend("scan_hits", 1, "scanning an image for compressed streams", source, pos)
+        budget.spend("scan_hits", 1, "scanning an image for compressed streams", level.source, pos)
 
+    out: list[Level] = []
     for pos, codec in kernel_codecs.find_streams(data, hit):
-        budget.spend("candidates", 1, "trying the compressed streams inside an image", source, pos)
+        if len(out) >= room:
+            break
+        out.append(_stream(level, pos, len(data) - pos, codec.name))
+    return out
+
+
+def _try_candidates(plan: _Plan, depth: int, budget: Budget) -> _Found:
+    """The first of *plan*'s embedded streams that holds BTF (one that does not decompress is passed over)."""
+    inflated = failed = 0
+    for child in plan.children:
+        assert isinstance(child, StreamLevel)
+        budget.spend("candidates", 1, "trying the compressed streams inside an image", plan.source, child.offset)
         try:
-            return _payload(data, pos, len(data) - pos, codec.name, source, depth, budget)
+            return _extract(child, depth + 1, budget)
         except _NoBtf:
             inflated += 1
         except KernelInputError as exc:
             if exc.__class__ is not KernelInputError:  # a budget: the whole input is over it
                 raise
             failed += 1
-    raise _NoBtf(
+    raise _NoBtf(plan.nobtf or (
         f"no BTF found: none in the clear, none in the {inflated} compressed stream(s) inside "
-        f"({failed} more candidate(s) did not decompress); kernel built without CONFIG_DEBUG_INFO_BTF?",
-        source,
-    )
+        f"({failed} more candidate(s) did not decompress); kernel built without CONFIG_DEBUG_INFO_BTF?"),
+        plan.source)
 
 
 # -- Debian packages --------------------------------------------------------------
+
+
+def _is_image(name: str) -> bool:
+    return _DEB_IMAGE.match(name) is not None
 
 
 def _control(fh: BinaryIO, source: str, budget: Budget) -> dict[str, str]:
@@ -398,26 +464,25 @@ def _control(fh: BinaryIO, source: str, budget: Budget) -> dict[str, str]:
     return fields
 
 
-def _deb(fh: BinaryIO, source: str, depth: int, budget: Budget) -> _Found:
+def _deb(package: Level, depth: int, budget: Budget) -> _Found:
     """A Debian package, streamed: its control file, then its kernel image member."""
-    control = _control(fh, source, budget)
-    package = control.get("Package", "")
-    found = find_member(fh, source, "data", lambda n: _DEB_IMAGE.match(n) is not None, budget)
+    source = package.source
+    control = _control(package.open(budget), source, budget)
+    name = control.get("Package", "")
+    found = find_member(package.open(budget), source, "data", _is_image, budget)
     if found is None:
         raise _NoBtf(
-            f"package {package or '?'} has no kernel image (boot/vmlinu[xz]-*, usr/lib/modules/*/vmlinu[xz]*)", source
+            f"package {name or '?'} has no kernel image (boot/vmlinu[xz]-*, usr/lib/modules/*/vmlinu[xz]*)", source
         )
     member, body = found
     where = f"{source}:{member.name.lstrip('./')}"
-    if member.size <= budget.held_left():
-        image = body.read()
-        with budget.hold(len(image), "package member", where):
-            result = _extract(image, where, depth + 1, budget)
+    if member.size <= budget.held_left():  # read now, while the walk is there; walked again for its children
+        result = _extract(MemberLevel(package, _is_image, where, first=body.read()), depth + 1, budget)
     else:
         result = _spooled_elf(body, member.size, where, depth + 1, budget)
     m = _DEB_IMAGE.match(member.name)
     path_release = next((v for v in m.groupdict().values() if v), None) if m else None
-    name_match = _DEB_NAME.match(package)
+    name_match = _DEB_NAME.match(name)
     result.release = result.release or path_release or (name_match.group("release") if name_match else None)
     arch = control.get("Architecture")
     result.arch = DEB_ARCHES.get(arch or "", arch) or result.arch
@@ -439,4 +504,4 @@ def _spooled_elf(body: Limited, size: int, source: str, depth: int, budget: Budg
         tmp.write(head)
         shutil.copyfileobj(body, tmp, 1 << 20)
         tmp.flush()
-        return _elf(Blob(fh=tmp), source, depth, budget)
+        return _elf_file(FileLevel(tmp, source), depth, budget)

@@ -172,6 +172,7 @@ class Budget:
         if live > self.held:
             raise self.exceeded("held", f"{what} ({amount:,} bytes, {live:,} held in all)", source, offset)
         self.spent["live"] = live
+        self.spent["peak_live"] = max(live, self.spent.get("peak_live", 0))
         try:
             yield
         finally:

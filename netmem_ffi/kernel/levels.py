@@ -1,0 +1,171 @@
+"""The nesting levels of one kernel input, each a recipe that produces its bytes again from the file.
+
+A kernel input nests containers: a package's image member, an image's
+compressed payload, a stream found inside an image.  Each is a :class:`Level`
+that can stream its bytes from the start as often as asked: the input file
+itself (:class:`FileLevel`), a buffer the caller holds (:class:`BufferLevel`),
+a member of a package walked again from the package (:class:`MemberLevel`),
+or a codec stream at an offset of its parent level (:class:`StreamLevel`).
+
+:mod:`netmem_ffi.kernel.inputs` holds one level's bytes at a time
+(:func:`take`): it learns from them what the level tells (its kind, BTF in the
+clear, ELF facts, the banner, where the children start), drops them, and only
+then streams a child, re-inflating the parents from the file.  No two
+decompressed levels are ever held at once.  The price is one more pass over
+the parents per child tried, charged to the input's ``inflate`` budget and
+bounded by its ``candidates`` budget.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Iterator
+
+from netmem_ffi.errors import KernelInputError
+from netmem_ffi.kernel.archive import find_member
+from netmem_ffi.kernel.codecs import Buffer, ChunkReader, stream_chunks
+from netmem_ffi.layout.budget import Budget
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
+
+__all__ = ["BufferLevel", "FileLevel", "Level", "MemberLevel", "StreamLevel", "take"]
+
+#: Bytes read or handed on per chunk.
+_CHUNK = 1 << 20
+
+
+class Level:
+    """One nesting level of an input: *source* names it in errors; :meth:`chunks` streams its bytes."""
+
+    source: str
+    #: What the level is, in errors ("input file", "gzip payload" ...).
+    what: str = "input"
+    #: Bytes read when the level was found (a package member), handed out once by :func:`take`.
+    first: bytearray | bytes | None = None
+
+    def chunks(self, budget: Budget, offset: int = 0, size: int | None = None) -> Iterator[Buffer]:
+        """The level's bytes from *offset*, at most *size* of them, in chunks of at most 1 MiB."""
+        raise NotImplementedError
+
+    def open(self, budget: Budget) -> BinaryIO:
+        """The level's bytes as a fresh read-only stream (not seekable unless it is the file)."""
+        stream: BinaryIO = io.BufferedReader(ChunkReader(self.chunks(budget)), 1 << 16)
+        return stream
+
+
+class FileLevel(Level):
+    """The input file itself (a regular file, read with ``pread``)."""
+
+    what = "input file"
+
+    def __init__(self, fh: BinaryIO, source: str) -> None:
+        self.fh = fh
+        self.source = source
+
+    def chunks(self, budget: Budget, offset: int = 0, size: int | None = None) -> Iterator[bytes]:
+        end = None if size is None else offset + size
+        while end is None or offset < end:
+            part = os.pread(self.fh.fileno(), _CHUNK if end is None else min(_CHUNK, end - offset), offset)
+            if not part:
+                return
+            offset += len(part)
+            yield part
+
+    def open(self, budget: Budget) -> BinaryIO:
+        self.fh.seek(0)
+        return self.fh
+
+
+class BufferLevel(Level):
+    """Bytes the caller already holds (:func:`~netmem_ffi.kernel.inputs.btf_from_bytes`): never copied whole."""
+
+    def __init__(self, data: Buffer, source: str) -> None:
+        self.view = memoryview(data)
+        self.source = source
+
+    def chunks(self, budget: Budget, offset: int = 0, size: int | None = None) -> Iterator[memoryview]:
+        end = len(self.view) if size is None else min(len(self.view), offset + size)
+        for start in range(offset, end, _CHUNK):
+            yield self.view[start:min(end, start + _CHUNK)]
+
+    def open(self, budget: Budget) -> BinaryIO:
+        return io.BytesIO(self.view)
+
+
+class StreamLevel(Level):
+    """The *codec* stream that starts *offset* bytes into *parent* and may run for *size* bytes."""
+
+    def __init__(self, parent: Level, offset: int, size: int, codec: str, source: str) -> None:
+        self.parent, self.offset, self.size, self.codec = parent, offset, size, codec
+        self.source = source
+        self.what = f"{codec} payload"
+
+    def chunks(self, budget: Budget, offset: int = 0, size: int | None = None) -> Iterator[bytes]:
+        packed = ChunkReader(self.parent.chunks(budget, self.offset, self.size))
+        out = stream_chunks(self.codec, packed.read, self.parent.source, self.offset, budget)
+        return _window(out, offset, size)
+
+
+class MemberLevel(Level):
+    """The first regular member of *package*'s ``data.tar`` that *wanted* accepts, found again by a new walk."""
+
+    what = "package member"
+
+    def __init__(self, package: Level, wanted: Callable[[str], bool], source: str,
+                 first: bytearray | bytes | None = None) -> None:
+        self.package, self.wanted, self.source, self.first = package, wanted, source, first
+
+    def chunks(self, budget: Budget, offset: int = 0, size: int | None = None) -> Iterator[bytes]:
+        found = find_member(self.package.open(budget), self.package.source, "data", self.wanted, budget)
+        if found is None:  # the package read differently the second time: it is not a file we can trust
+            raise KernelInputError("package changed while it was read (its kernel image member is gone)",
+                                   self.package.source)
+        body = found[1]
+        if offset and not body.advance(offset):
+            return
+        left = body.left if size is None else min(size, body.left)
+        while left > 0:
+            part = body.read(min(_CHUNK, left))
+            if not part:
+                return
+            left -= len(part)
+            yield part
+
+
+def _window(chunks: Iterator[bytes], offset: int, size: int | None) -> Iterator[bytes]:
+    """The bytes of *chunks* from *offset*, at most *size* of them (the stream is not pulled past them)."""
+    left = size
+    for chunk in chunks:
+        if offset >= len(chunk):
+            offset -= len(chunk)
+            continue
+        if offset:
+            chunk, offset = chunk[offset:], 0
+        if left is not None:
+            if left <= len(chunk):
+                if left:
+                    yield chunk[:left]
+                return
+            left -= len(chunk)
+        yield chunk
+
+
+def take(level: Level, budget: Budget, what: str) -> bytearray | bytes:
+    """The whole of *level* in memory, at most what the ``held`` budget has left.
+
+    Raises :class:`~netmem_ffi.errors.BudgetExceededError` (``held``) past that,
+    or the errors of the level's streams.
+    """
+    if level.first is not None:
+        data, level.first = level.first, None
+        return data
+    room = budget.held_left()
+    out = bytearray()
+    for chunk in level.chunks(budget):
+        if len(out) + len(chunk) > room:
+            raise budget.exceeded("held", f"{what} is larger than {room:,} bytes", level.source)
+        out += chunk
+    return out

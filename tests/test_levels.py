@@ -1,0 +1,98 @@
+"""Issue 12's "never hold two decompressed levels": each level of an input is held alone, then re-streamed."""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_kernel_inputs import COMPRESSORS, make_btf, make_bzimage, make_deb, make_elf, make_raw_image
+
+from netmem_ffi.errors import KernelInputError
+from netmem_ffi.kernel.inputs import read_btf_bytes
+from netmem_ffi.kernel.levels import BufferLevel, MemberLevel, StreamLevel, _window, take
+from netmem_ffi.layout.budget import Budget
+
+_MiB = 1 << 20
+LEVEL = 32 * _MiB
+#: What streaming costs beside the level held, per level of the chain re-inflated (chunks of 1 MiB in flight).
+IN_FLIGHT = 4 * _MiB
+
+
+def _padded(inner: bytes, size: int = LEVEL) -> bytes:
+    """*inner* embedded in a level of *size* bytes (zeros around it, so it compresses to little)."""
+    return b"\x00" * 64 + inner + b"\x00" * (size - 64 - len(inner))
+
+
+def _onion(levels: int) -> tuple[bytes, bytes]:
+    """An image *levels* gzip streams deep, each level inflating to 32 MiB; (the file, its BTF)."""
+    btf = make_btf()
+    data = _padded(make_raw_image(btf))
+    for _ in range(levels - 1):
+        data = _padded(COMPRESSORS["gzip"](data))
+    return COMPRESSORS["gzip"](data), btf
+
+
+def _peak_reading(path: Path) -> tuple[bytes, int]:
+    tracemalloc.start()
+    try:
+        blob = read_btf_bytes(path)
+        return blob.btf, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("levels", [2, 3])
+def test_one_decompressed_level_is_held_at_a_time(tmp_path: Path, levels: int) -> None:
+    """Levels of 32 MiB each, nested 2 and 3 deep: the peak is one level (its growth slack included) and
+    the chunks in flight, well under two levels."""
+    data, btf = _onion(levels)
+    path = tmp_path / "onion"
+    path.write_bytes(data)
+    found, peak = _peak_reading(path)
+    assert found == btf
+    assert peak < LEVEL * 9 // 8 + IN_FLIGHT * levels < 2 * LEVEL, f"{peak:,} bytes at peak for {levels} levels of {LEVEL:,}"
+
+
+def test_deb_inside_a_compressed_stream_is_walked_from_the_stream(tmp_path: Path) -> None:
+    """A package that is itself a level (not the file): each walk re-inflates it from the file."""
+    btf = make_btf()
+    path = tmp_path / "deb.gz"
+    path.write_bytes(COMPRESSORS["gzip"](make_deb(make_bzimage(make_elf(btf), "xz"), data_codec="xz")))
+    blob = read_btf_bytes(path)
+    assert (blob.btf, blob.arch_hint) == (btf, "x86_64")
+
+
+def test_member_walked_again_must_still_be_there() -> None:
+    """A package whose second walk finds no image (it changed under us) is an error, not a silent empty level."""
+    deb = make_deb(b"not an image", path="./usr/share/doc/readme")
+    level = MemberLevel(BufferLevel(deb, "pkg.deb"), lambda name: name.endswith("/vmlinuz"), "pkg.deb:boot/vmlinuz")
+    with pytest.raises(KernelInputError, match="package changed while it was read"):
+        take(level, Budget(), "package member")
+
+
+def test_a_level_larger_than_the_held_budget_is_refused_while_streaming() -> None:
+    data = COMPRESSORS["gzip"](b"\x00" * (4 * _MiB))
+    level = StreamLevel(BufferLevel(data, "x"), 0, len(data), "gzip", "x (gzip payload at 0x0)")
+    budget = Budget(held=_MiB)
+    with pytest.raises(KernelInputError, match="held budget"):
+        take(level, budget, "gzip payload")
+    assert budget.spent.get("inflate", 0) <= 2 * _MiB  # stopped at the first chunk past the budget
+
+
+def _chunked(data: bytes, sizes: list[int]) -> Iterator[bytes]:
+    pos = 0
+    for size in sizes:
+        yield data[pos:pos + size]
+        pos += size
+    yield data[pos:]
+
+
+@given(data=st.binary(max_size=300), sizes=st.lists(st.integers(0, 40), max_size=12),
+       offset=st.integers(0, 320), size=st.one_of(st.none(), st.integers(0, 320)))
+def test_window_is_the_slice(data: bytes, sizes: list[int], offset: int, size: int | None) -> None:
+    got = b"".join(_window(_chunked(data, sizes), offset, size))
+    assert got == data[offset:None if size is None else offset + size]
