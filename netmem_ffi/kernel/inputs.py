@@ -40,7 +40,6 @@ from netmem_ffi.kernel.levels import (
     BufferLevel,
     FileLevel,
     Level,
-    MemberLevel,
     StreamLevel,
     take,
 )
@@ -446,10 +445,6 @@ def _try_candidates(plan: _Plan, depth: int, budget: Budget) -> _Found:
 # -- Debian packages --------------------------------------------------------------
 
 
-def _is_image(name: str) -> bool:
-    return _DEB_IMAGE.match(name) is not None
-
-
 def _control(fh: BinaryIO, source: str, budget: Budget) -> dict[str, str]:
     found = find_member(fh, source, "control", lambda n: n.lstrip("./") == "control", budget)
     if found is None:
@@ -469,17 +464,18 @@ def _deb(package: Level, depth: int, budget: Budget) -> _Found:
     source = package.source
     control = _control(package.open(budget), source, budget)
     name = control.get("Package", "")
-    found = find_member(package.open(budget), source, "data", _is_image, budget)
+    found = find_member(package.open(budget), source, "data", lambda n: _DEB_IMAGE.match(n) is not None, budget)
     if found is None:
         raise _NoBtf(
             f"package {name or '?'} has no kernel image (boot/vmlinu[xz]-*, usr/lib/modules/*/vmlinu[xz]*)", source
         )
     member, body = found
     where = f"{source}:{member.name.lstrip('./')}"
-    if member.size <= budget.held_left():  # read now, while the walk is there; walked again for its children
-        result = _extract(MemberLevel(package, _is_image, where, first=body.read()), depth + 1, budget)
-    else:
-        result = _spooled_elf(body, member.size, where, depth + 1, budget)
+    spool, elf = _spool(body, member.size, where, depth + 1, budget)
+    del found, body  # the package's decompressor (its dictionary: up to 64 MiB) goes before the member is read
+    with spool:  # the file, not memory, keeps the member while the levels inside it are read
+        level = FileLevel(spool, where, "package member")
+        result = _elf_file(level, depth + 1, budget) if elf else _extract(level, depth + 1, budget)
     m = _DEB_IMAGE.match(member.name)
     path_release = next((v for v in m.groupdict().values() if v), None) if m else None
     name_match = _DEB_NAME.match(name)
@@ -489,19 +485,28 @@ def _deb(package: Level, depth: int, budget: Budget) -> _Found:
     return result
 
 
-def _spooled_elf(body: Limited, size: int, source: str, depth: int, budget: Budget) -> _Found:
-    """A member too large to hold (a -dbg vmlinux): spooled to a temporary file, read as ELF by its headers."""
+def _spool(body: Limited, size: int, source: str, depth: int, budget: Budget) -> tuple[BinaryIO, bool]:
+    """A package's image member copied to a temporary file (the caller closes it), and whether it is ELF.
+
+    An ELF member (a ``-dbg`` vmlinux of a gigabyte) is then read by its headers
+    and ``.BTF`` only; one that is neither ELF nor small enough to hold is
+    refused before it is copied.
+    """
     import shutil
     import tempfile  # here, not at the top: tempfile (random) costs every command ~5 ms of start-up
 
     budget.check("depth", depth, f"containers nested more than {budget.depth} deep", source, 0)
     budget.check("spool", size, f"package member of {size:,} bytes", source)
-    with tempfile.TemporaryFile(prefix="netmem-member-") as tmp:
-        head = body.read(4)
-        if head != b"\x7fELF":
-            raise budget.exceeded("held", f"package member of {size:,} bytes is not ELF and too large to hold",
-                                  source)
-        tmp.write(head)
-        shutil.copyfileobj(body, tmp, 1 << 20)
-        tmp.flush()
-        return _elf_file(FileLevel(tmp, source), depth, budget)
+    head = body.read(4)
+    elf = head == b"\x7fELF"
+    if not elf and size > budget.held_left():
+        raise budget.exceeded("held", f"package member of {size:,} bytes is not ELF and too large to hold", source)
+    spool: BinaryIO = tempfile.TemporaryFile(prefix="netmem-member-")
+    try:
+        spool.write(head)
+        shutil.copyfileobj(body, spool, 1 << 20)
+        spool.flush()
+    except BaseException:
+        spool.close()
+        raise
+    return spool, elf

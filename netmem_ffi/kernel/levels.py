@@ -3,9 +3,9 @@
 A kernel input nests containers: a package's image member, an image's
 compressed payload, a stream found inside an image.  Each is a :class:`Level`
 that can stream its bytes from the start as often as asked: the input file
-itself (:class:`FileLevel`), a buffer the caller holds (:class:`BufferLevel`),
-a member of a package walked again from the package (:class:`MemberLevel`),
-or a codec stream at an offset of its parent level (:class:`StreamLevel`).
+itself or a package member spooled to a temporary file (:class:`FileLevel`),
+a buffer the caller holds (:class:`BufferLevel`), or a codec stream at an
+offset of its parent level (:class:`StreamLevel`).
 
 :mod:`netmem_ffi.kernel.inputs` holds one level's bytes at a time
 (:func:`take`): it learns from them what the level tells (its kind, BTF in the
@@ -13,17 +13,16 @@ clear, ELF facts, the banner, where the children start), drops them, and only
 then streams a child, re-inflating the parents from the file.  No two
 decompressed levels are ever held at once.  The price is one more pass over
 the parents per child tried, charged to the input's ``inflate`` budget and
-bounded by its ``candidates`` budget.
+bounded by its ``candidates`` budget; real kernels nest one compressed level
+below the file or the spooled member, so for them the price is nothing.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-from netmem_ffi.errors import KernelInputError
-from netmem_ffi.kernel.archive import find_member
 from netmem_ffi.kernel.codecs import Buffer, ChunkReader, stream_chunks
 from netmem_ffi.layout.budget import Budget
 
@@ -31,7 +30,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import BinaryIO
 
-__all__ = ["BufferLevel", "FileLevel", "Level", "MemberLevel", "StreamLevel", "take"]
+__all__ = ["BufferLevel", "FileLevel", "Level", "StreamLevel", "take"]
 
 #: Bytes read or handed on per chunk.
 _CHUNK = 1 << 20
@@ -43,8 +42,6 @@ class Level:
     source: str
     #: What the level is, in errors ("input file", "gzip payload" ...).
     what: str = "input"
-    #: Bytes read when the level was found (a package member), handed out once by :func:`take`.
-    first: bytearray | bytes | None = None
 
     def chunks(self, budget: Budget, offset: int = 0, size: int | None = None) -> Iterator[Buffer]:
         """The level's bytes from *offset*, at most *size* of them, in chunks of at most 1 MiB."""
@@ -57,13 +54,12 @@ class Level:
 
 
 class FileLevel(Level):
-    """The input file itself (a regular file, read with ``pread``)."""
+    """The input file, or a package member spooled to one (a regular file, read with ``pread``)."""
 
-    what = "input file"
-
-    def __init__(self, fh: BinaryIO, source: str) -> None:
+    def __init__(self, fh: BinaryIO, source: str, what: str = "input file") -> None:
         self.fh = fh
         self.source = source
+        self.what = what
 
     def chunks(self, budget: Budget, offset: int = 0, size: int | None = None) -> Iterator[bytes]:
         end = None if size is None else offset + size
@@ -77,6 +73,21 @@ class FileLevel(Level):
     def open(self, budget: Budget) -> BinaryIO:
         self.fh.seek(0)
         return self.fh
+
+    def whole(self, room: int) -> bytearray | None:
+        """The file in one buffer of its exact size; None when it is larger than *room* or not the size it says."""
+        fd = self.fh.fileno()
+        size = os.fstat(fd).st_size
+        if size > room:
+            return None
+        out = bytearray(size)
+        view, got = memoryview(out), 0
+        while got < size:  # sysfs files answer a page or so per read
+            n = os.preadv(fd, [view[got:]], got)
+            if not n:
+                return None
+            got += n
+        return None if os.pread(fd, 1, size) else out
 
 
 class BufferLevel(Level):
@@ -109,32 +120,6 @@ class StreamLevel(Level):
         return _window(out, offset, size)
 
 
-class MemberLevel(Level):
-    """The first regular member of *package*'s ``data.tar`` that *wanted* accepts, found again by a new walk."""
-
-    what = "package member"
-
-    def __init__(self, package: Level, wanted: Callable[[str], bool], source: str,
-                 first: bytearray | bytes | None = None) -> None:
-        self.package, self.wanted, self.source, self.first = package, wanted, source, first
-
-    def chunks(self, budget: Budget, offset: int = 0, size: int | None = None) -> Iterator[bytes]:
-        found = find_member(self.package.open(budget), self.package.source, "data", self.wanted, budget)
-        if found is None:  # the package read differently the second time: it is not a file we can trust
-            raise KernelInputError("package changed while it was read (its kernel image member is gone)",
-                                   self.package.source)
-        body = found[1]
-        if offset and not body.advance(offset):
-            return
-        left = body.left if size is None else min(size, body.left)
-        while left > 0:
-            part = body.read(min(_CHUNK, left))
-            if not part:
-                return
-            left -= len(part)
-            yield part
-
-
 def _window(chunks: Iterator[bytes], offset: int, size: int | None) -> Iterator[bytes]:
     """The bytes of *chunks* from *offset*, at most *size* of them (the stream is not pulled past them)."""
     left = size
@@ -153,16 +138,16 @@ def _window(chunks: Iterator[bytes], offset: int, size: int | None) -> Iterator[
         yield chunk
 
 
-def take(level: Level, budget: Budget, what: str) -> bytearray | bytes:
+def take(level: Level, budget: Budget, what: str) -> bytearray:
     """The whole of *level* in memory, at most what the ``held`` budget has left.
 
     Raises :class:`~netmem_ffi.errors.BudgetExceededError` (``held``) past that,
     or the errors of the level's streams.
     """
-    if level.first is not None:
-        data, level.first = level.first, None
-        return data
     room = budget.held_left()
+    whole = level.whole(room) if isinstance(level, FileLevel) else None
+    if whole is not None:
+        return whole
     out = bytearray()
     for chunk in level.chunks(budget):
         if len(out) + len(chunk) > room:
