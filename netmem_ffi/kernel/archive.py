@@ -41,10 +41,12 @@ __all__ = [
     "MemberStream",
     "TarMember",
     "ar_members",
+    "control_fields",
     "member_of",
     "open_input",
     "open_member",
     "open_package_tar",
+    "spool_member",
     "tar_members",
 ]
 
@@ -400,6 +402,45 @@ def find_member(fh: BinaryIO, source: str, prefix: str, predicate: Callable[[str
         if member.regular and predicate(member.name):
             return member, body
     return None
+
+
+def control_fields(fh: BinaryIO, source: str, budget: Budget) -> dict[str, str]:
+    """The fields of the control file of the package open in *fh* (a field's continuation lines are not kept).
+
+    Raises :class:`KernelInputError` when it is not a package or has no control file.
+    """
+    found = find_member(fh, source, "control", lambda n: n.lstrip("./") == "control", budget)
+    if found is None:
+        raise KernelInputError("package control.tar has no control file", source, None)
+    member, body = found
+    budget.check("header", member.size, f"control file of {member.size:,} bytes", source)
+    fields: dict[str, str] = {}
+    for line in body.read().decode("utf-8", "replace").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and not line[:1].isspace():
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+def spool_member(body: Limited, size: int, source: str, budget: Budget, head: bytes = b"") -> BinaryIO:
+    """A package member of *size* bytes (*head*, already read, then *body*) copied to a temporary file.
+
+    The caller closes the file (it is deleted then).  Raises
+    :class:`~netmem_ffi.errors.BudgetExceededError` past the ``spool`` budget.
+    """
+    import shutil
+    import tempfile  # here, not at the top: tempfile (random) costs every command ~5 ms of start-up
+
+    budget.check("spool", size, f"package member of {size:,} bytes", source)
+    spool: BinaryIO = tempfile.TemporaryFile(prefix="netmem-member-")  # noqa: SIM115 - the caller closes it
+    try:
+        spool.write(head)
+        shutil.copyfileobj(body, spool, 1 << 20)
+        spool.flush()
+    except BaseException:
+        spool.close()
+        raise
+    return spool
 
 
 class MemberNotFound(KernelInputError):

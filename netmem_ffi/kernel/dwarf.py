@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 
 from netmem_ffi.errors import KernelInputError
-from netmem_ffi.kernel.archive import open_input, open_member
+from netmem_ffi.kernel.archive import control_fields, open_input, open_member
 from netmem_ffi.kernel.elf import elf_arch
 from netmem_ffi.kernel.inputs import DEB_ARCHES, KernelBlob
 from netmem_ffi.kernel.xzseek import spool_tail_member
@@ -61,11 +61,10 @@ def _from_elf(fh: BinaryIO, name: str, release: str | None, arch: str | None, ki
 def is_dbg_package(path: str) -> dict[str, str] | None:
     """The control fields of the Debian package at *path* when it is a ``-dbg`` package, else None."""
     try:
-        with open_member(path, lambda n: n.removeprefix("./") == "control", prefix="control") as fh:
-            text = fh.read(1 << 20).decode("utf-8", "replace")
+        with open_input(path) as fh:
+            fields = control_fields(fh, path, Budget.from_env())
     except KernelInputError:  # not a Debian package: the other readers say what it is
         return None
-    fields = dict(re.findall(r"^([A-Za-z-]+):[ \t]*(.*)$", text, re.MULTILINE))
     return fields if fields.get("Package", "").endswith("-dbg") else None
 
 

@@ -21,7 +21,11 @@ every read is bounds-checked, and the work and memory of one input are bounded
 by its :class:`~netmem_ffi.layout.budget.Budget` across every nesting level
 (:class:`~netmem_ffi.errors.BudgetExceededError` names the budget).  Files are
 read only when regular; a ``.deb`` is streamed (:mod:`netmem_ffi.kernel.archive`)
-and an ELF file on disk is read by its headers and ``.BTF`` section only.
+and its image member spooled to a temporary file; an ELF file is read by its
+headers and ``.BTF`` section only.  One level is held at a time
+(:mod:`netmem_ffi.kernel.levels`): :func:`_examine` learns from a level's bytes
+what it is and where its children start, the bytes are dropped, and the child
+is streamed from the file again.
 """
 
 from __future__ import annotations
@@ -33,7 +37,14 @@ from collections.abc import Iterator
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.kernel import codecs as kernel_codecs
-from netmem_ffi.kernel.archive import AR_MAGIC, Limited, find_member, open_input
+from netmem_ffi.kernel.archive import (
+    AR_MAGIC,
+    Limited,
+    control_fields,
+    find_member,
+    open_input,
+    spool_member,
+)
 from netmem_ffi.kernel.codecs import Buffer
 from netmem_ffi.kernel.elf import ELF_MACHINES, Blob, ElfBtf, elf_btf
 from netmem_ffi.kernel.levels import (
@@ -49,6 +60,7 @@ from netmem_ffi.layout.budget import Budget
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from dataclasses import dataclass
     from typing import BinaryIO
 else:
@@ -143,7 +155,7 @@ def btf_from_bytes(data: Buffer, source: str = "<bytes>", budget: Budget | None 
     """Like :func:`read_btf_bytes` for an input already in memory; *source* names it in errors."""
     budget = (budget or Budget.from_env()).fresh()
     try:
-        return _blob(_follow(_learn(data, BufferLevel(data, source), 0, budget), 0, budget), source, _kind(data))
+        return _blob(_follow(_learn(data, BufferLevel(data, source), budget, _examine), 0, budget), source, _kind(data))
     except _NoBtf as exc:
         raise KernelInputError(exc.message, exc.source) from None
 
@@ -204,20 +216,26 @@ class _Plan:
     package: Level | None = None
 
 
-def _extract(level: Level, depth: int, budget: Budget, what: str | None = None) -> _Found:
-    """Hold *level*'s bytes, learn what they tell, drop them, and only then follow into its children."""
+if TYPE_CHECKING:  # what a level's bytes tell: BTF found in them, or where to look next
+    Examine = Callable[[Buffer, Level, Budget], _Found | _Plan]
+
+
+def _extract(level: Level, depth: int, budget: Budget, what: str | None = None,
+             examine: Examine | None = None) -> _Found:
+    """Hold *level*'s bytes, learn what they tell (*examine*, default :func:`_examine`), drop them, and only then
+    follow into its children."""
     what = what or level.what
     budget.check("depth", depth, f"containers nested more than {budget.depth} deep", level.source, 0)
     data = take(level, budget, what)
     with budget.hold(len(data), what, level.source):
-        step = _learn(data, level, depth, budget)
+        step = _learn(data, level, budget, examine or _examine)
     del data  # the only reference: freed before any child is read
     return _follow(step, depth, budget)
 
 
-def _learn(data: Buffer, level: Level, depth: int, budget: Budget) -> _Found | _Plan:
-    """:func:`_examine`, with the level's banner as the release when nothing closer names one."""
-    step = _examine(data, level, depth, budget)
+def _learn(data: Buffer, level: Level, budget: Budget, examine: Examine) -> _Found | _Plan:
+    """*examine*, with the level's banner as the release when nothing closer names one."""
+    step = examine(data, level, budget)
     if step.release is None:
         step.release = _banner(data)
     return step
@@ -239,7 +257,7 @@ def _follow(step: _Found | _Plan, depth: int, budget: Budget) -> _Found:
     return found
 
 
-def _examine(data: Buffer, level: Level, depth: int, budget: Budget) -> _Found | _Plan:
+def _examine(data: Buffer, level: Level, budget: Budget) -> _Found | _Plan:
     """What the bytes of *level* (held as *data*) are: BTF found in them, or where to look next."""
     source = level.source
     kind = _kind(data)
@@ -335,14 +353,17 @@ def _elf_file(level: FileLevel, depth: int, budget: Budget) -> _Found:
         return found
     if facts.dwarf or blob.size > budget.held_left():
         raise _NoBtf(_no_elf_btf(facts), level.source)
-    return _extract(level, depth, budget, "ELF file")
+    return _extract(level, depth, budget, "ELF file", lambda data, lv, b: _boot_wrapper(data, lv, b, facts))
 
 
 def _elf_held(data: Buffer, level: Level, budget: Budget) -> _Found | _Plan:
     """An ELF in memory: its .BTF, else the compressed kernel a boot wrapper may carry."""
     found, facts = _elf_btf(Blob(data), level.source, budget)
-    if found is not None:
-        return found
+    return found if found is not None else _boot_wrapper(data, level, budget, facts)
+
+
+def _boot_wrapper(data: Buffer, level: Level, budget: Budget, facts: ElfBtf) -> _Plan:
+    """An ELF without .BTF (*facts*): the compressed streams inside it, tried in order."""
     return _Plan(level.source, _candidates(data, level, budget), scan=True, nobtf=_no_elf_btf(facts), arch=facts.arch)
 
 
@@ -445,24 +466,10 @@ def _try_candidates(plan: _Plan, depth: int, budget: Budget) -> _Found:
 # -- Debian packages --------------------------------------------------------------
 
 
-def _control(fh: BinaryIO, source: str, budget: Budget) -> dict[str, str]:
-    found = find_member(fh, source, "control", lambda n: n.lstrip("./") == "control", budget)
-    if found is None:
-        raise KernelInputError("package control.tar has no control file", source, None)
-    member, body = found
-    budget.check("header", member.size, f"control file of {member.size:,} bytes", source)
-    fields: dict[str, str] = {}
-    for line in body.read().decode("utf-8", "replace").splitlines():
-        key, sep, value = line.partition(":")
-        if sep and not line[:1].isspace():
-            fields[key.strip()] = value.strip()
-    return fields
-
-
 def _deb(package: Level, depth: int, budget: Budget) -> _Found:
     """A Debian package, streamed: its control file, then its kernel image member."""
     source = package.source
-    control = _control(package.open(budget), source, budget)
+    control = control_fields(package.open(budget), source, budget)
     name = control.get("Package", "")
     found = find_member(package.open(budget), source, "data", lambda n: _DEB_IMAGE.match(n) is not None, budget)
     if found is None:
@@ -492,21 +499,9 @@ def _spool(body: Limited, size: int, source: str, depth: int, budget: Budget) ->
     and ``.BTF`` only; one that is neither ELF nor small enough to hold is
     refused before it is copied.
     """
-    import shutil
-    import tempfile  # here, not at the top: tempfile (random) costs every command ~5 ms of start-up
-
     budget.check("depth", depth, f"containers nested more than {budget.depth} deep", source, 0)
-    budget.check("spool", size, f"package member of {size:,} bytes", source)
     head = body.read(4)
     elf = head == b"\x7fELF"
     if not elf and size > budget.held_left():
         raise budget.exceeded("held", f"package member of {size:,} bytes is not ELF and too large to hold", source)
-    spool: BinaryIO = tempfile.TemporaryFile(prefix="netmem-member-")
-    try:
-        spool.write(head)
-        shutil.copyfileobj(body, spool, 1 << 20)
-        spool.flush()
-    except BaseException:
-        spool.close()
-        raise
-    return spool, elf
+    return spool_member(body, size, source, budget, head), elf
