@@ -101,6 +101,18 @@ def _held_levels() -> bytes:
     return gzip.compress(_zstd_bomb(1 << 30), mtime=0)
 
 
+def _candidates_after_a_large_level(size: int = 64 << 20, count: int = 40) -> bytes:
+    """A small file inflating to a 64 MiB level whose end holds *count* gzip candidates that fail: a reader
+    that inflated the level again for each candidate would do 40 times the work."""
+    import zlib
+
+    tail = b"".join(b"\x1f\x8b\x08\x00" + b"\xff" * 12 for _ in range(count))
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = b"\x00" * (1 << 20)
+    out = [packer.compress(zeros) for _ in range(size >> 20)]
+    return b"".join([*out, packer.compress(tail), packer.flush()])
+
+
 def _lzma_dictionary() -> bytes:
     """An .lzma header asking for a 4 GiB dictionary."""
     return b"\x5d" + struct.pack("<I", 0xFFFF0000) + b"\xff" * 8 + b"\x00" * 64
@@ -203,6 +215,7 @@ _case("btf-prefix-1mb", "KernelInputError", "no BTF found")(lambda: b"\x00" * 64
 _case("pax-header-digits", "KernelInputError", "pax header record")(_pax_digits)
 _case("tar-2m-members", "BudgetExceededError", "members budget")(_many_members)
 _case("levels-held-at-once", "BudgetExceededError", "held budget")(_held_levels)
+_case("candidates-after-a-64mib-level", "BudgetExceededError", "candidates budget")(_candidates_after_a_large_level)
 _case("lzma-huge-dictionary", "KernelInputError", "corrupt lzma stream")(_lzma_dictionary)
 _case("lz4-block-error-28-bytes", "KernelInputError", "corrupt lz4 stream")(_lz4_block_error)
 _case("tar-sparse-member", "KernelInputError", "has no kernel image")(_sparse_member)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,8 @@ from test_kernel_inputs import COMPRESSORS, make_btf, make_bzimage, make_deb, ma
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.kernel.inputs import read_btf_bytes
+from netmem_ffi.kernel import levels
+from netmem_ffi.kernel.codecs import stream_chunks
 from netmem_ffi.kernel.levels import BufferLevel, StreamLevel, _window, take
 from netmem_ffi.layout.budget import Budget
 
@@ -55,6 +58,38 @@ def test_one_decompressed_level_is_held_at_a_time(tmp_path: Path, levels: int) -
     found, peak = _peak_reading(path)
     assert found == btf
     assert peak < LEVEL * 9 // 8 + IN_FLIGHT * levels < 2 * LEVEL, f"{peak:,} bytes at peak for {levels} levels of {LEVEL:,}"
+
+
+def test_each_level_is_inflated_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A decompressed level with children is kept in a temporary file: its children never inflate it again."""
+    inflated: list[int] = []
+
+    def counting(*args: object, **kwargs: object) -> Iterator[bytes]:
+        for chunk in stream_chunks(*args, **kwargs):  # type: ignore[arg-type]
+            inflated.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(levels, "stream_chunks", counting)
+    data, btf = _onion(3)
+    path = tmp_path / "onion"
+    path.write_bytes(data)
+    assert read_btf_bytes(path).btf == btf
+    assert sum(inflated) == 3 * LEVEL  # each level once: the file's payload, then the stream inside each
+
+
+def test_a_temporary_file_that_cannot_be_written_is_a_kernel_input_error(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    def full(*args: object, **kwargs: object) -> object:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", full)
+    data, _ = _onion(2)
+    path = tmp_path / "onion"
+    path.write_bytes(data)
+    with pytest.raises(KernelInputError, match="temporary file for the gzip payload: No space left on device"):
+        read_btf_bytes(path)
 
 
 def test_deb_inside_a_compressed_stream_is_walked_from_the_stream(tmp_path: Path) -> None:

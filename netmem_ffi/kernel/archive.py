@@ -46,7 +46,6 @@ __all__ = [
     "open_input",
     "open_member",
     "open_package_tar",
-    "spool_member",
     "tar_members",
 ]
 
@@ -420,27 +419,6 @@ def control_fields(fh: BinaryIO, source: str, budget: Budget) -> dict[str, str]:
         if sep and not line[:1].isspace():
             fields[key.strip()] = value.strip()
     return fields
-
-
-def spool_member(body: Limited, size: int, source: str, budget: Budget, head: bytes = b"") -> BinaryIO:
-    """A package member of *size* bytes (*head*, already read, then *body*) copied to a temporary file.
-
-    The caller closes the file (it is deleted then).  Raises
-    :class:`~netmem_ffi.errors.BudgetExceededError` past the ``spool`` budget.
-    """
-    import shutil
-    import tempfile  # here, not at the top: tempfile (random) costs every command ~5 ms of start-up
-
-    budget.check("spool", size, f"package member of {size:,} bytes", source)
-    spool: BinaryIO = tempfile.TemporaryFile(prefix="netmem-member-")  # noqa: SIM115 - the caller closes it
-    try:
-        spool.write(head)
-        shutil.copyfileobj(body, spool, 1 << 20)
-        spool.flush()
-    except BaseException:
-        spool.close()
-        raise
-    return spool
 
 
 class MemberNotFound(KernelInputError):

@@ -34,6 +34,7 @@ import os
 import re
 import struct
 from collections.abc import Iterator
+from itertools import chain
 
 from netmem_ffi.errors import KernelInputError
 from netmem_ffi.kernel import codecs as kernel_codecs
@@ -43,7 +44,6 @@ from netmem_ffi.kernel.archive import (
     control_fields,
     find_member,
     open_input,
-    spool_member,
 )
 from netmem_ffi.kernel.codecs import Buffer
 from netmem_ffi.kernel.elf import ELF_MACHINES, Blob, ElfBtf, elf_btf
@@ -52,6 +52,7 @@ from netmem_ffi.kernel.levels import (
     FileLevel,
     Level,
     StreamLevel,
+    spool,
     take,
 )
 from netmem_ffi.layout.btf.reader import MAGIC_PREFIX, byte_order, unpack_header
@@ -62,7 +63,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from dataclasses import dataclass
-    from typing import BinaryIO
 else:
     from netmem_ffi.abi.record import dataclass
 
@@ -87,7 +87,7 @@ _BANNER = re.compile(rb"Linux version (\d+\.\d+[^\s\x00]*) \(")
 _MAX_BANNER_HITS = 64
 _BANNER_WINDOW = 4 << 20
 #: Any BTF magic with version 1 and flags 0, in either byte order.
-_BTF_START = re.compile(b"|".join(re.escape(p + b"\x00") for p in MAGIC_PREFIX.values()))
+_BTF_STARTS = tuple(p + b"\x00" for p in MAGIC_PREFIX.values())
 #: Paths in a package's data.tar that hold the kernel image, in preference order.
 _DEB_IMAGE = re.compile(
     r"^\.?/?(?:boot/vmlinu[xz]-(?P<r1>[^/]+)"
@@ -208,7 +208,7 @@ class _Plan:
     """
 
     source: str
-    children: list[Level]
+    children: list[StreamLevel]
     scan: bool = False
     nobtf: str | None = None  # why there is no BTF when no candidate holds it (default: counts)
     release: str | None = None
@@ -229,8 +229,29 @@ def _extract(level: Level, depth: int, budget: Budget, what: str | None = None,
     data = take(level, budget, what)
     with budget.hold(len(data), what, level.source):
         step = _learn(data, level, budget, examine or _examine)
+        kept = _keep(data, step, level, budget)
     del data  # the only reference: freed before any child is read
-    return _follow(step, depth, budget)
+    if kept is None:
+        return _follow(step, depth, budget)
+    with kept:
+        return _follow(step, depth, budget)
+
+
+def _keep(data: Buffer, step: _Found | _Plan, level: Level, budget: Budget) -> FileLevel | None:
+    """A decompressed level that has children, written to a temporary file they are then streamed from.
+
+    Without it each child would inflate the level again from the file (and a
+    scan, once per candidate).  The file level and the caller's buffer are
+    read again as they are (None).
+    """
+    if isinstance(step, _Found) or isinstance(level, (FileLevel, BufferLevel)):
+        return None
+    kept = spool((data,), len(data), level.what, level.source, budget)
+    for child in step.children:
+        child.parent = kept
+    if step.package is not None:
+        step.package = kept
+    return kept
 
 
 def _learn(data: Buffer, level: Level, budget: Budget, examine: Examine) -> _Found | _Plan:
@@ -410,16 +431,24 @@ def _zboot(data: Buffer, level: Level) -> _Plan:
 
 
 def _scan_btf(data: Buffer, source: str, budget: Budget) -> _Found | None:
-    """The largest plausible BTF blob in a raw image (vmlinux BTF dwarfs any other); one regex pass."""
-    best: tuple[int, int] | None = None
-    for m in _BTF_START.finditer(data):
-        budget.spend("scan_hits", 1, "scanning an image for BTF", source, m.start())
-        span = btf_span(data, m.start())
-        if span is not None and (best is None or span[0] > best[1]):
-            best = (m.start(), span[0])
+    """The largest plausible BTF blob in a raw image (vmlinux BTF dwarfs any other; the first of equals).
+
+    One ``find`` pass per byte order: a literal is found at memory speed.
+    """
+    hay = data if isinstance(data, (bytes, bytearray)) else bytes(data)
+    best: tuple[int, int] | None = None  # (length, -position)
+    for start in _BTF_STARTS:
+        pos = hay.find(start)
+        while pos >= 0:
+            budget.spend("scan_hits", 1, "scanning an image for BTF", source, pos)
+            span = btf_span(hay, pos)
+            if span is not None and (best is None or (span[0], -pos) > best):
+                best = (span[0], -pos)
+            pos = hay.find(start, pos + 1)
     if best is None:
         return None
-    return _Found(bytes(data[best[0] : best[0] + best[1]]), _banner(data), _image_arch(bytes(data[:0x40])))
+    length, at = best[0], -best[1]
+    return _Found(bytes(hay[at : at + length]), _banner(hay), _image_arch(bytes(hay[:0x40])))
 
 
 def _image_arch(data: bytes) -> str | None:
@@ -428,14 +457,14 @@ def _image_arch(data: bytes) -> str | None:
     return {b"ARM\x64": "arm64", b"RSC\x05": "riscv64"}.get(magic)
 
 
-def _candidates(data: Buffer, level: Level, budget: Budget) -> list[Level]:
+def _candidates(data: Buffer, level: Level, budget: Budget) -> list[StreamLevel]:
     """The compressed streams embedded in *level* (held as *data*), in file order, as many as may be tried."""
     room = budget.candidates - budget.spent.get("candidates", 0) + 1  # one more: trying it names the budget
 
     def hit(pos: int) -> None:
         budget.spend("scan_hits", 1, "scanning an image for compressed streams", level.source, pos)
 
-    out: list[Level] = []
+    out: list[StreamLevel] = []
     for pos, codec in kernel_codecs.find_streams(data, hit):
         if len(out) >= room:
             break
@@ -447,7 +476,6 @@ def _try_candidates(plan: _Plan, depth: int, budget: Budget) -> _Found:
     """The first of *plan*'s embedded streams that holds BTF (one that does not decompress is passed over)."""
     inflated = failed = 0
     for child in plan.children:
-        assert isinstance(child, StreamLevel)
         budget.spend("candidates", 1, "trying the compressed streams inside an image", plan.source, child.offset)
         try:
             return _extract(child, depth + 1, budget)
@@ -478,10 +506,9 @@ def _deb(package: Level, depth: int, budget: Budget) -> _Found:
         )
     member, body = found
     where = f"{source}:{member.name.lstrip('./')}"
-    spool, elf = _spool(body, member.size, where, depth + 1, budget)
+    spooled, elf = _spool(body, member.size, where, depth + 1, budget)
     del found, body  # the package's decompressor (its dictionary: up to 64 MiB) goes before the member is read
-    with spool:  # the file, not memory, keeps the member while the levels inside it are read
-        level = FileLevel(spool, where, "package member")
+    with spooled as level:  # the file, not memory, keeps the member while the levels inside it are read
         result = _elf_file(level, depth + 1, budget) if elf else _extract(level, depth + 1, budget)
     m = _DEB_IMAGE.match(member.name)
     path_release = next((v for v in m.groupdict().values() if v), None) if m else None
@@ -492,8 +519,8 @@ def _deb(package: Level, depth: int, budget: Budget) -> _Found:
     return result
 
 
-def _spool(body: Limited, size: int, source: str, depth: int, budget: Budget) -> tuple[BinaryIO, bool]:
-    """A package's image member copied to a temporary file (the caller closes it), and whether it is ELF.
+def _spool(body: Limited, size: int, source: str, depth: int, budget: Budget) -> tuple[FileLevel, bool]:
+    """A package's image member copied to a temporary file (a level that owns it), and whether it is ELF.
 
     An ELF member (a ``-dbg`` vmlinux of a gigabyte) is then read by its headers
     and ``.BTF`` only; one that is neither ELF nor small enough to hold is
@@ -504,4 +531,4 @@ def _spool(body: Limited, size: int, source: str, depth: int, budget: Budget) ->
     elf = head == b"\x7fELF"
     if not elf and size > budget.held_left():
         raise budget.exceeded("held", f"package member of {size:,} bytes is not ELF and too large to hold", source)
-    return spool_member(body, size, source, budget, head), elf
+    return spool(chain((head,), iter(lambda: body.read(1 << 20), b"")), size, "package member", source, budget), elf

@@ -1,36 +1,37 @@
-"""The nesting levels of one kernel input, each a recipe that produces its bytes again from the file.
+"""The nesting levels of one kernel input, each a source its bytes can be streamed from again.
 
 A kernel input nests containers: a package's image member, an image's
 compressed payload, a stream found inside an image.  Each is a :class:`Level`
-that can stream its bytes from the start as often as asked: the input file
-itself or a package member spooled to a temporary file (:class:`FileLevel`),
-a buffer the caller holds (:class:`BufferLevel`), or a codec stream at an
-offset of its parent level (:class:`StreamLevel`).
+that streams its bytes from the start as often as asked: a file
+(:class:`FileLevel`: the input itself, or a level written to a temporary file
+by :func:`spool`), a buffer the caller holds (:class:`BufferLevel`), or a
+codec stream at an offset of its parent level (:class:`StreamLevel`).
 
 :mod:`netmem_ffi.kernel.inputs` holds one level's bytes at a time
 (:func:`take`): it learns from them what the level tells (its kind, BTF in the
-clear, ELF facts, the banner, where the children start), drops them, and only
-then streams a child, re-inflating the parents from the file.  No two
-decompressed levels are ever held at once.  The price is one more pass over
-the parents per child tried, charged to the input's ``inflate`` budget and
-bounded by its ``candidates`` budget; real kernels nest one compressed level
-below the file or the spooled member, so for them the price is nothing.
+clear, ELF facts, the banner, where the children start), and when the level
+has children and is not a file already, writes it to a temporary file.  Then
+it drops the bytes and streams each child from that file.  No two
+decompressed levels are ever in memory at once, and no level is inflated
+twice: real kernels nest one compressed level below the file or the spooled
+package member, so for them nothing more is written.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
+from netmem_ffi.errors import KernelInputError
 from netmem_ffi.kernel.codecs import Buffer, ChunkReader, stream_chunks
 from netmem_ffi.layout.budget import Budget
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO
+    from typing import BinaryIO, Self
 
-__all__ = ["BufferLevel", "FileLevel", "Level", "StreamLevel", "take"]
+__all__ = ["BufferLevel", "FileLevel", "Level", "StreamLevel", "spool", "take"]
 
 #: Bytes read or handed on per chunk.
 _CHUNK = 1 << 20
@@ -54,12 +55,21 @@ class Level:
 
 
 class FileLevel(Level):
-    """The input file, or a package member spooled to one (a regular file, read with ``pread``)."""
+    """The input file, or a level spooled to a temporary one (a regular file, read with ``pread``).
+
+    A spooled level owns its file: use it in a ``with`` (closing deletes the file).
+    """
 
     def __init__(self, fh: BinaryIO, source: str, what: str = "input file") -> None:
         self.fh = fh
         self.source = source
         self.what = what
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.fh.close()
 
     def chunks(self, budget: Budget, offset: int = 0, size: int | None = None) -> Iterator[bytes]:
         end = None if size is None else offset + size
@@ -154,3 +164,28 @@ def take(level: Level, budget: Budget, what: str) -> bytearray:
             raise budget.exceeded("held", f"{what} is larger than {room:,} bytes", level.source)
         out += chunk
     return out
+
+
+def spool(chunks: Iterable[Buffer], size: int, what: str, source: str, budget: Budget) -> FileLevel:
+    """*size* bytes (*chunks*) written to a temporary file (in ``TMPDIR``), as a level that owns it.
+
+    Raises :class:`~netmem_ffi.errors.BudgetExceededError` past the ``spool``
+    budget, :class:`KernelInputError` when the file cannot be written (a full disk).
+    """
+    import tempfile  # here, not at the top: tempfile (random) costs every command ~5 ms of start-up
+
+    budget.check("spool", size, f"{what} of {size:,} bytes", source)
+    try:
+        fh: BinaryIO = tempfile.TemporaryFile(prefix="netmem-level-")  # noqa: SIM115 - the level owns it
+    except OSError as exc:
+        raise KernelInputError(f"cannot make a temporary file for the {what}: {exc.strerror or exc}", source) from None
+    try:
+        fh.writelines(chunks)
+        fh.flush()
+    except OSError as exc:
+        fh.close()
+        raise KernelInputError(f"cannot write the {what} to a temporary file: {exc.strerror or exc}", source) from None
+    except BaseException:
+        fh.close()
+        raise
+    return FileLevel(fh, source, what)
