@@ -246,6 +246,8 @@ def _keep(data: Buffer, step: _Found | _Plan, level: Level, budget: Budget) -> F
     """
     if isinstance(step, _Found) or isinstance(level, (FileLevel, BufferLevel)):
         return None
+    if not step.children and step.package is None:  # a scan that found nothing to try
+        return None
     kept = spool((data,), len(data), level.what, level.source, budget)
     for child in step.children:
         child.parent = kept
