@@ -120,6 +120,36 @@ NM_HOT netmem_ref nm_take(const netmem_ref *refs, size_t i, struct nm_batch *b)
 	return b->ring[i % NM_RING] = __atomic_load_n(&refs[i], NM_RELAXED);
 }
 
+/* refs[i] as the ring holds it, once refs[i + NM_PREFETCH_AHEAD] is read and its descriptor asked for. */
+NM_HOT netmem_ref nm_next(const netmem_ref *refs, size_t n, size_t i, struct nm_batch *b)
+{
+	/* a prefetch never faults, so an invalid ref (validated before use) costs nothing here */
+	if (i + NM_PREFETCH_AHEAD < n)
+		__builtin_prefetch((const void *)(nm_take(refs, i + NM_PREFETCH_AHEAD, b) & ~1UL), 1);
+	return b->ring[i % NM_RING];
+}
+
+/*
+ * Whether @ref is one more niov of @run's binding, in a few compares: it lies
+ * on a niov boundary of @reg (the area region the batch last resolved), is a
+ * devmem niov and its owner word is the run's.  Then nm_plan_one() would find
+ * the run's counter for it (the owner word names one area); otherwise it is
+ * planned in full.
+ */
+NM_HOT int nm_run_continues(const struct nm_run *run, netmem_ref ref, const struct nm_region *reg)
+{
+	uintptr_t p = ref & ~1UL;
+	const struct net_iov *niov = (const struct net_iov *)p;
+
+	if (!(ref & 1UL) || p < reg->start || p >= reg->end || (p - reg->start) % sizeof(struct net_iov))
+		return 0;
+#if NM_HAS_TYPE
+	if (niov->type != NET_IOV_DMABUF)
+		return 0;
+#endif
+	return (uintptr_t)__atomic_load_n(&niov->owner, NM_RELAXED) == run->op.owner;
+}
+
 /*
  * The forward pass of a batch (@sign a constant where it is inlined); on
  * failure *bad is the first ref that failed, and every ref before it moved.
@@ -136,21 +166,27 @@ NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm
 	for (i = 0; i < n && i < NM_PREFETCH_AHEAD; i++)
 		nm_take(refs, i, b);
 	for (i = 0; i < n; i++) {
-		/* a prefetch never faults, so an invalid ref (validated before use) costs nothing here */
-		if (i + NM_PREFETCH_AHEAD < n)
-			__builtin_prefetch((const void *)(nm_take(refs, i + NM_PREFETCH_AHEAD, b) & ~1UL), 1);
-		rc = nm_plan_one(b->ring[i % NM_RING], &cx, &op);
-		if (rc)
-			break;
+		netmem_ref ref = nm_next(refs, n, i, b);
+
 		if (run.len) {
-			if (op.c == run.op.c && run.len < NM_RUN_MAX) {
-				run.len++;
+			if (nm_run_continues(&run, ref, cx.hint)) {
+				if (run.len < NM_RUN_MAX) {
+					run.len++;
+					continue;
+				}
+				if ((flushed = nm_flush(&run, sign, b, bad)))
+					return flushed;
+				run.start = i; /* a full run moves; the next one starts here */
+				run.len = 1;
 				continue;
 			}
 			if ((flushed = nm_flush(&run, sign, b, bad)))
 				return flushed;
 			run.len = 0;
 		}
+		rc = nm_plan_one(ref, &cx, &op);
+		if (rc)
+			break;
 		if (op.unbound && op.c == last) { /* the ref before was on this binding too: expect more */
 			run.op = op;
 			run.start = i;
