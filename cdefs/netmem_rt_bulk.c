@@ -27,46 +27,60 @@
 #define NM_RING 128
 _Static_assert(NM_RUN_MAX + NM_PREFETCH_AHEAD < NM_RING, "the ring holds the current run and the refs read ahead");
 /*
- * The log of a batch's moves, one word per move at most, so n words hold a
- * batch of n refs: a page's counter (one ref), a binding's counter | 1 (one
- * ref), or a binding's counter | 3 followed by the run's length (two words,
- * two refs or more).  Counters are 4-aligned, so the tags never collide.
+ * The log of a batch's moves, in 32-bit words so that a page move, one per
+ * page ref, costs four bytes of memory traffic:
+ *   (head << 1)                     a page's move: its head index in the log's current map
+ *   NM_LOG_MAP, ptr                 pages after it are of map ptr
+ *   (k << 3) | NM_LOG_BINDING, ptr  a binding's counter ptr moved for k refs at once
+ *   NM_LOG_PAGE_AT, ptr             a page's counter ptr (a head index past 31 bits)
+ * where ptr is a pointer in two words, low first.  A ref adds four words at
+ * most (a map switch and a page), so 4n words hold a batch of n refs.
  */
-#define NM_LOG_ONE 1
-#define NM_LOG_RUN 3
+#define NM_LOG_MAP 1u
+#define NM_LOG_BINDING 3u
+#define NM_LOG_PAGE_AT 7u
+#define NM_LOG_HEAD_MAX 0x7fffffffu
+#define NM_LOG_PER_REF 4
+_Static_assert(NM_RUN_MAX <= (0xffffffffu >> 3), "a run's length fits a binding word");
 /*
- * Log words are staged in the batch (always in cache) and written out 64 at
- * a time to lines asked for four spills earlier: a store that misses would
- * otherwise hold up the next atomic, which waits for every earlier store.
+ * Log words go straight to the log, each asking for the line NM_LOG_AHEAD
+ * words on (a prefetch never faults, past the end either): a store that
+ * missed would hold up the next atomic, which waits for every earlier store.
  */
-#define NM_STAGE 64
+#define NM_LOG_AHEAD 256
 
 struct nm_batch {
 	int sign; /* 1: get, -1: put */
 	struct nm_pending pending;
-	uintptr_t *log;
-	size_t logged;
-	unsigned int staged;
-	uintptr_t stage[NM_STAGE];
+	uint32_t *log, *end; /* the log, and the end of what the forward pass wrote */
 	netmem_ref ring[NM_RING];
 };
 
-static void nm_log_spill(struct nm_batch *b)
-{
-	size_t i;
+/*
+ * Where the forward pass writes: the log's next word and current map, and the
+ * pages put to zero.  A local of the pass, so that the compiler keeps it in
+ * registers across the atomics (a copy goes to nm_flush).
+ */
+struct nm_cursor {
+	uint32_t *next;
+	const struct nm_pagemap *map;
+	struct nm_pending pending;
+};
 
-	memcpy(b->log + b->logged, b->stage, b->staged * sizeof(b->stage[0]));
-	b->logged += b->staged;
-	b->staged = 0;
-	for (i = 0; i < NM_STAGE; i += 8) /* may lie past the log's end: a prefetch never faults */
-		__builtin_prefetch((const void *)((uintptr_t)(b->log + b->logged) + (4 * NM_STAGE + i) * sizeof(uintptr_t)), 1);
+NM_HOT void nm_log_push(struct nm_cursor *cur, uint32_t w)
+{
+	__builtin_prefetch(cur->next + NM_LOG_AHEAD, 1);
+	*cur->next++ = w;
 }
 
-NM_HOT void nm_log_push(struct nm_batch *b, uintptr_t w)
+/* Log @tag and the pointer @p after it. */
+NM_HOT void nm_log_ptr(struct nm_cursor *cur, uint32_t tag, const void *p)
 {
-	b->stage[b->staged++] = w;
-	if (b->staged == NM_STAGE)
-		nm_log_spill(b);
+	uint64_t v = (uintptr_t)p;
+
+	nm_log_push(cur, tag);
+	nm_log_push(cur, (uint32_t)v);
+	nm_log_push(cur, (uint32_t)(v >> 32));
 }
 
 /* Consecutive refs of a batch, refs[start .. start + len), on one binding (one op). */
@@ -75,43 +89,63 @@ struct nm_run {
 	size_t start, len;
 };
 
+/* Log a page's move (one ref): its head index, after its map unless the log's last page was of that map. */
+NM_HOT void nm_log_page(const struct nm_op *op, struct nm_cursor *cur)
+{
+	if (__builtin_expect(op->head > NM_LOG_HEAD_MAX, 0)) {
+		nm_log_ptr(cur, NM_LOG_PAGE_AT, op->c);
+		return;
+	}
+	if (__builtin_expect(op->map != cur->map, 0)) {
+		nm_log_ptr(cur, NM_LOG_MAP, op->map);
+		cur->map = op->map;
+	}
+	nm_log_push(cur, (uint32_t)op->head << 1);
+}
+
 /* Move @op's counter for @k refs (@sign: 1 get, -1 put) and log the move. */
-NM_HOT int nm_move_logged(const struct nm_op *op, int sign, int k, struct nm_batch *b)
+NM_HOT int nm_move_logged(const struct nm_op *op, int sign, int k, struct nm_cursor *cur)
 {
 	int rc;
 
 	if (!op->c)
 		return 0;
-	rc = nm_move(op, sign * k, sign < 0 ? &b->pending : NULL);
+	rc = nm_move(op, sign * k, sign < 0 ? &cur->pending : NULL);
 	if (rc)
 		return rc;
-	if (!op->unbound) { /* pages move one ref at a time */
-		nm_log_push(b, (uintptr_t)op->c);
-	} else if (k == 1) {
-		nm_log_push(b, (uintptr_t)op->c | NM_LOG_ONE);
-	} else {
-		nm_log_push(b, (uintptr_t)op->c | NM_LOG_RUN);
-		nm_log_push(b, (uintptr_t)k);
-	}
+	if (op->unbound)
+		nm_log_ptr(cur, ((uint32_t)k << 3) | NM_LOG_BINDING, op->c);
+	else
+		nm_log_page(op, cur);
 	return 0;
 }
 
 /* Move @run's counter: at once, or ref by ref to find the first that fails (*bad).  Out of line: the loop stays small. */
-static __attribute__((noinline)) int nm_flush(const struct nm_run *run, int sign, struct nm_batch *b, size_t *bad)
+static __attribute__((noinline)) int nm_flush(const struct nm_run *run, int sign, struct nm_cursor *cur, size_t *bad)
 {
 	size_t j;
 	int rc;
 
-	if (run->len > 1 && !nm_move_logged(&run->op, sign, (int)run->len, b))
+	if (run->len > 1 && !nm_move_logged(&run->op, sign, (int)run->len, cur))
 		return 0;
 	for (j = 0; j < run->len; j++) {
-		rc = nm_move_logged(&run->op, sign, 1, b);
+		rc = nm_move_logged(&run->op, sign, 1, cur);
 		if (rc) {
 			*bad = run->start + j;
 			return rc;
 		}
 	}
 	return 0;
+}
+
+/* nm_flush() on a copy of @cur (the pass's own cursor stays in registers). */
+NM_HOT int nm_flush_run(const struct nm_run *run, int sign, struct nm_cursor *cur, size_t *bad)
+{
+	struct nm_cursor copy = *cur;
+	int rc = nm_flush(run, sign, &copy, bad);
+
+	*cur = copy;
+	return rc;
 }
 
 /* Read refs[i] once into the ring; the batch works from there. */
@@ -156,6 +190,7 @@ NM_HOT int nm_run_continues(const struct nm_run *run, netmem_ref ref, const stru
  */
 NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm_batch *b, size_t *bad)
 {
+	struct nm_cursor cur = { b->log, NULL, { NULL, NULL, 0, 0 } };
 	struct nm_ctx cx = { NULL, 0, NULL };
 	struct nm_run run = { .len = 0 };
 	struct nm_op op;
@@ -174,15 +209,24 @@ NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm
 					run.len++;
 					continue;
 				}
-				if ((flushed = nm_flush(&run, sign, b, bad)))
-					return flushed;
+				if ((rc = nm_flush_run(&run, sign, &cur, bad)))
+					goto out;
 				run.start = i; /* a full run moves; the next one starts here */
 				run.len = 1;
 				continue;
 			}
-			if ((flushed = nm_flush(&run, sign, b, bad)))
-				return flushed;
+			if ((rc = nm_flush_run(&run, sign, &cur, bad)))
+				goto out;
 			run.len = 0;
+		}
+		if (!(ref & 1UL)) { /* a page: planned, moved and logged on a path of its own */
+			rc = nm_plan_page(ref, &cx, &op);
+			if (!rc && !(rc = nm_move(&op, sign, sign < 0 ? &cur.pending : NULL)))
+				nm_log_page(&op, &cur);
+			if (rc)
+				break;
+			last = op.c;
+			continue;
 		}
 		rc = nm_plan_one(ref, &cx, &op);
 		if (rc)
@@ -193,15 +237,18 @@ NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm
 			run.len = 1;
 			continue;
 		}
-		rc = nm_move_logged(&op, sign, 1, b);
+		rc = nm_move_logged(&op, sign, 1, &cur);
 		if (rc)
 			break;
 		last = op.c;
 	}
-	if (run.len && (flushed = nm_flush(&run, sign, b, bad)))
-		return flushed;
-	if (rc)
+	if (run.len && (flushed = nm_flush_run(&run, sign, &cur, bad)))
+		rc = flushed; /* a ref of the run failed first */
+	else if (rc)
 		*bad = i;
+out:
+	b->end = cur.next;
+	b->pending = cur.pending;
 	return rc;
 }
 
@@ -226,17 +273,24 @@ static void nm_unmove_page(int *c, int sign)
 /* Reverse every move of the batch's log. */
 static void nm_undo(struct nm_batch *b)
 {
-	size_t i;
+	const struct nm_pagemap *map = NULL;
+	const uint32_t *w = b->log;
 
-	nm_log_spill(b);
-	for (i = 0; i < b->logged; i++) {
-		uintptr_t w = b->log[i];
-		int k = (w & NM_LOG_RUN) == NM_LOG_RUN ? (int)b->log[++i] : 1;
+	while (w < b->end) {
+		void *p;
 
-		if (w & NM_LOG_ONE)
-			__atomic_fetch_sub((int *)(w & ~(uintptr_t)NM_LOG_RUN), b->sign * k, __ATOMIC_ACQ_REL);
+		if (!(*w & 1u)) {
+			nm_unmove_page(&map->pages[*w++ >> 1]._refcount.counter, b->sign);
+			continue;
+		}
+		p = (void *)(uintptr_t)((uint64_t)w[1] | (uint64_t)w[2] << 32);
+		w += 3;
+		if (w[-3] == NM_LOG_MAP)
+			map = p;
+		else if (w[-3] == NM_LOG_PAGE_AT)
+			nm_unmove_page(p, b->sign);
 		else
-			nm_unmove_page((int *)w, b->sign);
+			__atomic_fetch_sub((int *)p, b->sign * (int)(w[-3] >> 3), __ATOMIC_ACQ_REL);
 	}
 }
 
@@ -249,9 +303,9 @@ static int nm_bulk_locked(const netmem_ref *refs, size_t n, int sign, size_t *ba
 
 	b.sign = sign;
 	b.pending = (struct nm_pending){ NULL, NULL, 0, 0 };
-	b.log = n <= SIZE_MAX / sizeof(*b.log) ? malloc((n ? n : 1) * sizeof(*b.log)) : NULL;
-	b.logged = 0;
-	b.staged = 0;
+	b.log = n <= SIZE_MAX / NM_LOG_PER_REF / sizeof(*b.log) ? malloc((n ? n : 1) * NM_LOG_PER_REF * sizeof(*b.log))
+							      : NULL;
+	b.end = b.log;
 	if (!b.log) {
 		*bad = 0;
 		if (bad_ref)

@@ -45,16 +45,26 @@ NM_HOT int nm_page_op(const struct nm_ref *r, struct nm_op *op)
 	return 0;
 }
 
+/* nm_plan_one() of a ref known to be a page's (bit 0 clear). */
+NM_HOT int nm_plan_page(netmem_ref n, struct nm_ctx *cx, struct nm_op *op)
+{
+	struct nm_ref r = { .kind = NM_KIND_PAGE };
+	int rc = nm_resolve_page(n, cx, &r.page, &r.map, &r.idx);
+
+	return rc ? rc : nm_page_op(&r, op);
+}
+
 /* Validate @n and find its counter; reads no counter it will move (@cx: the batch so far, or NULL). */
 NM_HOT int nm_plan_one(netmem_ref n, struct nm_ctx *cx, struct nm_op *op)
 {
 	struct nm_ref r;
-	int rc = nm_resolve(n, cx, &r);
+	int rc;
 
+	if (!(n & 1UL))
+		return nm_plan_page(n, cx, op);
+	rc = nm_resolve(n, cx, &r);
 	if (rc)
 		return rc;
-	if (r.kind == NM_KIND_PAGE)
-		return nm_page_op(&r, op);
 	*op = (struct nm_op){ NULL, NULL, 0, NULL, 0 };
 #if NM_HAS_TYPE
 	if (r.niov->type != NET_IOV_DMABUF)
