@@ -14,11 +14,17 @@
  * unless the ref before moved the same binding: then its move is deferred
  * while the next refs name it (the niovs of one area share it), so a run of k
  * niovs costs one atomic of k instead of k on one contended line, and refs
- * alternating between bindings never wait for the next validation.  The outcome is the one of doing the refs one by one: validation
- * never reads a binding's counter, and a run that cannot move as a whole is
- * redone ref by ref to name its first bad ref.  Every move is logged; the
- * undo of a failed batch reverses the log and never reads the caller's array
- * again.
+ * alternating between bindings never wait for the next validation; a ref
+ * that continues a run is recognised in a few compares (nm_run_continues).
+ * The outcome is the one of doing the refs one by one: validation never reads
+ * a binding's counter, and a run that cannot move as a whole is redone ref by
+ * ref to name its first bad ref.  Every move is logged; the undo of a failed
+ * batch reverses the log and never reads the caller's array again.
+ *
+ * On x86 every atomic waits for all earlier stores to reach the cache, so the
+ * loops keep stores out of the way: pages run in a loop of their own
+ * (nm_page_span), out of line, whose state fits in registers (no spills), and
+ * a page's move logs four bytes.
  */
 #define NM_RUN_MAX 64
 /* Descriptors are usually a cache miss each: ask for the one a few refs ahead. */
@@ -28,31 +34,26 @@
 _Static_assert(NM_RUN_MAX + NM_PREFETCH_AHEAD < NM_RING, "the ring holds the current run and the refs read ahead");
 /*
  * The log of a batch's moves, in 32-bit words so that a page move, one per
- * page ref, costs four bytes of memory traffic:
+ * page ref, costs one four-byte store:
  *   (head << 1)                     a page's move: its head index in the log's current map
  *   NM_LOG_MAP, ptr                 pages after it are of map ptr
  *   (k << 3) | NM_LOG_BINDING, ptr  a binding's counter ptr moved for k refs at once
- *   NM_LOG_PAGE_AT, ptr             a page's counter ptr (a head index past 31 bits)
  * where ptr is a pointer in two words, low first.  A ref adds four words at
- * most (a map switch and a page), so 4n words hold a batch of n refs.
+ * most (a map switch and a page), so 4n words hold a batch of n refs; a head
+ * index needs 24 bits (NM_MAP_PAGES_MAX).
  */
 #define NM_LOG_MAP 1u
 #define NM_LOG_BINDING 3u
-#define NM_LOG_PAGE_AT 7u
 #define NM_LOG_HEAD_MAX 0x7fffffffu
+_Static_assert(NM_MAP_PAGES_MAX - 1 <= NM_LOG_HEAD_MAX, "a head index fits a page word");
 #define NM_LOG_PER_REF 4
 _Static_assert(NM_RUN_MAX <= (0xffffffffu >> 3), "a run's length fits a binding word");
-/*
- * Log words go straight to the log, each asking for the line NM_LOG_AHEAD
- * words on (a prefetch never faults, past the end either): a store that
- * missed would hold up the next atomic, which waits for every earlier store.
- */
-#define NM_LOG_AHEAD 256
 
 struct nm_batch {
 	int sign; /* 1: get, -1: put */
 	struct nm_pending pending;
 	uint32_t *log, *end; /* the log, and the end of what the forward pass wrote */
+	netmem_ref bad_ref;  /* the first bad ref, as read */
 	netmem_ref ring[NM_RING];
 };
 
@@ -69,7 +70,6 @@ struct nm_cursor {
 
 NM_HOT void nm_log_push(struct nm_cursor *cur, uint32_t w)
 {
-	__builtin_prefetch(cur->next + NM_LOG_AHEAD, 1);
 	*cur->next++ = w;
 }
 
@@ -92,10 +92,6 @@ struct nm_run {
 /* Log a page's move (one ref): its head index, after its map unless the log's last page was of that map. */
 NM_HOT void nm_log_page(const struct nm_op *op, struct nm_cursor *cur)
 {
-	if (__builtin_expect(op->head > NM_LOG_HEAD_MAX, 0)) {
-		nm_log_ptr(cur, NM_LOG_PAGE_AT, op->c);
-		return;
-	}
 	if (__builtin_expect(op->map != cur->map, 0)) {
 		nm_log_ptr(cur, NM_LOG_MAP, op->map);
 		cur->map = op->map;
@@ -154,13 +150,66 @@ NM_HOT netmem_ref nm_take(const netmem_ref *refs, size_t i, struct nm_batch *b)
 	return b->ring[i % NM_RING] = __atomic_load_n(&refs[i], NM_RELAXED);
 }
 
-/* refs[i] as the ring holds it, once refs[i + NM_PREFETCH_AHEAD] is read and its descriptor asked for. */
-NM_HOT netmem_ref nm_next(const netmem_ref *refs, size_t n, size_t i, struct nm_batch *b)
+/* Step i: read refs[i + NM_PREFETCH_AHEAD] into the ring and ask for its descriptor. */
+NM_HOT void nm_ahead(const netmem_ref *refs, size_t n, size_t i, struct nm_batch *b)
 {
+	size_t j = i + NM_PREFETCH_AHEAD;
+
+	/* an index, not a pointer of its own: the loop has no register to spare for one (spilled, it is a store per step) */
+	__asm__("" : "+r"(j));
 	/* a prefetch never faults, so an invalid ref (validated before use) costs nothing here */
-	if (i + NM_PREFETCH_AHEAD < n)
-		__builtin_prefetch((const void *)(nm_take(refs, i + NM_PREFETCH_AHEAD, b) & ~1UL), 1);
-	return b->ring[i % NM_RING];
+	if (j < n)
+		__builtin_prefetch((const void *)(nm_take(refs, j, b) & ~1UL), 1);
+}
+
+/*
+ * Page refs from refs[*ip] on, planned, moved and logged until a niov ref (or
+ * the end, or a bad ref: its index in *bad, as read in b->bad_ref).  Out of
+ * line, with the batch's state in locals: a loop of its own, whose counters
+ * and cursor stay in registers (a store in the loop, a spill too, holds up the
+ * next atomic, which waits for every earlier store).
+ */
+NM_HOT int nm_page_span(const netmem_ref *refs, size_t n, size_t *ip, int sign, struct nm_batch *b,
+			struct nm_ctx *cxp, struct nm_cursor *curp, size_t *bad)
+{
+	struct nm_ctx cx = *cxp;
+	struct nm_cursor cur = *curp;
+	struct nm_op op;
+	size_t i;
+	int rc = 0;
+
+	for (i = *ip; i < n; i++) {
+		netmem_ref ref = b->ring[i % NM_RING];
+
+		if (ref & 1UL)
+			break;
+		nm_ahead(refs, n, i, b);
+		rc = nm_plan_page(ref, &cx, &op);
+		if (!rc)
+			rc = nm_move(&op, sign, sign < 0 ? &cur.pending : NULL);
+		if (rc) {
+			*bad = i;
+			b->bad_ref = ref;
+			break;
+		}
+		nm_log_page(&op, &cur);
+	}
+	*ip = i;
+	*cxp = cx;
+	*curp = cur;
+	return rc;
+}
+
+static __attribute__((noinline)) int nm_page_span_get(const netmem_ref *refs, size_t n, size_t *ip, struct nm_batch *b,
+						      struct nm_ctx *cx, struct nm_cursor *cur, size_t *bad)
+{
+	return nm_page_span(refs, n, ip, 1, b, cx, cur, bad);
+}
+
+static __attribute__((noinline)) int nm_page_span_put(const netmem_ref *refs, size_t n, size_t *ip, struct nm_batch *b,
+						      struct nm_ctx *cx, struct nm_cursor *cur, size_t *bad)
+{
+	return nm_page_span(refs, n, ip, -1, b, cx, cur, bad);
 }
 
 /*
@@ -186,7 +235,8 @@ NM_HOT int nm_run_continues(const struct nm_run *run, netmem_ref ref, const stru
 
 /*
  * The forward pass of a batch (@sign a constant where it is inlined); on
- * failure *bad is the first ref that failed, and every ref before it moved.
+ * failure *bad is the first ref that failed, b->bad_ref that ref as read, and
+ * every ref before it moved.
  */
 NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm_batch *b, size_t *bad)
 {
@@ -195,45 +245,46 @@ NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm
 	struct nm_run run = { .len = 0 };
 	struct nm_op op;
 	const int *last = NULL; /* the counter the ref before moved at once */
+	netmem_ref ref;
 	size_t i;
-	int rc = 0, flushed;
+	int rc = 0;
 
 	for (i = 0; i < n && i < NM_PREFETCH_AHEAD; i++)
 		nm_take(refs, i, b);
-	for (i = 0; i < n; i++) {
-		netmem_ref ref = nm_next(refs, n, i, b);
-
+	for (i = 0; i < n;) {
+		ref = b->ring[i % NM_RING];
 		if (run.len) {
 			if (nm_run_continues(&run, ref, cx.hint)) {
-				if (run.len < NM_RUN_MAX) {
-					run.len++;
-					continue;
+				nm_ahead(refs, n, i, b);
+				if (run.len == NM_RUN_MAX) { /* a full run moves; the next one starts here */
+					if ((rc = nm_flush_run(&run, sign, &cur, bad)))
+						goto run_failed;
+					run.start = i;
+					run.len = 0;
 				}
-				if ((rc = nm_flush_run(&run, sign, &cur, bad)))
-					goto out;
-				run.start = i; /* a full run moves; the next one starts here */
-				run.len = 1;
+				run.len++;
+				i++;
 				continue;
 			}
 			if ((rc = nm_flush_run(&run, sign, &cur, bad)))
-				goto out;
+				goto run_failed;
 			run.len = 0;
 		}
-		if (!(ref & 1UL)) { /* a page: planned, moved and logged on a path of its own */
-			rc = nm_plan_page(ref, &cx, &op);
-			if (!rc && !(rc = nm_move(&op, sign, sign < 0 ? &cur.pending : NULL)))
-				nm_log_page(&op, &cur);
+		if (!(ref & 1UL)) { /* pages: a loop of their own */
+			rc = sign > 0 ? nm_page_span_get(refs, n, &i, b, &cx, &cur, bad)
+				      : nm_page_span_put(refs, n, &i, b, &cx, &cur, bad);
 			if (rc)
-				break;
-			last = op.c;
+				goto out;
+			last = NULL; /* a page's counter is no binding's */
 			continue;
 		}
+		nm_ahead(refs, n, i, b);
 		rc = nm_plan_one(ref, &cx, &op);
 		if (rc)
 			break;
 		if (op.unbound && op.c == last) { /* the ref before was on this binding too: expect more */
 			run.op = op;
-			run.start = i;
+			run.start = i++;
 			run.len = 1;
 			continue;
 		}
@@ -241,11 +292,23 @@ NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm
 		if (rc)
 			break;
 		last = op.c;
+		i++;
 	}
-	if (run.len && (flushed = nm_flush_run(&run, sign, &cur, bad)))
-		rc = flushed; /* a ref of the run failed first */
-	else if (rc)
+	if (run.len) { /* a ref of the run fails before the one that stopped the pass, if any */
+		int flushed = nm_flush_run(&run, sign, &cur, bad);
+
+		if (flushed) {
+			rc = flushed;
+			goto run_failed;
+		}
+	}
+	if (rc) {
 		*bad = i;
+		b->bad_ref = ref;
+	}
+	goto out;
+run_failed:
+	b->bad_ref = b->ring[*bad % NM_RING];
 out:
 	b->end = cur.next;
 	b->pending = cur.pending;
@@ -287,8 +350,6 @@ static void nm_undo(struct nm_batch *b)
 		w += 3;
 		if (w[-3] == NM_LOG_MAP)
 			map = p;
-		else if (w[-3] == NM_LOG_PAGE_AT)
-			nm_unmove_page(p, b->sign);
 		else
 			__atomic_fetch_sub((int *)p, b->sign * (int)(w[-3] >> 3), __ATOMIC_ACQ_REL);
 	}
@@ -314,7 +375,7 @@ static int nm_bulk_locked(const netmem_ref *refs, size_t n, int sign, size_t *ba
 	}
 	rc = sign > 0 ? nm_bulk_forward(refs, n, 1, &b, bad) : nm_bulk_forward(refs, n, -1, &b, bad);
 	if (rc && bad_ref)
-		*bad_ref = b.ring[*bad % NM_RING];
+		*bad_ref = b.bad_ref;
 	if (rc)
 		nm_undo(&b);
 	free(b.log);
