@@ -34,20 +34,24 @@
 _Static_assert(NM_RUN_MAX + NM_PREFETCH_AHEAD < NM_RING, "the ring holds the current run and the refs read ahead");
 /*
  * The log of a batch's moves, in 32-bit words so that a page move, one per
- * page ref, costs one four-byte store:
- *   (head << 1)                     a page's move: its head index in the log's current map
- *   NM_LOG_MAP, ptr                 pages after it are of map ptr
- *   (k << 3) | NM_LOG_BINDING, ptr  a binding's counter ptr moved for k refs at once
- * where ptr is a pointer in two words, low first.  A ref adds four words at
- * most (a map switch and a page), so 4n words hold a batch of n refs; a head
- * index needs 24 bits (NM_MAP_PAGES_MAX).
+ * page ref, costs one four-byte store.  The low two bits of a record's first
+ * word say what it is:
+ *   head << 2                   a page's move: its head index in the log's current map
+ *   ptr | NM_LOG_MAP            pages after it are of map ptr
+ *   ptr | NM_LOG_ONE            a binding's counter ptr moved for one ref
+ *   ptr | NM_LOG_RUN, k         a binding's counter ptr moved for k refs at once
+ * where ptr is a 4-aligned pointer in two words, low first, written with one
+ * store.  A ref adds three words at most (a map switch and a page, or a
+ * binding), so 3n words hold a batch of n refs; a head index needs 24 bits
+ * (NM_MAP_PAGES_MAX).
  */
 #define NM_LOG_MAP 1u
-#define NM_LOG_BINDING 3u
-#define NM_LOG_HEAD_MAX 0x7fffffffu
-_Static_assert(NM_MAP_PAGES_MAX - 1 <= NM_LOG_HEAD_MAX, "a head index fits a page word");
-#define NM_LOG_PER_REF 4
-_Static_assert(NM_RUN_MAX <= (0xffffffffu >> 3), "a run's length fits a binding word");
+#define NM_LOG_ONE 2u
+#define NM_LOG_RUN 3u
+#define NM_LOG_TAGS 3u
+#define NM_LOG_PER_REF 3
+_Static_assert(NM_MAP_PAGES_MAX <= ((size_t)1 << 30), "a head index fits a page word");
+_Static_assert(_Alignof(struct nm_pagemap) >= 4 && _Alignof(int) >= 4, "pointers in the log have two low bits clear");
 
 struct nm_batch {
 	int sign; /* 1: get, -1: put */
@@ -73,14 +77,14 @@ NM_HOT void nm_log_push(struct nm_cursor *cur, uint32_t w)
 	*cur->next++ = w;
 }
 
-/* Log @tag and the pointer @p after it. */
+/* Log @p (4-aligned) with @tag in its low bits: two words, one store. */
 NM_HOT void nm_log_ptr(struct nm_cursor *cur, uint32_t tag, const void *p)
 {
 	uint64_t v = (uintptr_t)p;
+	uint32_t words[2] = { (uint32_t)v | tag, (uint32_t)(v >> 32) };
 
-	nm_log_push(cur, tag);
-	nm_log_push(cur, (uint32_t)v);
-	nm_log_push(cur, (uint32_t)(v >> 32));
+	memcpy(cur->next, words, sizeof(words));
+	cur->next += 2;
 }
 
 /* Consecutive refs of a batch, refs[start .. start + len), on one binding (one op). */
@@ -96,7 +100,7 @@ NM_HOT void nm_log_page(const struct nm_op *op, struct nm_cursor *cur)
 		nm_log_ptr(cur, NM_LOG_MAP, op->map);
 		cur->map = op->map;
 	}
-	nm_log_push(cur, (uint32_t)op->head << 1);
+	nm_log_push(cur, (uint32_t)op->head << 2);
 }
 
 /* Move @op's counter for @k refs (@sign: 1 get, -1 put) and log the move. */
@@ -109,10 +113,14 @@ NM_HOT int nm_move_logged(const struct nm_op *op, int sign, int k, struct nm_cur
 	rc = nm_move(op, sign * k, sign < 0 ? &cur->pending : NULL);
 	if (rc)
 		return rc;
-	if (op->unbound)
-		nm_log_ptr(cur, ((uint32_t)k << 3) | NM_LOG_BINDING, op->c);
-	else
+	if (!op->unbound) {
 		nm_log_page(op, cur);
+	} else if (k == 1) {
+		nm_log_ptr(cur, NM_LOG_ONE, op->c);
+	} else {
+		nm_log_ptr(cur, NM_LOG_RUN, op->c);
+		nm_log_push(cur, (uint32_t)k);
+	}
 	return 0;
 }
 
@@ -270,7 +278,7 @@ NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm
 				goto run_failed;
 			run.len = 0;
 		}
-		if (!(ref & 1UL)) { /* pages: a loop of their own */
+		if (!(ref & 1UL) && i + 1 < n && !(b->ring[(i + 1) % NM_RING] & 1UL)) { /* pages: a loop of their own */
 			rc = sign > 0 ? nm_page_span_get(refs, n, &i, b, &cx, &cur, bad)
 				      : nm_page_span_put(refs, n, &i, b, &cx, &cur, bad);
 			if (rc)
@@ -340,18 +348,19 @@ static void nm_undo(struct nm_batch *b)
 	const uint32_t *w = b->log;
 
 	while (w < b->end) {
+		uint32_t tag = *w & NM_LOG_TAGS;
 		void *p;
 
-		if (!(*w & 1u)) {
-			nm_unmove_page(&map->pages[*w++ >> 1]._refcount.counter, b->sign);
+		if (!tag) {
+			nm_unmove_page(&map->pages[*w++ >> 2]._refcount.counter, b->sign);
 			continue;
 		}
-		p = (void *)(uintptr_t)((uint64_t)w[1] | (uint64_t)w[2] << 32);
-		w += 3;
-		if (w[-3] == NM_LOG_MAP)
+		p = (void *)(uintptr_t)((uint64_t)(w[0] & ~NM_LOG_TAGS) | (uint64_t)w[1] << 32);
+		w += 2;
+		if (tag == NM_LOG_MAP)
 			map = p;
 		else
-			__atomic_fetch_sub((int *)p, b->sign * (int)(w[-3] >> 3), __ATOMIC_ACQ_REL);
+			__atomic_fetch_sub((int *)p, b->sign * (tag == NM_LOG_RUN ? (int)*w++ : 1), __ATOMIC_ACQ_REL);
 	}
 }
 
