@@ -21,10 +21,11 @@
  * ref to name its first bad ref.  Every move is logged; the undo of a failed
  * batch reverses the log and never reads the caller's array again.
  *
- * On x86 every atomic waits for all earlier stores to reach the cache, so the
- * loops keep stores out of the way: pages run in a loop of their own
- * (nm_page_span), out of line, whose state fits in registers (no spills), and
- * a page's move logs four bytes.
+ * A page ref costs its checks, its atomic and the stores of its read and its
+ * log word, so the page loop keeps everything else out: pages run in a loop
+ * of their own (nm_page_span), out of line, whose state fits in registers
+ * (spills measured as a store and a reload a step), and a page's move logs
+ * four bytes.
  */
 #define NM_RUN_MAX 64
 /* Descriptors are usually a cache miss each: ask for the one a few refs ahead. */
@@ -174,8 +175,7 @@ NM_HOT void nm_ahead(const netmem_ref *refs, size_t n, size_t i, struct nm_batch
  * Page refs from refs[*ip] on, planned, moved and logged until a niov ref (or
  * the end, or a bad ref: its index in *bad, as read in b->bad_ref).  Out of
  * line, with the batch's state in locals: a loop of its own, whose counters
- * and cursor stay in registers (a store in the loop, a spill too, holds up the
- * next atomic, which waits for every earlier store).
+ * and cursor stay in registers (no spill: a store and a reload a step).
  */
 NM_HOT int nm_page_span(const netmem_ref *refs, size_t n, size_t *ip, int sign, struct nm_batch *b,
 			struct nm_ctx *cxp, struct nm_cursor *curp, size_t *bad)
