@@ -45,6 +45,7 @@
 #define NM_NODES_WIDTH 10 /* CONFIG_NODES_SHIFT=10, SPARSEMEM_VMEMMAP */
 #define NM_NODES_PGSHIFT (sizeof(unsigned long) * CHAR_BIT - NM_NODES_WIDTH)
 #define NM_MAX_PAGE_ORDER 10
+#define NM_MAP_PAGES_MAX ((size_t)1 << 24) /* pages in one simulated memory map */
 #define NM_NIOV_PAGE_SHIFT 12
 /* enum net_iov_type values; generations before 6.16 have no such enum. */
 #define NET_IOV_DMABUF_ID 0

@@ -14,11 +14,18 @@
  * unless the ref before moved the same binding: then its move is deferred
  * while the next refs name it (the niovs of one area share it), so a run of k
  * niovs costs one atomic of k instead of k on one contended line, and refs
- * alternating between bindings never wait for the next validation.  The outcome is the one of doing the refs one by one: validation
- * never reads a binding's counter, and a run that cannot move as a whole is
- * redone ref by ref to name its first bad ref.  Every move is logged; the
- * undo of a failed batch reverses the log and never reads the caller's array
- * again.
+ * alternating between bindings never wait for the next validation; a ref
+ * that continues a run is recognised in a few compares (nm_run_continues).
+ * The outcome is the one of doing the refs one by one: validation never reads
+ * a binding's counter, and a run that cannot move as a whole is redone ref by
+ * ref to name its first bad ref.  Every move is logged; the undo of a failed
+ * batch reverses the log and never reads the caller's array again.
+ *
+ * A page ref costs its checks, its atomic and the stores of its read and its
+ * log word, so the page loop keeps everything else out: pages run in a loop
+ * of their own (nm_page_span), out of line, whose state fits in registers
+ * (spills measured as a store and a reload a step), and a page's move logs
+ * four bytes.
  */
 #define NM_RUN_MAX 64
 /* Descriptors are usually a cache miss each: ask for the one a few refs ahead. */
@@ -27,46 +34,58 @@
 #define NM_RING 128
 _Static_assert(NM_RUN_MAX + NM_PREFETCH_AHEAD < NM_RING, "the ring holds the current run and the refs read ahead");
 /*
- * The log of a batch's moves, one word per move at most, so n words hold a
- * batch of n refs: a page's counter (one ref), a binding's counter | 1 (one
- * ref), or a binding's counter | 3 followed by the run's length (two words,
- * two refs or more).  Counters are 4-aligned, so the tags never collide.
+ * The log of a batch's moves, in 32-bit words so that a page move, one per
+ * page ref, costs one four-byte store.  The low two bits of a record's first
+ * word say what it is:
+ *   head << 2                   a page's move: its head index in the log's current map
+ *   ptr | NM_LOG_MAP            pages after it are of map ptr
+ *   ptr | NM_LOG_ONE            a binding's counter ptr moved for one ref
+ *   ptr | NM_LOG_RUN, k         a binding's counter ptr moved for k refs at once
+ * where ptr is a 4-aligned pointer in two words, low first, written with one
+ * store.  A ref adds three words at most (a map switch and a page, or a
+ * binding), so 3n words hold a batch of n refs; a head index needs 24 bits
+ * (NM_MAP_PAGES_MAX).
  */
-#define NM_LOG_ONE 1
-#define NM_LOG_RUN 3
-/*
- * Log words are staged in the batch (always in cache) and written out 64 at
- * a time to lines asked for four spills earlier: a store that misses would
- * otherwise hold up the next atomic, which waits for every earlier store.
- */
-#define NM_STAGE 64
+#define NM_LOG_MAP 1u
+#define NM_LOG_ONE 2u
+#define NM_LOG_RUN 3u
+#define NM_LOG_TAGS 3u
+#define NM_LOG_PER_REF 3
+_Static_assert(NM_MAP_PAGES_MAX <= ((size_t)1 << 30), "a head index fits a page word");
+_Static_assert(_Alignof(struct nm_pagemap) >= 4 && _Alignof(int) >= 4, "pointers in the log have two low bits clear");
 
 struct nm_batch {
 	int sign; /* 1: get, -1: put */
 	struct nm_pending pending;
-	uintptr_t *log;
-	size_t logged;
-	unsigned int staged;
-	uintptr_t stage[NM_STAGE];
+	uint32_t *log, *end; /* the log, and the end of what the forward pass wrote */
+	netmem_ref bad_ref;  /* the first bad ref, as read */
 	netmem_ref ring[NM_RING];
 };
 
-static void nm_log_spill(struct nm_batch *b)
-{
-	size_t i;
+/*
+ * Where the forward pass writes: the log's next word and current map, and the
+ * pages put to zero.  A local of the pass, so that the compiler keeps it in
+ * registers across the atomics (a copy goes to nm_flush).
+ */
+struct nm_cursor {
+	uint32_t *next;
+	const struct nm_pagemap *map;
+	struct nm_pending pending;
+};
 
-	memcpy(b->log + b->logged, b->stage, b->staged * sizeof(b->stage[0]));
-	b->logged += b->staged;
-	b->staged = 0;
-	for (i = 0; i < NM_STAGE; i += 8) /* may lie past the log's end: a prefetch never faults */
-		__builtin_prefetch((const void *)((uintptr_t)(b->log + b->logged) + (4 * NM_STAGE + i) * sizeof(uintptr_t)), 1);
+NM_HOT void nm_log_push(struct nm_cursor *cur, uint32_t w)
+{
+	*cur->next++ = w;
 }
 
-NM_HOT void nm_log_push(struct nm_batch *b, uintptr_t w)
+/* Log @p (4-aligned) with @tag in its low bits: two words, one store. */
+NM_HOT void nm_log_ptr(struct nm_cursor *cur, uint32_t tag, const void *p)
 {
-	b->stage[b->staged++] = w;
-	if (b->staged == NM_STAGE)
-		nm_log_spill(b);
+	uint64_t v = (uintptr_t)p;
+	uint32_t words[2] = { (uint32_t)v | tag, (uint32_t)(v >> 32) };
+
+	memcpy(cur->next, words, sizeof(words));
+	cur->next += 2;
 }
 
 /* Consecutive refs of a batch, refs[start .. start + len), on one binding (one op). */
@@ -75,37 +94,47 @@ struct nm_run {
 	size_t start, len;
 };
 
+/* Log a page's move (one ref): its head index, after its map unless the log's last page was of that map. */
+NM_HOT void nm_log_page(const struct nm_op *op, struct nm_cursor *cur)
+{
+	if (__builtin_expect(op->map != cur->map, 0)) {
+		nm_log_ptr(cur, NM_LOG_MAP, op->map);
+		cur->map = op->map;
+	}
+	nm_log_push(cur, (uint32_t)op->head << 2);
+}
+
 /* Move @op's counter for @k refs (@sign: 1 get, -1 put) and log the move. */
-NM_HOT int nm_move_logged(const struct nm_op *op, int sign, int k, struct nm_batch *b)
+NM_HOT int nm_move_logged(const struct nm_op *op, int sign, int k, struct nm_cursor *cur)
 {
 	int rc;
 
 	if (!op->c)
 		return 0;
-	rc = nm_move(op, sign * k, sign < 0 ? &b->pending : NULL);
+	rc = nm_move(op, sign * k, sign < 0 ? &cur->pending : NULL);
 	if (rc)
 		return rc;
-	if (!op->unbound) { /* pages move one ref at a time */
-		nm_log_push(b, (uintptr_t)op->c);
+	if (!op->unbound) {
+		nm_log_page(op, cur);
 	} else if (k == 1) {
-		nm_log_push(b, (uintptr_t)op->c | NM_LOG_ONE);
+		nm_log_ptr(cur, NM_LOG_ONE, op->c);
 	} else {
-		nm_log_push(b, (uintptr_t)op->c | NM_LOG_RUN);
-		nm_log_push(b, (uintptr_t)k);
+		nm_log_ptr(cur, NM_LOG_RUN, op->c);
+		nm_log_push(cur, (uint32_t)k);
 	}
 	return 0;
 }
 
 /* Move @run's counter: at once, or ref by ref to find the first that fails (*bad).  Out of line: the loop stays small. */
-static __attribute__((noinline)) int nm_flush(const struct nm_run *run, int sign, struct nm_batch *b, size_t *bad)
+static __attribute__((noinline)) int nm_flush(const struct nm_run *run, int sign, struct nm_cursor *cur, size_t *bad)
 {
 	size_t j;
 	int rc;
 
-	if (run->len > 1 && !nm_move_logged(&run->op, sign, (int)run->len, b))
+	if (run->len > 1 && !nm_move_logged(&run->op, sign, (int)run->len, cur))
 		return 0;
 	for (j = 0; j < run->len; j++) {
-		rc = nm_move_logged(&run->op, sign, 1, b);
+		rc = nm_move_logged(&run->op, sign, 1, cur);
 		if (rc) {
 			*bad = run->start + j;
 			return rc;
@@ -114,58 +143,183 @@ static __attribute__((noinline)) int nm_flush(const struct nm_run *run, int sign
 	return 0;
 }
 
+/* nm_flush() on a copy of @cur (the pass's own cursor stays in registers). */
+NM_HOT int nm_flush_run(const struct nm_run *run, int sign, struct nm_cursor *cur, size_t *bad)
+{
+	struct nm_cursor copy = *cur;
+	int rc = nm_flush(run, sign, &copy, bad);
+
+	*cur = copy;
+	return rc;
+}
+
 /* Read refs[i] once into the ring; the batch works from there. */
 NM_HOT netmem_ref nm_take(const netmem_ref *refs, size_t i, struct nm_batch *b)
 {
 	return b->ring[i % NM_RING] = __atomic_load_n(&refs[i], NM_RELAXED);
 }
 
+/* Step i: read refs[i + NM_PREFETCH_AHEAD] into the ring and ask for its descriptor. */
+NM_HOT void nm_ahead(const netmem_ref *refs, size_t n, size_t i, struct nm_batch *b)
+{
+	size_t j = i + NM_PREFETCH_AHEAD;
+
+	/* an index, not a pointer of its own: the loop has no register to spare for one (spilled, it is a store per step) */
+	__asm__("" : "+r"(j));
+	/* a prefetch never faults, so an invalid ref (validated before use) costs nothing here */
+	if (j < n)
+		__builtin_prefetch((const void *)(nm_take(refs, j, b) & ~1UL), 1);
+}
+
+/*
+ * Page refs from refs[*ip] on, planned, moved and logged until a niov ref (or
+ * the end, or a bad ref: its index in *bad, as read in b->bad_ref).  Out of
+ * line, with the batch's state in locals: a loop of its own, whose counters
+ * and cursor stay in registers (no spill: a store and a reload a step).
+ */
+NM_HOT int nm_page_span(const netmem_ref *refs, size_t n, size_t *ip, int sign, struct nm_batch *b,
+			struct nm_ctx *cxp, struct nm_cursor *curp, size_t *bad)
+{
+	struct nm_ctx cx = *cxp;
+	struct nm_cursor cur = *curp;
+	struct nm_op op;
+	size_t i;
+	int rc = 0;
+
+	for (i = *ip; i < n; i++) {
+		netmem_ref ref = b->ring[i % NM_RING];
+
+		if (ref & 1UL)
+			break;
+		nm_ahead(refs, n, i, b);
+		rc = nm_plan_page(ref, &cx, &op);
+		if (!rc)
+			rc = nm_move(&op, sign, sign < 0 ? &cur.pending : NULL);
+		if (rc) {
+			*bad = i;
+			b->bad_ref = ref;
+			break;
+		}
+		nm_log_page(&op, &cur);
+	}
+	*ip = i;
+	*cxp = cx;
+	*curp = cur;
+	return rc;
+}
+
+static __attribute__((noinline)) int nm_page_span_get(const netmem_ref *refs, size_t n, size_t *ip, struct nm_batch *b,
+						      struct nm_ctx *cx, struct nm_cursor *cur, size_t *bad)
+{
+	return nm_page_span(refs, n, ip, 1, b, cx, cur, bad);
+}
+
+static __attribute__((noinline)) int nm_page_span_put(const netmem_ref *refs, size_t n, size_t *ip, struct nm_batch *b,
+						      struct nm_ctx *cx, struct nm_cursor *cur, size_t *bad)
+{
+	return nm_page_span(refs, n, ip, -1, b, cx, cur, bad);
+}
+
+/*
+ * Whether @ref is one more niov of @run's binding, in a few compares: it lies
+ * on a niov boundary of @reg (the area region the batch last resolved), is a
+ * devmem niov and its owner word is the run's.  Then nm_plan_one() would find
+ * the run's counter for it (the owner word names one area); otherwise it is
+ * planned in full.
+ */
+NM_HOT int nm_run_continues(const struct nm_run *run, netmem_ref ref, const struct nm_region *reg)
+{
+	uintptr_t p = ref & ~1UL;
+	const struct net_iov *niov = (const struct net_iov *)p;
+
+	if (!(ref & 1UL) || p < reg->start || p >= reg->end || (p - reg->start) % sizeof(struct net_iov))
+		return 0;
+#if NM_HAS_TYPE
+	if (niov->type != NET_IOV_DMABUF)
+		return 0;
+#endif
+	return (uintptr_t)__atomic_load_n(&niov->owner, NM_RELAXED) == run->op.owner;
+}
+
 /*
  * The forward pass of a batch (@sign a constant where it is inlined); on
- * failure *bad is the first ref that failed, and every ref before it moved.
+ * failure *bad is the first ref that failed, b->bad_ref that ref as read, and
+ * every ref before it moved.
  */
 NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm_batch *b, size_t *bad)
 {
+	struct nm_cursor cur = { b->log, NULL, { NULL, NULL, 0, 0 } };
 	struct nm_ctx cx = { NULL, 0, NULL };
 	struct nm_run run = { .len = 0 };
 	struct nm_op op;
 	const int *last = NULL; /* the counter the ref before moved at once */
+	netmem_ref ref;
 	size_t i;
-	int rc = 0, flushed;
+	int rc = 0;
 
 	for (i = 0; i < n && i < NM_PREFETCH_AHEAD; i++)
 		nm_take(refs, i, b);
-	for (i = 0; i < n; i++) {
-		/* a prefetch never faults, so an invalid ref (validated before use) costs nothing here */
-		if (i + NM_PREFETCH_AHEAD < n)
-			__builtin_prefetch((const void *)(nm_take(refs, i + NM_PREFETCH_AHEAD, b) & ~1UL), 1);
-		rc = nm_plan_one(b->ring[i % NM_RING], &cx, &op);
-		if (rc)
-			break;
+	for (i = 0; i < n;) {
+		ref = b->ring[i % NM_RING];
 		if (run.len) {
-			if (op.c == run.op.c && run.len < NM_RUN_MAX) {
+			if (nm_run_continues(&run, ref, cx.hint)) {
+				nm_ahead(refs, n, i, b);
+				if (run.len == NM_RUN_MAX) { /* a full run moves; the next one starts here */
+					if ((rc = nm_flush_run(&run, sign, &cur, bad)))
+						goto run_failed;
+					run.start = i;
+					run.len = 0;
+				}
 				run.len++;
+				i++;
 				continue;
 			}
-			if ((flushed = nm_flush(&run, sign, b, bad)))
-				return flushed;
+			if ((rc = nm_flush_run(&run, sign, &cur, bad)))
+				goto run_failed;
 			run.len = 0;
 		}
+		if (!(ref & 1UL) && i + 1 < n && !(b->ring[(i + 1) % NM_RING] & 1UL)) { /* pages: a loop of their own */
+			rc = sign > 0 ? nm_page_span_get(refs, n, &i, b, &cx, &cur, bad)
+				      : nm_page_span_put(refs, n, &i, b, &cx, &cur, bad);
+			if (rc)
+				goto out;
+			last = NULL; /* a page's counter is no binding's */
+			continue;
+		}
+		nm_ahead(refs, n, i, b);
+		rc = nm_plan_one(ref, &cx, &op);
+		if (rc)
+			break;
 		if (op.unbound && op.c == last) { /* the ref before was on this binding too: expect more */
 			run.op = op;
-			run.start = i;
+			run.start = i++;
 			run.len = 1;
 			continue;
 		}
-		rc = nm_move_logged(&op, sign, 1, b);
+		rc = nm_move_logged(&op, sign, 1, &cur);
 		if (rc)
 			break;
 		last = op.c;
+		i++;
 	}
-	if (run.len && (flushed = nm_flush(&run, sign, b, bad)))
-		return flushed;
-	if (rc)
+	if (run.len) { /* a ref of the run fails before the one that stopped the pass, if any */
+		int flushed = nm_flush_run(&run, sign, &cur, bad);
+
+		if (flushed) {
+			rc = flushed;
+			goto run_failed;
+		}
+	}
+	if (rc) {
 		*bad = i;
+		b->bad_ref = ref;
+	}
+	goto out;
+run_failed:
+	b->bad_ref = b->ring[*bad % NM_RING];
+out:
+	b->end = cur.next;
+	b->pending = cur.pending;
 	return rc;
 }
 
@@ -190,17 +344,23 @@ static void nm_unmove_page(int *c, int sign)
 /* Reverse every move of the batch's log. */
 static void nm_undo(struct nm_batch *b)
 {
-	size_t i;
+	const struct nm_pagemap *map = NULL;
+	const uint32_t *w = b->log;
 
-	nm_log_spill(b);
-	for (i = 0; i < b->logged; i++) {
-		uintptr_t w = b->log[i];
-		int k = (w & NM_LOG_RUN) == NM_LOG_RUN ? (int)b->log[++i] : 1;
+	while (w < b->end) {
+		uint32_t tag = *w & NM_LOG_TAGS;
+		void *p;
 
-		if (w & NM_LOG_ONE)
-			__atomic_fetch_sub((int *)(w & ~(uintptr_t)NM_LOG_RUN), b->sign * k, __ATOMIC_ACQ_REL);
+		if (!tag) {
+			nm_unmove_page(&map->pages[*w++ >> 2]._refcount.counter, b->sign);
+			continue;
+		}
+		p = (void *)(uintptr_t)((uint64_t)(w[0] & ~NM_LOG_TAGS) | (uint64_t)w[1] << 32);
+		w += 2;
+		if (tag == NM_LOG_MAP)
+			map = p;
 		else
-			nm_unmove_page((int *)w, b->sign);
+			__atomic_fetch_sub((int *)p, b->sign * (tag == NM_LOG_RUN ? (int)*w++ : 1), __ATOMIC_ACQ_REL);
 	}
 }
 
@@ -213,9 +373,9 @@ static int nm_bulk_locked(const netmem_ref *refs, size_t n, int sign, size_t *ba
 
 	b.sign = sign;
 	b.pending = (struct nm_pending){ NULL, NULL, 0, 0 };
-	b.log = n <= SIZE_MAX / sizeof(*b.log) ? malloc((n ? n : 1) * sizeof(*b.log)) : NULL;
-	b.logged = 0;
-	b.staged = 0;
+	b.log = n <= SIZE_MAX / NM_LOG_PER_REF / sizeof(*b.log) ? malloc((n ? n : 1) * NM_LOG_PER_REF * sizeof(*b.log))
+							      : NULL;
+	b.end = b.log;
 	if (!b.log) {
 		*bad = 0;
 		if (bad_ref)
@@ -224,7 +384,7 @@ static int nm_bulk_locked(const netmem_ref *refs, size_t n, int sign, size_t *ba
 	}
 	rc = sign > 0 ? nm_bulk_forward(refs, n, 1, &b, bad) : nm_bulk_forward(refs, n, -1, &b, bad);
 	if (rc && bad_ref)
-		*bad_ref = b.ring[*bad % NM_RING];
+		*bad_ref = b.bad_ref;
 	if (rc)
 		nm_undo(&b);
 	free(b.log);

@@ -192,7 +192,7 @@ int nm_pagemap_create(size_t num, unsigned int page_shift, int nid, unsigned lon
 	size_t i, page_size;
 	int rc;
 
-	if (num == 0 || num > ((size_t)1 << 24) || page_shift < 12 || page_shift > 16 || nid < 0 ||
+	if (num == 0 || num > NM_MAP_PAGES_MAX || page_shift < 12 || page_shift > 16 || nid < 0 ||
 	    nid >= (1 << NM_NODES_WIDTH) || base_pfn > ULONG_MAX - num || !frames ||
 	    (uintptr_t)frames & (((uintptr_t)1 << page_shift) - 1))
 		return NM_E_INVAL;

@@ -26,6 +26,7 @@ NM_HOT int nm_niov_is_devmem(const struct net_iov *niov, const struct nm_area *a
 struct nm_op {
 	int *c;		    /* NULL: nothing to move (io_uring niovs are left alone, their owner never read) */
 	const int *unbound; /* a binding's: its area's flag; NULL for a page's _refcount */
+	uintptr_t owner;    /* a binding's: the owner word naming its area (&area->owner) */
 	struct nm_pagemap *map;
 	size_t head;
 };
@@ -39,21 +40,32 @@ NM_HOT int nm_page_op(const struct nm_ref *r, struct nm_op *op)
 		return rc;
 	op->c = &r->map->pages[op->head]._refcount.counter;
 	op->unbound = NULL;
+	op->owner = 0;
 	op->map = r->map;
 	return 0;
+}
+
+/* nm_plan_one() of a ref known to be a page's (bit 0 clear). */
+NM_HOT int nm_plan_page(netmem_ref n, struct nm_ctx *cx, struct nm_op *op)
+{
+	struct nm_ref r = { .kind = NM_KIND_PAGE };
+	int rc = nm_resolve_page(n, cx, &r.page, &r.map, &r.idx);
+
+	return rc ? rc : nm_page_op(&r, op);
 }
 
 /* Validate @n and find its counter; reads no counter it will move (@cx: the batch so far, or NULL). */
 NM_HOT int nm_plan_one(netmem_ref n, struct nm_ctx *cx, struct nm_op *op)
 {
 	struct nm_ref r;
-	int rc = nm_resolve(n, cx, &r);
+	int rc;
 
+	if (!(n & 1UL))
+		return nm_plan_page(n, cx, op);
+	rc = nm_resolve(n, cx, &r);
 	if (rc)
 		return rc;
-	if (r.kind == NM_KIND_PAGE)
-		return nm_page_op(&r, op);
-	*op = (struct nm_op){ NULL, NULL, NULL, 0 };
+	*op = (struct nm_op){ NULL, NULL, 0, NULL, 0 };
 #if NM_HAS_TYPE
 	if (r.niov->type != NET_IOV_DMABUF)
 		return 0;
@@ -64,6 +76,7 @@ NM_HOT int nm_plan_one(netmem_ref n, struct nm_ctx *cx, struct nm_op *op)
 	if (nm_niov_is_devmem(r.niov, r.area)) {
 		op->c = &r.area->binding.ref.counter;
 		op->unbound = &r.area->unbound;
+		op->owner = (uintptr_t)&r.area->owner;
 	}
 	return 0;
 }

@@ -278,3 +278,88 @@ def test_the_concurrency_check_catches_a_lost_update(v72) -> None:
         exact = niov.pp_ref_count
     assert lost == rounds, "the check must see every update the racy increment lost"
     assert exact == 2 * 20_000
+
+
+
+def _one_by_one(batch: list, counts: dict, key: dict, sign: int) -> tuple:
+    """*batch* applied ref by ref to a model of *counts*: ((index, error type) of the first bad ref, None) or (None, counts)."""
+    counts = dict(counts)
+    for i, ref in enumerate(batch):
+        k = key.get(ref)
+        if k is None:
+            return (i, netmem_ffi.NotOwnedError), None
+        if k[0] == "page" and counts[k] < 1:
+            return (i, netmem_ffi.UseAfterFreeError), None
+        if k[0] == "binding" and sign < 0 and counts[k] - 1 < 1:  # the area's own reference cannot be dropped
+            return (i, netmem_ffi.RefcountUnderflowError), None
+        counts[k] += sign
+    return None, counts
+
+
+def test_bulk_matches_refs_one_by_one(prof) -> None:
+    """Random batches over two areas and two page maps (map switches, tail pages, binding runs cut anywhere,
+    owner words of area a re-pointed at area b).
+
+    Each bulk call ends as its refs one by one would, or names their first bad
+    ref as read and changes nothing (no page freed); pages put to zero are
+    freed only when the whole batch succeeds.
+    """
+    import random
+
+    rng = random.Random(1211)
+    with prof.NetIovArea(8) as a, prof.NetIovArea(4) as b, prof.PageMap(16) as m1, prof.PageMap(8) as m2:
+        areas, maps = {"a": a, "b": b}, {"m1": m1, "m2": m2}
+        heads: dict[int, tuple[str, int]] = {}  # head ref -> (its map, order)
+
+        def alloc(name: str) -> None:
+            order = rng.choice((0, 1))
+            heads[maps[name].alloc(order=order)] = (name, order)
+
+        for name in ("m1", "m1", "m1", "m2", "m2"):
+            alloc(name)
+        owners = ["a"] * 8  # whose binding each niov of area a moves
+
+        def point(i: int, name: str) -> None:
+            niov = a[i].cdata
+            niov.owner = prof.ffi.cast(prof.ffi.typeof(niov.owner), areas[name].owner)
+            owners[i] = name
+
+        for _ in range(300):
+            if rng.random() < 0.3:
+                point(rng.randrange(8), rng.choice("aab"))
+            key = {b[i].netmem: ("binding", "b") for i in range(4)}
+            key.update({a[i].netmem: ("binding", owners[i]) for i in range(8)})
+            for h, (name, order) in heads.items():
+                key[h] = key[h + order * maps[name].stride] = ("page", h)  # a tail moves its head
+            counts = {("binding", n): ar.binding_refcount for n, ar in areas.items()}
+            counts.update({("page", h): prof.netmem_ref_count(h) for h in heads})
+            pool = list(key)
+            batch = [rng.choice(pool) if rng.random() < 0.98 else 0xDEAD0000 for _ in range(rng.randrange(1, 40))]
+            at = rng.randrange(len(batch))
+            batch[at:at] = [a[rng.randrange(8)].netmem for _ in range(rng.choice((0, 3, 70, 140)))]  # a run
+            sign = rng.choice((1, -1))
+            bad, after = _one_by_one(batch, counts, key, sign)
+            allocated = {n: m.allocated for n, m in maps.items()}
+            call = prof.model.get_netmem_bulk if sign > 0 else prof.model.put_netmem_bulk
+            if bad:
+                with pytest.raises(bad[1], match=rf"refs\[{bad[0]}\] = {batch[bad[0]]:#x} .*whole batch"):
+                    call(batch)
+                after = counts
+            else:
+                assert call(array.array("Q", batch)) == len(batch)
+            freed = [h for h in heads if after[("page", h)] == 0]
+            for name, m in maps.items():
+                assert m.allocated == allocated[name] - sum(1 << heads[h][1] for h in freed if heads[h][0] == name)
+            for k, c in after.items():
+                if k[0] == "binding":
+                    assert areas[k[1]].binding_refcount == c, k
+                elif c:
+                    assert prof.netmem_ref_count(k[1]) == c, k
+            for h in freed:
+                alloc(heads.pop(h)[0])
+        for h in heads:
+            prof.model.put_netmem_bulk([h] * prof.netmem_ref_count(h))
+        for i in range(8):
+            point(i, "a")
+        for ar in areas.values():
+            prof.model.put_netmem_bulk([ar[0].netmem] * (ar.binding_refcount - 1))
