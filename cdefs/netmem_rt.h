@@ -60,8 +60,9 @@ struct nm_pagemap_info {
 };
 
 /* Areas of struct net_iov (devmem dmabuf bindings and io_uring zcrx areas). */
-/* An area lives in a caller-owned block of nm_area_block_size() bytes (0: bad arguments); with
- * niovs NULL the niovs are in the block and initialised, else the caller's array is adopted. */
+/* An area lives in a caller-owned, zeroed block of nm_area_block_size() bytes (0: bad arguments;
+ * nm_zalloc gives one); with niovs NULL the niovs are in the block and initialised, else the
+ * caller's array is adopted. */
 size_t nm_area_block_size(size_t num_niovs, int type, int with_niovs);
 int nm_area_create(void *block, size_t len, void *niovs, size_t num_niovs, int type, dma_addr_t base_dma_addr,
 		   struct nm_area **out);
@@ -83,9 +84,13 @@ int nm_pagemap_close(struct nm_pagemap *map);
 void nm_pagemap_info(struct nm_pagemap *map, struct nm_pagemap_info *out);
 int nm_page_alloc(struct nm_pagemap *map, unsigned int order, int pfmemalloc, netmem_ref *out);
 size_t nm_pagemap_allocated(struct nm_pagemap *map);
-/* Page frames and area blocks, owned by Python (a cffi allocator over mmap/munmap; zeroed). */
+/* Page frames, owned by Python (a cffi allocator over mmap/munmap; zeroed). */
 void *nm_frames_alloc(size_t size);
 void nm_frames_free(void *frames);
+/* Area blocks, owned by Python (a cffi allocator over calloc/free: a large block's pages are
+ * fresh from the kernel, zero and untouched until used). */
+void *nm_zalloc(size_t size);
+void nm_zfree(void *p);
 
 /* Validation and field access. */
 int nm_classify(netmem_ref netmem);

@@ -63,7 +63,7 @@ static void nm_area_link_owner(struct nm_area *a)
 #endif
 }
 
-/* Zero and net_iov_init() every niov; devmem niovs get owner->base_dma_addr + (idx << PAGE_SHIFT). */
+/* net_iov_init() every niov (zero already: the block is); devmem niovs get owner->base_dma_addr + (idx << PAGE_SHIFT). */
 static void nm_area_init_niovs(struct nm_area *a, dma_addr_t base_dma_addr)
 {
 	size_t i;
@@ -75,7 +75,6 @@ static void nm_area_init_niovs(struct nm_area *a, dma_addr_t base_dma_addr)
 	a->owner.dmabuf.base_dma_addr = base_dma_addr;
 #endif
 	for (i = 0; i < a->num; i++) {
-		memset(&a->niovs[i], 0, sizeof(a->niovs[i]));
 		nm_niov_init(&a->niovs[i], a, a->type);
 		if (a->type == NET_IOV_DMABUF_ID)
 			NM_D(&a->niovs[i])->dma_addr = (unsigned long)(base_dma_addr + ((dma_addr_t)i << NM_NIOV_PAGE_SHIFT));
@@ -83,10 +82,13 @@ static void nm_area_init_niovs(struct nm_area *a, dma_addr_t base_dma_addr)
 }
 
 /*
- * @block (nm_area_block_size() bytes, owned by the caller, who keeps it alive
- * until after nm_area_close()) holds the area's state.  With @niovs NULL the
- * niovs live in @block too and are initialised; otherwise the caller's array
- * of @num niovs is adopted as it is.
+ * @block (nm_area_block_size() bytes, zeroed, owned by the caller, who keeps
+ * it alive until after nm_area_close()) holds the area's state.  With @niovs
+ * NULL the niovs live in @block too and are initialised; otherwise the
+ * caller's array of @num niovs is adopted as it is.  Only the area's own
+ * struct is cleared here: io_uring's user_refs and the niovs are left as the
+ * zeroed block has them, so a large area touches each page once (calloc's
+ * fresh pages are not touched at all until then).
  */
 int nm_area_create(void *block, size_t len, void *niovs, size_t num, int type, dma_addr_t base_dma_addr,
 		   struct nm_area **out)
@@ -100,7 +102,7 @@ int nm_area_create(void *block, size_t len, void *niovs, size_t num, int type, d
 	    (uintptr_t)niovs % _Alignof(struct net_iov))
 		return NM_E_INVAL;
 	off = nm_area_niovs_offset(num, type);
-	memset(a, 0, off);
+	memset(a, 0, sizeof(*a));
 	a->num = num;
 	a->type = type;
 	a->binding.ref.counter = 1;

@@ -24,6 +24,16 @@ void *nm_frames_alloc(size_t size)
 	return p + NM_FRAMES_HEADER;
 }
 
+void *nm_zalloc(size_t size)
+{
+	return calloc(1, size ? size : 1);
+}
+
+void nm_zfree(void *p)
+{
+	free(p);
+}
+
 void nm_frames_free(void *frames)
 {
 	unsigned char *p;

@@ -53,8 +53,11 @@ class Runtime:
         #: and unmapped when the last Python reference to it goes.
         self.frames_allocator = ffi.new_allocator(
             alloc=lib.nm_frames_alloc, free=lib.nm_frames_free, should_clear_after_alloc=False)
-        #: Area blocks and ref copies: Python-owned, not cleared (the C side writes every byte it reads).
+        #: Ref copies: Python-owned, not cleared (the C side writes every byte it reads).
         self.raw_allocator = ffi.new_allocator(should_clear_after_alloc=False)
+        #: Area blocks: zeroed by calloc (a large one's pages stay untouched until the area uses them).
+        self.zeroed_allocator = ffi.new_allocator(alloc=lib.nm_zalloc, free=lib.nm_zfree,
+                                                  should_clear_after_alloc=False)
         #: The ``NM_F_*`` field numbers of nm_load/nm_update, by name (``"PP"``, ``"HEAD"`` ...).
         self.fields: dict[str, int] = {n[len("NM_F_"):]: getattr(lib, n) for n in dir(lib) if n.startswith("NM_F_")}
         self.messages: dict[int, tuple[type[errors.NetmemError], str]] = {

@@ -283,7 +283,7 @@ class NetIovArea(_CMemory):
         if size == 0:
             rt.check(rt.lib.NM_E_INVAL, num, "NetIovArea of")
         try:
-            return rt.raw_allocator("char[]", size)
+            return rt.zeroed_allocator("char[]", size)
         except MemoryError:
             raise errors.NetmemMemoryError(f"NetIovArea of {num} niovs could not be allocated", num) from None
 
