@@ -173,6 +173,9 @@ class Memory:
             assert mapped != ffi.NULL and int(ffi.cast("uintptr_t", mapped)) % 4096 == 0
             ffi.memmove(mapped, b"\xaa" * (16 << shift), 16 << shift)
             lib.nm_frames_free(mapped)
+            block = lib.nm_zalloc(16 << shift)  # the calloc allocator area blocks come from: zeroed
+            assert block != ffi.NULL and bytes(ffi.buffer(block, 16 << shift)) == bytes(16 << shift)
+            lib.nm_zfree(block)
             m = out[0]
             lib.nm_pagemap_info(m, info)
             assert info.num_pages == 16 and info.page_size == 1 << shift
