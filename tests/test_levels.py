@@ -123,3 +123,20 @@ def _chunked(data: bytes, sizes: list[int]) -> Iterator[bytes]:
 def test_window_is_the_slice(data: bytes, sizes: list[int], offset: int, size: int | None) -> None:
     got = b"".join(_window(_chunked(data, sizes), offset, size))
     assert got == data[offset:None if size is None else offset + size]
+
+
+def test_an_input_file_larger_than_the_held_budget_is_refused_unread(tmp_path: Path) -> None:
+    """A sparse file of 1 GiB (no disk, no memory): refused by its size, not after reading 128 MiB of it."""
+    path = tmp_path / "huge.img"
+    with open(path, "wb") as fh:
+        fh.truncate(1 << 30)
+    budget = Budget()
+    with pytest.raises(KernelInputError, match=r"input file of 1,073,741,824 bytes is larger than .*held budget"):
+        read_btf_bytes(path, budget)
+    tracemalloc.start()
+    try:
+        with pytest.raises(KernelInputError):
+            read_btf_bytes(path, budget)
+        assert tracemalloc.get_traced_memory()[1] < _MiB
+    finally:
+        tracemalloc.stop()

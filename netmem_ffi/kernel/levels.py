@@ -84,12 +84,14 @@ class FileLevel(Level):
         self.fh.seek(0)
         return self.fh
 
-    def whole(self, room: int) -> bytearray | None:
-        """The file in one buffer of its exact size; None when it is larger than *room* or not the size it says."""
+    def size(self) -> int:
+        """The file's size as the file system tells it."""
+        return os.fstat(self.fh.fileno()).st_size
+
+    def whole(self) -> bytearray | None:
+        """The file in one buffer of its exact size; None when it is not the size it says (it changed)."""
         fd = self.fh.fileno()
-        size = os.fstat(fd).st_size
-        if size > room:
-            return None
+        size = self.size()
         out = bytearray(size)
         view, got = memoryview(out), 0
         while got < size:  # sysfs files answer a page or so per read
@@ -155,9 +157,13 @@ def take(level: Level, budget: Budget, what: str) -> bytearray:
     or the errors of the level's streams.
     """
     room = budget.held_left()
-    whole = level.whole(room) if isinstance(level, FileLevel) else None
-    if whole is not None:
-        return whole
+    if isinstance(level, FileLevel):
+        if level.size() > room:  # refused before anything is read
+            raise budget.exceeded("held", f"{what} of {level.size():,} bytes is larger than {room:,} bytes",
+                                  level.source)
+        whole = level.whole()
+        if whole is not None:
+            return whole
     out = bytearray()
     for chunk in level.chunks(budget):
         if len(out) + len(chunk) > room:
