@@ -49,7 +49,7 @@ LIMITS: Mapping[str, Limit] = {
         Limit("inflate", "NETMEM_FFI_MAX_INFLATE", 16 * _GiB,
               "bytes decompressed in total, across every nesting level (skipped archive members included)"),
         Limit("held", "NETMEM_FFI_MAX_HELD", 128 * _MiB,
-              "bytes held in memory at once, summed over the nesting levels held"),
+              "bytes of one level held in memory (one at a time), and of one ELF section or header table read"),
         Limit("spool", "NETMEM_FFI_MAX_SPOOL", 4 * _GiB,
               "bytes of one archive member spooled to a temporary file (a -dbg vmlinux)"),
         Limit("depth", "NETMEM_FFI_MAX_DEPTH", 4, "containers nested inside each other"),
@@ -172,7 +172,6 @@ class Budget:
         if live > self.held:
             raise self.exceeded("held", f"{what} ({amount:,} bytes, {live:,} held in all)", source, offset)
         self.spent["live"] = live
-        self.spent["peak_live"] = max(live, self.spent.get("peak_live", 0))
         try:
             yield
         finally:
