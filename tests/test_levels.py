@@ -93,7 +93,7 @@ def test_a_temporary_file_that_cannot_be_written_is_a_kernel_input_error(tmp_pat
 
 
 def test_deb_inside_a_compressed_stream_is_walked_from_the_stream(tmp_path: Path) -> None:
-    """A package that is itself a level (not the file): each walk re-inflates it from the file."""
+    """A package that is itself a decompressed level (not the file): kept in a temporary file and walked there."""
     btf = make_btf()
     path = tmp_path / "deb.gz"
     path.write_bytes(COMPRESSORS["gzip"](make_deb(make_bzimage(make_elf(btf), "xz"), data_codec="xz")))

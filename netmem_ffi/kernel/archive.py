@@ -390,12 +390,8 @@ def member_of(fh: BinaryIO, source: str, predicate: Callable[[str], bool], budge
 
 def find_member(fh: BinaryIO, source: str, prefix: str, predicate: Callable[[str], bool],
                 budget: Budget) -> tuple[TarMember, Limited] | None:
-    """The first regular member of the package's ``PREFIX.tar`` that *predicate* accepts, read from the start.
-
-    *fh* is rewound when it can be; a stream that cannot must be at its start.
-    """
-    if fh.seekable():
-        fh.seek(0)
+    """The first regular member of the package's ``PREFIX.tar`` that *predicate* accepts, read from the start."""
+    fh.seek(0)
     tar_name, read, advance = open_package_tar(fh, source, prefix, budget)
     for member, body in tar_members(read, f"{source}:{tar_name}", budget, advance):
         if member.regular and predicate(member.name):

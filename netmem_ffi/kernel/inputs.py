@@ -146,7 +146,7 @@ def read_btf_bytes(path: str | os.PathLike[str], budget: Budget | None = None) -
                 return _blob(_elf_file(level, 0, budget), name, kind)
             if kind == "deb":
                 return _blob(_deb(level, 0, budget), name, kind)
-            return _blob(_extract(level, 0, budget, "input file"), name, kind)
+            return _blob(_extract(level, 0, budget), name, kind)
         except _NoBtf as exc:
             raise KernelInputError(exc.message, exc.source) from None
 

@@ -49,9 +49,12 @@ class Level:
         raise NotImplementedError
 
     def open(self, budget: Budget) -> BinaryIO:
-        """The level's bytes as a fresh read-only stream (not seekable unless it is the file)."""
-        stream: BinaryIO = io.BufferedReader(ChunkReader(self.chunks(budget)), 1 << 16)
-        return stream
+        """The level's bytes as a seekable file, from the start (a package is walked through it).
+
+        Only a file or the caller's buffer is walked: a decompressed level that
+        holds a package is written to a temporary file first (``inputs._keep``).
+        """
+        raise NotImplementedError
 
 
 class FileLevel(Level):
