@@ -270,34 +270,57 @@ NM_HOT size_t nm_head_index(const struct nm_pagemap *m, size_t idx)
 	return idx & ~(((size_t)1 << order) - 1);
 }
 
-NM_HOT int nm_resolve_page(netmem_ref n, struct nm_ctx *cx, struct page **page, struct nm_pagemap **map,
-			   size_t *idx)
+/*
+ * Where page ref @n lies: its region (a page map's), its index there and its
+ * state in the map (a head or a tail of an allocated block).  Everything
+ * nm_resolve_page() checks but its head's count.
+ */
+NM_HOT int nm_locate_page(netmem_ref n, const struct nm_region *hint, const struct nm_region **rp, size_t *idx,
+			  unsigned char *state)
 {
 	const struct nm_region *r;
-	struct nm_pagemap *m;
 	size_t i;
 
 	if (n & 1UL)
 		return NM_E_NOT_PAGE;
-	r = nm_find(n, cx ? cx->hint : NULL);
+	r = nm_find(n, hint);
 	if (!r)
 		return nm_missing(n);
-	if (r->kind == NM_R_AREA)
-		return NM_E_TAG_MISMATCH;
-	if (r->kind == NM_R_FRAMES)
-		return NM_E_NOT_PAGE;
+	if (__builtin_expect(r->kind != NM_R_PAGES, 0))
+		return r->kind == NM_R_AREA ? NM_E_TAG_MISMATCH : NM_E_NOT_PAGE;
 	if ((n - r->start) % sizeof(struct page))
 		return NM_E_MISALIGNED;
-	m = r->obj;
 	i = (n - r->start) / sizeof(struct page);
-	if (__atomic_load_n(&m->state[i], NM_ACQ) == NM_PAGE_FREE)
+	*state = __atomic_load_n(&((const struct nm_pagemap *)r->obj)->state[i], NM_ACQ);
+	if (*state == NM_PAGE_FREE)
 		return NM_E_FREED;
-	if (__atomic_load_n(&m->pages[nm_head_index(m, i)]._refcount.counter, NM_ACQ) <= 0)
+	*rp = r;
+	*idx = i;
+	return 0;
+}
+
+/* Whether page @i's head in its map's allocation (not its compound_head word) still holds a reference. */
+NM_HOT int nm_head_live(const struct nm_pagemap *m, size_t i)
+{
+	return __atomic_load_n(&m->pages[nm_head_index(m, i)]._refcount.counter, NM_ACQ) > 0;
+}
+
+NM_HOT int nm_resolve_page(netmem_ref n, struct nm_ctx *cx, struct page **page, struct nm_pagemap **map,
+			   size_t *idx)
+{
+	const struct nm_region *r;
+	size_t i;
+	unsigned char state;
+	int rc = nm_locate_page(n, cx ? cx->hint : NULL, &r, &i, &state);
+
+	if (rc)
+		return rc;
+	if (!nm_head_live(r->obj, i))
 		return NM_E_FREED;
 	if (cx)
 		cx->hint = r;
 	*page = (struct page *)n;
-	*map = m;
+	*map = r->obj;
 	if (idx)
 		*idx = i;
 	return 0;

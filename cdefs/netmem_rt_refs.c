@@ -31,30 +31,56 @@ struct nm_op {
 	size_t head;
 };
 
-/* The op of a page whose struct page is known to be r->page of r->map (resolved or found by address). */
-NM_HOT int nm_page_op(const struct nm_ref *r, struct nm_op *op)
+/* The op that moves the _refcount of page @head of @m. */
+NM_HOT void nm_page_op(struct nm_pagemap *m, size_t head, struct nm_op *op)
 {
-	int rc = nm_follow_head(r, &op->head);
+	op->c = &m->pages[head]._refcount.counter;
+	op->unbound = NULL;
+	op->owner = 0;
+	op->map = m;
+	op->head = head;
+}
+
+/*
+ * nm_plan_one() of a ref known to be a page's (bit 0 clear): what
+ * nm_resolve_page() checks, then the head named by its compound_head word.
+ * nm_resolve_page() requires the count of the page's head in the map's
+ * allocation to be live.  When the page is that head and its compound_head
+ * word names no other (the usual case), the move that follows checks that
+ * very counter and fails the same way (NM_E_FREED at zero or below), so the
+ * check is left to it: two loads fewer a page.
+ */
+NM_HOT int nm_plan_page(netmem_ref n, struct nm_ctx *cx, struct nm_op *op)
+{
+	struct nm_ref r = { .kind = NM_KIND_PAGE, .page = (struct page *)n };
+	const struct nm_region *reg;
+	unsigned char state;
+	size_t head;
+	int rc = nm_locate_page(n, cx ? cx->hint : NULL, &reg, &r.idx, &state);
 
 	if (rc)
 		return rc;
-	op->c = &r->map->pages[op->head]._refcount.counter;
-	op->unbound = NULL;
-	op->owner = 0;
-	op->map = r->map;
+	r.map = reg->obj;
+	if (state == NM_PAGE_HEAD && !(__atomic_load_n(&r.page->compound_head, NM_RELAXED) & 1UL)) {
+		head = r.idx;
+	} else {
+		if (!nm_head_live(r.map, r.idx))
+			return NM_E_FREED;
+		rc = nm_follow_head(&r, &head);
+		if (rc)
+			return rc;
+	}
+	nm_page_op(r.map, head, op);
+	if (cx)
+		cx->hint = reg;
 	return 0;
 }
 
-/* nm_plan_one() of a ref known to be a page's (bit 0 clear). */
-NM_HOT int nm_plan_page(netmem_ref n, struct nm_ctx *cx, struct nm_op *op)
-{
-	struct nm_ref r = { .kind = NM_KIND_PAGE };
-	int rc = nm_resolve_page(n, cx, &r.page, &r.map, &r.idx);
-
-	return rc ? rc : nm_page_op(&r, op);
-}
-
-/* Validate @n and find its counter; reads no counter it will move (@cx: the batch so far, or NULL). */
+/*
+ * Validate @n and find its counter (@cx: the batch so far, or NULL).  A
+ * binding's counter is never read; a page's is read only where its head is
+ * found some other way than by its own state (nm_plan_page).
+ */
 NM_HOT int nm_plan_one(netmem_ref n, struct nm_ctx *cx, struct nm_op *op)
 {
 	struct nm_ref r;
