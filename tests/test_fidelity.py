@@ -259,6 +259,54 @@ def test_compound_head_is_the_stored_word(prof: nm.Profile, data: st.DataObject)
         prof.model.put_netmem(far)
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_head_pages_count_is_checked_by_its_move(prof: nm.Profile, data: st.DataObject) -> None:
+    """get/put of a head page, its ``_refcount`` written: the page must be live, and so must the head named.
+
+    A head whose compound_head word is clear is planned without reading its count (the move's
+    check answers); one whose word names a head (itself or another page) is checked both ways.
+    """
+    with prof.PageMap(8) as m:
+        page, other = m.alloc(), m.alloc()
+        counts = [-1, 0, 1, 2, 3, 2**31 - 1]
+        own, theirs = data.draw(st.sampled_from(counts), label="own"), data.draw(st.sampled_from(counts), label="other")
+        word = data.draw(st.sampled_from(["clear", "self", "other"]), label="word")
+        target = {"clear": page, "self": page, "other": other}[word]
+        pages = {page: prof.ffi.cast("struct page *", page), other: prof.ffi.cast("struct page *", other)}
+        pages[page]._refcount.counter, pages[other]._refcount.counter = own, theirs
+        pages[page].compound_head = {"clear": 0, "self": page | 1, "other": other | 1}[word]
+        count = {page: own, other: theirs}
+
+        def counts_now() -> tuple[int, int]:
+            return int(pages[page]._refcount.counter), int(pages[other]._refcount.counter)
+
+        before = counts_now()
+        live = count[page] > 0 and count[target] > 0
+        for op, bulk, delta in ((prof.model.get_netmem, prof.model.get_netmem_bulk, 1),
+                                (prof.model.put_netmem, prof.model.put_netmem_bulk, -1)):
+            error = (nm.UseAfterFreeError if not live else
+                     nm.RefcountOverflowError if delta > 0 and count[target] == 2**31 - 1 else None)
+            if delta < 0 and live and count[target] == 1:
+                # a batch's second put finds the count its first took to zero: undone, nothing freed
+                with pytest.raises(nm.UseAfterFreeError, match=r"refs\[1\]"):
+                    bulk([page, page])
+                assert counts_now() == before and m.allocated == 2
+                continue
+            for call in (op, lambda ref: bulk([ref])):
+                if error is None:
+                    call(page)
+                    assert int(pages[target]._refcount.counter) == count[target] + delta
+                    pages[target]._refcount.counter = count[target]
+                else:
+                    with pytest.raises(error):
+                        call(page)
+                assert counts_now() == before
+        pages[page].compound_head = 0
+        pages[page]._refcount.counter = pages[other]._refcount.counter = 1
+        prof.model.put_netmem_bulk([page, other])
+
+
 # ---- the devmem binding lifecycle: net_devmem_unbind_dmabuf() ----
 
 
