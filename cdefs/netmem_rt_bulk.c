@@ -9,8 +9,8 @@
 /*
  * Each ref is read once from the caller's array (another thread may be
  * rewriting it), validated, and its counter found as get/put_netmem do it.
- * A page's _refcount moves at once (the validation of a later page ref reads
- * it, and the atomic overlaps that validation).  A binding moves at once too,
+ * A page's _refcount moves at once (a later ref of that page checks the
+ * count it left, and the atomic overlaps the next validation).  A binding moves at once too,
  * unless the ref before moved the same binding: then its move is deferred
  * while the next refs name it (the niovs of one area share it), so a run of k
  * niovs costs one atomic of k instead of k on one contended line, and refs
