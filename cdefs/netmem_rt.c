@@ -229,11 +229,14 @@ static void nm_unregister(void *obj)
 
 /*
  * What a batch has validated so far (valid while nm_lock is held): the last
- * region a ref fell in, and the last foreign owner word found to be an area's
- * owner, so consecutive refs of one area or map cost one compare each.
+ * area region a niov ref fell in, the last page map region a page ref fell
+ * in, and the last foreign owner word found to be an area's owner, so
+ * consecutive refs of one area or map cost one compare each, and so do
+ * batches mixing one area's niovs with one map's pages.
  */
 struct nm_ctx {
-	const struct nm_region *hint;
+	const struct nm_region *hint; /* an area's */
+	const struct nm_region *page_hint;
 	uintptr_t owner;
 	struct nm_area *owner_area;
 };
@@ -311,14 +314,14 @@ NM_HOT int nm_resolve_page(netmem_ref n, struct nm_ctx *cx, struct page **page, 
 	const struct nm_region *r;
 	size_t i;
 	unsigned char state;
-	int rc = nm_locate_page(n, cx ? cx->hint : NULL, &r, &i, &state);
+	int rc = nm_locate_page(n, cx ? cx->page_hint : NULL, &r, &i, &state);
 
 	if (rc)
 		return rc;
 	if (!nm_head_live(r->obj, i))
 		return NM_E_FREED;
 	if (cx)
-		cx->hint = r;
+		cx->page_hint = r;
 	*page = (struct page *)n;
 	*map = r->obj;
 	if (idx)

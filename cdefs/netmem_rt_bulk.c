@@ -249,7 +249,7 @@ NM_HOT int nm_run_continues(const struct nm_run *run, netmem_ref ref, const stru
 NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm_batch *b, size_t *bad)
 {
 	struct nm_cursor cur = { b->log, NULL, { NULL, NULL, 0, 0 } };
-	struct nm_ctx cx = { NULL, 0, NULL };
+	struct nm_ctx cx = { NULL, NULL, 0, NULL };
 	struct nm_run run = { .len = 0 };
 	struct nm_op op;
 	const int *last = NULL; /* the counter the ref before moved at once */

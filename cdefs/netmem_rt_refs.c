@@ -56,7 +56,7 @@ NM_HOT int nm_plan_page(netmem_ref n, struct nm_ctx *cx, struct nm_op *op)
 	const struct nm_region *reg;
 	unsigned char state;
 	size_t head;
-	int rc = nm_locate_page(n, cx ? cx->hint : NULL, &reg, &r.idx, &state);
+	int rc = nm_locate_page(n, cx ? cx->page_hint : NULL, &reg, &r.idx, &state);
 
 	if (rc)
 		return rc;
@@ -72,7 +72,7 @@ NM_HOT int nm_plan_page(netmem_ref n, struct nm_ctx *cx, struct nm_op *op)
 	}
 	nm_page_op(r.map, head, op);
 	if (cx)
-		cx->hint = reg;
+		cx->page_hint = reg;
 	return 0;
 }
 
