@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     RefOp = Callable[[int], None]
 
 # (collections.abc and types are for the type checker only: collections costs every first call ~2.5 ms)
-__all__ = ["Runtime", "runtime", "loaded", "once"]
+__all__ = ["Runtime", "loaded", "once", "runtime"]
 
 #: The buffer formats whose items are 8-byte unsigned refs.
 _REF_FORMATS = ("Q", "<Q", "=Q", "@Q", "L", "<L", "=L", "@L")
@@ -173,8 +173,8 @@ class Runtime:
 
         ``refs`` is a sequence of ints, a buffer of 8-byte unsigned ints (format
         ``'Q'``) or a ``netmem_ref[]`` cdata.  A buffer or cdata is read in place
-        (no copy first): ``nm_netmem_bulk`` reads each ref exactly once and undoes
-        a failed batch from a log of its moves, so a caller rewriting the buffer
+        (no copy first): ``nm_netmem_bulk`` takes each ref's value in one read and
+        undoes a failed batch from a log of its moves, so a caller rewriting the buffer
         while the C call runs cannot change the outcome; the view keeps the
         buffer exported (unresizable) meanwhile.  A sequence is converted in one
         pass.  Raises :class:`NetmemTypeError` / :class:`NetmemValueError` naming

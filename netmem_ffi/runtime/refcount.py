@@ -14,7 +14,6 @@ from netmem_ffi.runtime.core import Runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
 
     from netmem_ffi.runtime.core import RefOp
 
@@ -52,7 +51,7 @@ class RefcountPath:
         """get_netmem() on every ref in one C call; all or nothing.  Returns the count.
 
         ``refs``: a sequence of ints, a buffer of 8-byte unsigned ints (``array('Q')``)
-        or a ``netmem_ref[]`` cdata, each ref read once (a buffer in place, with no
+        or a ``netmem_ref[]`` cdata, each ref's value read once (a buffer in place, with no
         copy first; another thread rewriting it meanwhile cannot change the outcome:
         a failed batch is undone from a log of its moves).
         Consecutive niovs of one devmem binding move it once.  On an error nothing
