@@ -151,11 +151,16 @@ static size_t nm_ntomb;
 
 /* ---- region table (callers hold nm_lock) ---- */
 
+/* An empty region: the hint of a lookup that has none (so a hint is never NULL). */
+static const struct nm_region nm_no_region;
+#define NM_NO_HINT (&nm_no_region)
+
+/* The region holding @addr: @hint (NM_NO_HINT for none) if it does, else the table's. */
 NM_HOT const struct nm_region *nm_find(uintptr_t addr, const struct nm_region *hint)
 {
 	size_t i;
 
-	if (hint && addr >= hint->start && addr < hint->end)
+	if (addr >= hint->start && addr < hint->end)
 		return hint;
 	for (i = 0; i < nm_nregions; i++)
 		if (addr >= nm_regions[i].start && addr < nm_regions[i].end)
@@ -235,8 +240,8 @@ static void nm_unregister(void *obj)
  * batches mixing one area's niovs with one map's pages.
  */
 struct nm_ctx {
-	const struct nm_region *hint; /* an area's */
-	const struct nm_region *page_hint;
+	const struct nm_region *hint; /* an area's (NM_NO_HINT before the first) */
+	const struct nm_region *page_hint; /* a page map's (NM_NO_HINT before the first) */
 	uintptr_t owner;
 	struct nm_area *owner_area;
 };
@@ -249,7 +254,7 @@ NM_HOT int nm_resolve_niov(netmem_ref n, struct nm_ctx *cx, struct net_iov **nio
 
 	if (!(n & 1UL))
 		return NM_E_NOT_NIOV;
-	r = nm_find(p, cx ? cx->hint : NULL);
+	r = nm_find(p, cx ? cx->hint : NM_NO_HINT);
 	if (!r)
 		return nm_missing(p);
 	if (r->kind != NM_R_AREA)
@@ -314,7 +319,7 @@ NM_HOT int nm_resolve_page(netmem_ref n, struct nm_ctx *cx, struct page **page, 
 	const struct nm_region *r;
 	size_t i;
 	unsigned char state;
-	int rc = nm_locate_page(n, cx ? cx->page_hint : NULL, &r, &i, &state);
+	int rc = nm_locate_page(n, cx ? cx->page_hint : NM_NO_HINT, &r, &i, &state);
 
 	if (rc)
 		return rc;

@@ -19,7 +19,7 @@ int nm_owns(netmem_ref n)
 {
 	int found;
 
-	NM_READ_LOCKED(found = nm_find(n & ~1UL, NULL) != NULL);
+	NM_READ_LOCKED(found = nm_find(n & ~1UL, NM_NO_HINT) != NULL);
 	return found;
 }
 
@@ -136,7 +136,7 @@ int nm_update(netmem_ref n, int field, unsigned long keep_mask, unsigned long or
 
 static int nm_virt_to_page_locked(uintptr_t va, netmem_ref *out)
 {
-	const struct nm_region *r = nm_find(va, NULL);
+	const struct nm_region *r = nm_find(va, NM_NO_HINT);
 	struct nm_pagemap *m;
 
 	if (!r)

@@ -188,50 +188,70 @@ NM_HOT void nm_ahead(const netmem_ref *refs, size_t n, size_t i, struct nm_batch
 		nm_prefetch_ref(nm_take(refs, j, b));
 }
 
+/* What nm_page_step() returns at a niov ref: not an NM_E_* code. */
+#define NM_STEP_NIOV (-1)
+
+/*
+ * One step of a page span: refs[i], whose value is @ref, planned, moved and
+ * logged; 0 to go on, NM_STEP_NIOV at a niov ref (its value left in the
+ * ring), or the error of a bad ref (its index in *bad, as read in b->bad_ref).
+ * The step also reads the ref NM_PREFETCH_AHEAD ahead, but only as the
+ * address of a prefetch, whose value decides nothing.
+ */
+NM_HOT int nm_page_step(const netmem_ref *refs, size_t n, size_t i, netmem_ref ref, int sign, struct nm_batch *b,
+			struct nm_ctx *cx, struct nm_cursor *cur, size_t *bad)
+{
+	struct nm_op op;
+	size_t j;
+	int rc;
+
+	if (ref & 1UL) {
+		b->ring[i % NM_RING] = ref;
+		return NM_STEP_NIOV;
+	}
+	j = nm_ahead_index(i);
+	if (j < n)
+		nm_prefetch_ref(__atomic_load_n(&refs[j], NM_RELAXED));
+	rc = nm_plan_page(ref, cx, &op);
+	if (!rc)
+		rc = nm_move(&op, sign, sign < 0 ? &cur->pending : NULL);
+	if (rc) {
+		*bad = i;
+		b->bad_ref = ref;
+		return rc;
+	}
+	nm_log_page(&op, cur);
+	return 0;
+}
+
 /*
  * Page refs from refs[*ip] on, planned, moved and logged until a niov ref (or
- * the end, or a bad ref: its index in *bad, as read in b->bad_ref).  Out of
- * line, with the batch's state in locals: a loop of its own, whose counters
- * and cursor stay in registers (no spill: a store and a reload a step).
+ * the end, or a bad ref).  Out of line, with the batch's state in locals: a
+ * loop of its own, whose counters and cursor stay in registers (no spill: a
+ * store and a reload a step).
  *
  * The refs the ring holds on entry (the next NM_PREFETCH_AHEAD) are taken
- * from it; each later ref's value is read once, when its step comes, into a
- * register, and nothing else: a step also reads the ref NM_PREFETCH_AHEAD
- * ahead, but only as the address of a prefetch, whose value decides nothing
- * (it saves a ring store a step: 0.1-0.3 ns a page ref, measured).  At a
- * niov ref the ring is left as the batch's loop expects it: that ref and the
- * next ones, each value read once.
+ * from it, in a loop of their own; each later ref's value is read once, when
+ * its step comes, into a register (the ring store a step it saves is 0.1-0.3
+ * ns a page ref, measured).  At a niov ref the ring is left as the batch's
+ * loop expects it: that ref and the next ones, each value read once.
  */
 NM_HOT int nm_page_span(const netmem_ref *refs, size_t n, size_t *ip, int sign, struct nm_batch *b,
 			struct nm_ctx *cxp, struct nm_cursor *curp, size_t *bad)
 {
 	struct nm_ctx cx = *cxp;
 	struct nm_cursor cur = *curp;
-	struct nm_op op;
-	size_t i = *ip, taken = i + NM_PREFETCH_AHEAD, j;
+	size_t i = *ip, taken = n - i > NM_PREFETCH_AHEAD ? i + NM_PREFETCH_AHEAD : n, j;
 	int rc = 0;
 
-	for (; i < n; i++) {
-		netmem_ref ref = i < taken ? b->ring[i % NM_RING] : __atomic_load_n(&refs[i], NM_RELAXED);
-
-		if (ref & 1UL) {
-			b->ring[i % NM_RING] = ref;
-			for (j = i + 1 > taken ? i + 1 : taken; j < n && j < i + NM_PREFETCH_AHEAD; j++)
-				nm_take(refs, j, b);
-			break;
-		}
-		j = nm_ahead_index(i);
-		if (j < n)
-			nm_prefetch_ref(__atomic_load_n(&refs[j], NM_RELAXED));
-		rc = nm_plan_page(ref, &cx, &op);
-		if (!rc)
-			rc = nm_move(&op, sign, sign < 0 ? &cur.pending : NULL);
-		if (rc) {
-			*bad = i;
-			b->bad_ref = ref;
-			break;
-		}
-		nm_log_page(&op, &cur);
+	while (i < taken && !(rc = nm_page_step(refs, n, i, b->ring[i % NM_RING], sign, b, &cx, &cur, bad)))
+		i++;
+	while (!rc && i < n && !(rc = nm_page_step(refs, n, i, __atomic_load_n(&refs[i], NM_RELAXED), sign, b, &cx, &cur, bad)))
+		i++;
+	if (rc == NM_STEP_NIOV) {
+		for (j = i + 1 > taken ? i + 1 : taken; j < n && j < i + NM_PREFETCH_AHEAD; j++)
+			nm_take(refs, j, b);
+		rc = 0;
 	}
 	*ip = i;
 	*cxp = cx;
@@ -280,7 +300,7 @@ NM_HOT int nm_run_continues(const struct nm_run *run, netmem_ref ref, const stru
 NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm_batch *b, size_t *bad)
 {
 	struct nm_cursor cur = { b->log, NULL, { NULL, NULL, 0, 0 } };
-	struct nm_ctx cx = { NULL, NULL, 0, NULL };
+	struct nm_ctx cx = { NM_NO_HINT, NM_NO_HINT, 0, NULL };
 	struct nm_run run = { .len = 0 };
 	struct nm_op op;
 	const int *last = NULL; /* the counter the ref before moved at once */
@@ -367,7 +387,7 @@ static void nm_unmove_page(int *c, int sign)
 	}
 	if (nm_int_dec(c, 1, &now) || now)
 		return;
-	reg = nm_find((uintptr_t)pg, NULL); /* at zero: freed as put_netmem would */
+	reg = nm_find((uintptr_t)pg, NM_NO_HINT); /* at zero: freed as put_netmem would */
 	if (reg && reg->kind == NM_R_PAGES)
 		nm_page_free(reg->obj, ((uintptr_t)pg - reg->start) / sizeof(struct page));
 }

@@ -31,10 +31,10 @@ struct nm_op {
 	size_t head;
 };
 
-/* The op that moves the _refcount of page @head of @m. */
-NM_HOT void nm_page_op(struct nm_pagemap *m, size_t head, struct nm_op *op)
+/* The op that moves the _refcount of @hp, page @head of @m. */
+NM_HOT void nm_page_op(struct nm_pagemap *m, size_t head, struct page *hp, struct nm_op *op)
 {
-	op->c = &m->pages[head]._refcount.counter;
+	op->c = &hp->_refcount.counter;
 	op->unbound = NULL;
 	op->owner = 0;
 	op->map = m;
@@ -56,21 +56,21 @@ NM_HOT int nm_plan_page(netmem_ref n, struct nm_ctx *cx, struct nm_op *op)
 	const struct nm_region *reg;
 	unsigned char state;
 	size_t head;
-	int rc = nm_locate_page(n, cx ? cx->page_hint : NULL, &reg, &r.idx, &state);
+	int rc = nm_locate_page(n, cx ? cx->page_hint : NM_NO_HINT, &reg, &r.idx, &state);
 
 	if (rc)
 		return rc;
 	r.map = reg->obj;
 	if (state == NM_PAGE_HEAD && !(__atomic_load_n(&r.page->compound_head, NM_RELAXED) & 1UL)) {
-		head = r.idx;
+		nm_page_op(r.map, r.idx, r.page, op);
 	} else {
 		if (!nm_head_live(r.map, r.idx))
 			return NM_E_FREED;
 		rc = nm_follow_head(&r, &head);
 		if (rc)
 			return rc;
+		nm_page_op(r.map, head, &r.map->pages[head], op);
 	}
-	nm_page_op(r.map, head, op);
 	if (cx)
 		cx->page_hint = reg;
 	return 0;
