@@ -88,10 +88,11 @@ NM_HOT int nm_plan_one(netmem_ref n, struct nm_ctx *cx, struct nm_op *op)
 
 	if (!(n & 1UL))
 		return nm_plan_page(n, cx, op);
-	rc = nm_resolve(n, cx, &r);
+	rc = nm_resolve_niov(n, cx, &r.niov, &r.area, NULL);
 	if (rc)
 		return rc;
-	*op = (struct nm_op){ NULL, NULL, 0, NULL, 0 };
+	op->c = NULL; /* nothing to move, unless a devmem niov */
+	op->unbound = NULL;
 #if NM_HAS_TYPE
 	if (r.niov->type != NET_IOV_DMABUF)
 		return 0;
@@ -99,11 +100,13 @@ NM_HOT int nm_plan_one(netmem_ref n, struct nm_ctx *cx, struct nm_op *op)
 	rc = nm_owner_area(&r, cx);
 	if (rc)
 		return rc;
-	if (nm_niov_is_devmem(r.niov, r.area)) {
-		op->c = &r.area->binding.ref.counter;
-		op->unbound = &r.area->unbound;
-		op->owner = (uintptr_t)&r.area->owner;
-	}
+#if !NM_HAS_TYPE
+	if (!nm_niov_is_devmem(r.niov, r.area))
+		return 0;
+#endif
+	op->c = &r.area->binding.ref.counter;
+	op->unbound = &r.area->unbound;
+	op->owner = (uintptr_t)&r.area->owner;
 	return 0;
 }
 
