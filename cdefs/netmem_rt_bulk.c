@@ -293,6 +293,26 @@ NM_HOT int nm_run_continues(const struct nm_run *run, netmem_ref ref, const stru
 }
 
 /*
+ * The end of @run's extension from refs[i]: the first ref that does not
+ * continue it (nm_run_continues), or where the run is full, or n.  Each step
+ * reads ahead as the batch's loop does.  Out of line, with the run and its
+ * region copied in: the loop keeps them in registers.
+ */
+static __attribute__((noinline)) size_t nm_run_extend(const netmem_ref *refs, size_t n, size_t i, struct nm_batch *b,
+						      const struct nm_run *runp, const struct nm_region *regp)
+{
+	const struct nm_run run = *runp;
+	const struct nm_region reg = *regp;
+	size_t stop = n - i > NM_RUN_MAX - run.len ? i + (NM_RUN_MAX - run.len) : n;
+
+	while (i < stop && nm_run_continues(&run, b->ring[i % NM_RING], &reg)) {
+		nm_ahead(refs, n, i, b);
+		i++;
+	}
+	return i;
+}
+
+/*
  * The forward pass of a batch (@sign a constant where it is inlined); on
  * failure *bad is the first ref that failed, b->bad_ref that ref as read, and
  * every ref before it moved.
@@ -311,6 +331,14 @@ NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm
 	for (i = 0; i < n && i < NM_PREFETCH_AHEAD; i++)
 		nm_take(refs, i, b);
 	for (i = 0; i < n;) {
+		if (run.len) { /* extended in a loop of its own; the ref after it decides below */
+			size_t end = nm_run_extend(refs, n, i, b, &run, cx.hint);
+
+			run.len += end - i;
+			i = end;
+			if (i == n)
+				continue;
+		}
 		ref = b->ring[i % NM_RING];
 		if (run.len) {
 			if (nm_run_continues(&run, ref, cx.hint)) {
