@@ -331,32 +331,27 @@ NM_HOT int nm_bulk_forward(const netmem_ref *refs, size_t n, int sign, struct nm
 	for (i = 0; i < n && i < NM_PREFETCH_AHEAD; i++)
 		nm_take(refs, i, b);
 	for (i = 0; i < n;) {
-		if (run.len) { /* extended in a loop of its own; the ref after it decides below */
+		if (run.len) { /* extended in a loop of its own, then moved */
 			size_t end = nm_run_extend(refs, n, i, b, &run, cx.hint);
 
 			run.len += end - i;
 			i = end;
 			if (i == n)
 				continue;
-		}
-		ref = b->ring[i % NM_RING];
-		if (run.len) {
-			if (nm_run_continues(&run, ref, cx.hint)) {
+			/* stopped short: refs[i] is no more of the run; stopped full: a new run starts there if it is */
+			if (run.len == NM_RUN_MAX && nm_run_continues(&run, b->ring[i % NM_RING], cx.hint)) {
 				nm_ahead(refs, n, i, b);
-				if (run.len == NM_RUN_MAX) { /* a full run moves; the next one starts here */
-					if ((rc = nm_flush_run(&run, sign, &cur, bad)))
-						goto run_failed;
-					run.start = i;
-					run.len = 0;
-				}
-				run.len++;
-				i++;
+				if ((rc = nm_flush_run(&run, sign, &cur, bad)))
+					goto run_failed;
+				run.start = i++;
+				run.len = 1;
 				continue;
 			}
 			if ((rc = nm_flush_run(&run, sign, &cur, bad)))
 				goto run_failed;
 			run.len = 0;
 		}
+		ref = b->ring[i % NM_RING];
 		if (!(ref & 1UL) && i + 1 < n && !(b->ring[(i + 1) % NM_RING] & 1UL)) { /* pages: a loop of their own */
 			rc = sign > 0 ? nm_page_span_get(refs, n, &i, b, &cx, &cur, bad)
 				      : nm_page_span_put(refs, n, &i, b, &cx, &cur, bad);
