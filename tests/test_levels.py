@@ -10,12 +10,19 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_kernel_inputs import COMPRESSORS, make_btf, make_bzimage, make_deb, make_elf, make_raw_image
+from test_kernel_inputs import (
+    COMPRESSORS,
+    make_btf,
+    make_bzimage,
+    make_deb,
+    make_elf,
+    make_raw_image,
+)
 
 from netmem_ffi.errors import KernelInputError
-from netmem_ffi.kernel.inputs import read_btf_bytes
 from netmem_ffi.kernel import levels
 from netmem_ffi.kernel.codecs import stream_chunks
+from netmem_ffi.kernel.inputs import read_btf_bytes
 from netmem_ffi.kernel.levels import BufferLevel, StreamLevel, _window, take
 from netmem_ffi.layout.budget import Budget
 
@@ -140,3 +147,18 @@ def test_an_input_file_larger_than_the_held_budget_is_refused_unread(tmp_path: P
         assert tracemalloc.get_traced_memory()[1] < _MiB
     finally:
         tracemalloc.stop()
+
+
+def test_a_file_that_grows_after_its_size_was_checked_is_not_held_whole(tmp_path: Path) -> None:
+    """``take`` checks the size once and reads a buffer of that size only: a file that grew since is streamed,
+    within the held budget, not read whole at its new size."""
+    path = tmp_path / "grows.img"
+    path.write_bytes(b"a" * 4096)
+    with open(path, "rb") as fh:
+        level = levels.FileLevel(fh, str(path))
+        assert level.whole(4096) == b"a" * 4096
+        with open(path, "ab") as more:
+            more.write(b"b" * 4096)
+        assert level.whole(4096) is None  # not the size told: the caller falls back to bounded chunks
+        with pytest.raises(KernelInputError, match="held"):
+            take(level, Budget(held=6000), "input file")  # told 8,192 now: refused by its size

@@ -91,10 +91,9 @@ class FileLevel(Level):
         """The file's size as the file system tells it."""
         return os.fstat(self.fh.fileno()).st_size
 
-    def whole(self) -> bytearray | None:
-        """The file in one buffer of its exact size; None when it is not the size it says (it changed)."""
+    def whole(self, size: int) -> bytearray | None:
+        """The file in one buffer of *size* bytes (its size as told); None when it is not that size (it changed)."""
         fd = self.fh.fileno()
-        size = self.size()
         out = bytearray(size)
         view, got = memoryview(out), 0
         while got < size:  # sysfs files answer a page or so per read
@@ -161,10 +160,10 @@ def take(level: Level, budget: Budget, what: str) -> bytearray:
     """
     room = budget.held_left()
     if isinstance(level, FileLevel):
-        if level.size() > room:  # refused before anything is read
-            raise budget.exceeded("held", f"{what} of {level.size():,} bytes is larger than {room:,} bytes",
-                                  level.source)
-        whole = level.whole()
+        size = level.size()  # told once: the buffer is never larger than the size checked here
+        if size > room:  # refused before anything is read
+            raise budget.exceeded("held", f"{what} of {size:,} bytes is larger than {room:,} bytes", level.source)
+        whole = level.whole(size)
         if whole is not None:
             return whole
     out = bytearray()

@@ -14,7 +14,6 @@ from netmem_ffi.runtime.core import Runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-
     from netmem_ffi.runtime.core import RefOp
 
 __all__ = ["RefcountPath"]
